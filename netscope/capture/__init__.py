@@ -1,0 +1,1 @@
+"""Packet sources: libpcap live handles and capture files, delivered as RawBatch objects."""

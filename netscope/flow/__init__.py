@@ -1,0 +1,1 @@
+"""Bidirectional TCP/UDP flow tracking over numpy column tables."""
