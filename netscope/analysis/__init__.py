@@ -1,0 +1,1 @@
+"""Per-capture analysis on parsed batches: anomaly detectors and their alerts."""

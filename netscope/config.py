@@ -1,0 +1,196 @@
+"""One typed configuration object: compiled defaults <- TOML file <- command-line flags.
+
+Every section is a frozen dataclass whose field types drive validation, so a key that is
+unknown or has the wrong type is rejected once, at start, with a message naming the key
+(the reference silently ignores unknown keys; a typo then costs an afternoon).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import sys
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - exercised on 3.10 only
+    import tomli as tomllib
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased as one line that names the offending key."""
+
+
+@dataclass(frozen=True)
+class CaptureConfig:
+    interface: str | None = None
+    read_pcap: str | None = None
+    promiscuous: bool = True
+    snaplen: int = 65535
+    timeout_ms: int = 100
+    buffer_size_mb: int | None = None
+    immediate_mode: bool = False
+    filter: str | None = None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    count: int = 0
+    headless: bool = False
+
+
+@dataclass(frozen=True)
+class OutputConfig:
+    export_json: str | None = None
+    export_csv: str | None = None
+    expired_flows_jsonl: str | None = None
+    quiet: bool = False
+
+
+@dataclass(frozen=True)
+class FlowConfig:
+    timeout_secs: float = 60.0
+    max_flows: int = 100_000
+
+
+@dataclass(frozen=True)
+class StatsConfig:
+    enabled: bool = False
+    interval_ms: int = 1000
+    top_flows: int = 0
+
+
+@dataclass(frozen=True)
+class TuiConfig:
+    tick_ms: int = 1000
+    replay_speed: float = 1.0  # 0 = as fast as possible
+    top_n: int = 100
+    history_points: int = 300
+
+
+@dataclass(frozen=True)
+class Config:
+    capture: CaptureConfig = field(default_factory=CaptureConfig)
+    run: RunConfig = field(default_factory=RunConfig)
+    output: OutputConfig = field(default_factory=OutputConfig)
+    flow: FlowConfig = field(default_factory=FlowConfig)
+    stats: StatsConfig = field(default_factory=StatsConfig)
+    tui: TuiConfig = field(default_factory=TuiConfig)
+
+    def replace(self, section: str, **values: Any) -> Config:
+        """A copy with some keys of one section changed (CLI flags use this)."""
+        return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **values)})
+
+
+# Path-like keys where "" means "unset", as in the reference (§1.3).
+_EMPTY_MEANS_UNSET = {
+    "capture.interface", "capture.read_pcap", "capture.filter", "output.export_json",
+    "output.export_csv", "output.expired_flows_jsonl",
+}
+
+
+def _type_name(tp: Any) -> str:
+    names = {bool: "a boolean", int: "an integer", float: "a number", str: "a string"}
+    args = [a for a in typing.get_args(tp) if a is not type(None)]
+    return names.get(args[0] if args else tp, str(tp))
+
+
+def _coerce(key: str, value: Any, tp: Any) -> Any:
+    """Check one TOML value against a dataclass field type; ints are accepted where floats are."""
+    optional = isinstance(tp, types.UnionType) and type(None) in typing.get_args(tp)
+    base = next((a for a in typing.get_args(tp) if a is not type(None)), tp) if optional else tp
+    if optional and key in _EMPTY_MEANS_UNSET and value == "":
+        return None
+    if base is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if base is bool and not isinstance(value, bool):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if base is int and (isinstance(value, bool) or not isinstance(value, int)):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    if base in (float, str) and not isinstance(value, base):
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    return value
+
+
+def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in known:
+            where = f"{prefix}.{key}" if prefix else key
+            raise ConfigError(f"unknown config key '{where}'")
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        value, tp = data[f.name], hints[f.name]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key}: expected a table [{key}], got {value!r}")
+            values[f.name] = _build(tp, value, key)
+        else:
+            values[f.name] = _coerce(key, value, tp)
+    return cls(**values)
+
+
+def load_file(path: str | Path) -> Config:
+    """Read a TOML file into a Config (not yet merged with flags, not yet validated)."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return _build(Config, data, "")
+
+
+def from_dict(data: dict[str, Any]) -> Config:
+    return _build(Config, data, "")
+
+
+def validate(config: Config) -> Config:
+    """Cross-key and range checks, run once on the merged configuration."""
+    c = config
+    if c.capture.interface and c.capture.read_pcap:
+        raise ConfigError("capture.interface and capture.read_pcap are mutually exclusive")
+    checks = [
+        ("capture.snaplen", c.capture.snaplen > 0, "must be > 0"),
+        ("capture.timeout_ms", c.capture.timeout_ms >= 0, "must be >= 0"),
+        ("capture.buffer_size_mb", c.capture.buffer_size_mb is None or c.capture.buffer_size_mb >= 0,
+         "must be >= 0"),
+        ("run.count", c.run.count >= 0, "must be >= 0"),
+        ("flow.timeout_secs", c.flow.timeout_secs >= 0, "must be >= 0"),
+        ("flow.max_flows", c.flow.max_flows >= 0, "must be >= 0"),
+        ("stats.interval_ms", c.stats.interval_ms > 0, "must be > 0"),
+        ("stats.top_flows", c.stats.top_flows >= 0, "must be >= 0"),
+        ("tui.tick_ms", c.tui.tick_ms >= 16, "must be >= 16"),
+        ("tui.replay_speed", c.tui.replay_speed >= 0, "must be >= 0 (0 = as fast as possible)"),
+        ("tui.top_n", c.tui.top_n > 0, "must be > 0"),
+        ("tui.history_points", c.tui.history_points > 1, "must be > 1"),
+    ]
+    for key, ok, why in checks:
+        if not ok:
+            section, name = key.split(".")
+            raise ConfigError(f"{key} {why}, got {getattr(getattr(c, section), name)!r}")
+    if c.capture.buffer_size_mb == 0:
+        c = c.replace("capture", buffer_size_mb=None)
+    return c
+
+
+def iter_keys(cls: type = Config, prefix: str = "") -> typing.Iterator[tuple[str, Any]]:
+    """Every leaf key with its default, in declaration order (docs and tests use this)."""
+    instance = cls()
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        key = f"{prefix}.{f.name}" if prefix else f.name
+        if dataclasses.is_dataclass(hints[f.name]):
+            yield from iter_keys(hints[f.name], key)
+        else:
+            yield key, getattr(instance, f.name)

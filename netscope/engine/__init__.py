@@ -1,0 +1,1 @@
+"""Drives capture -> parse -> flow/analysis and publishes a snapshot every tick."""

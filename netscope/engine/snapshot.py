@@ -1,0 +1,67 @@
+"""Snapshots: the only thing presentation code (TUI, headless output, exports) reads.
+
+They are plain frozen dataclasses of Python values so they pickle cheaply from the engine
+process to the UI process once per tick.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from netscope.analysis.alerts import Alert
+from netscope.flow.records import FlowRow
+
+
+@dataclass(frozen=True, slots=True)
+class SourceInfo:
+    name: str  # interface name or file path
+    kind: str  # "live" or "file"
+    link: str  # link-type name, e.g. "Ethernet"
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Counters since the start of the run."""
+
+    packets: int = 0
+    bytes: int = 0
+    flow_packets: int = 0
+    status_counts: dict[str, int] = field(default_factory=dict)  # parse status label -> packets
+    parse_errors: int = 0
+    wirelen_estimated: int = 0  # packets whose wire length had to be estimated (see capture)
+    active_flows: int = 0
+    flows_seen: int = 0
+    flows_expired: int = 0
+    flows_evicted: int = 0
+    alerts: int = 0
+    kernel_received: int = 0
+    kernel_dropped: int = 0
+    if_dropped: int = 0
+    dispatch_dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class TickSnapshot:
+    """What happened during one tick, plus running totals and the top flows."""
+
+    seq: int
+    wall_time: float  # time.time() when the tick was taken
+    capture_time: float | None  # timestamp of the newest packet seen, seconds
+    interval_s: float  # wall seconds the tick covered
+    state: str  # "live", "replaying", "paused", "finished"
+    speed: float  # replay speed (0 = as fast as possible); 1.0 for live
+    source: SourceInfo
+    interval_packets: int
+    interval_bytes: int
+    totals: Totals
+    top_flows: tuple[FlowRow, ...]
+    new_alerts: tuple[Alert, ...] = ()
+    progress: float | None = None  # share of the file read, 0..1, for replays
+
+    @property
+    def pps(self) -> float:
+        return self.interval_packets / self.interval_s if self.interval_s > 0 else 0.0
+
+    @property
+    def bps(self) -> float:
+        return self.interval_bytes * 8 / self.interval_s if self.interval_s > 0 else 0.0
