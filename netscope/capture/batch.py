@@ -27,6 +27,11 @@ class RawBatch:
     def count(self) -> int:
         return int(self.offset.shape[0])
 
+    def slice(self, start: int, stop: int) -> RawBatch:
+        """Packets start..stop-1 as a batch over the same buffer (pacing feeds batches in slices)."""
+        return RawBatch(self.data, self.offset[start:stop], self.caplen[start:stop], self.wirelen[start:stop],
+                        self.ts_us[start:stop], self.linktype)
+
     def packet(self, i: int) -> bytes:
         """One packet's captured bytes, for inspection views (never on the hot path)."""
         start = int(self.offset[i])
