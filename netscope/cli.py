@@ -1,0 +1,161 @@
+"""Command line: flags -> Config (defaults <- TOML <- flags), then a headless run or the TUI.
+
+Every failure a user can cause ends here as one `error: ...` line and a non-zero exit:
+1 for runtime problems (capture, files), 2 for usage and configuration mistakes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from netscope import __version__
+from netscope.config import Config, ConfigError, load_file, validate
+
+EXIT_RUNTIME = 1
+EXIT_USAGE = 2
+
+# flag dest -> (config section, key); a flag given on the command line overrides the file.
+FLAG_KEYS: dict[str, tuple[str, str]] = {
+    "interface": ("capture", "interface"),
+    "read_pcap": ("capture", "read_pcap"),
+    "filter": ("capture", "filter"),
+    "promiscuous": ("capture", "promiscuous"),
+    "snaplen": ("capture", "snaplen"),
+    "timeout_ms": ("capture", "timeout_ms"),
+    "buffer_size_mb": ("capture", "buffer_size_mb"),
+    "immediate_mode": ("capture", "immediate_mode"),
+    "count": ("run", "count"),
+    "headless": ("run", "headless"),
+    "export_json": ("output", "export_json"),
+    "export_csv": ("output", "export_csv"),
+    "expired_flows_jsonl": ("output", "expired_flows_jsonl"),
+    "quiet": ("output", "quiet"),
+    "flow_timeout_s": ("flow", "timeout_secs"),
+    "max_flows": ("flow", "max_flows"),
+    "stats": ("stats", "enabled"),
+    "stats_interval_ms": ("stats", "interval_ms"),
+    "top_flows": ("stats", "top_flows"),
+    "tick_ms": ("tui", "tick_ms"),
+    "replay_speed": ("tui", "replay_speed"),
+}
+
+
+def _speed(text: str) -> float:
+    if text.lower() in ("max", "0"):
+        return 0.0
+    try:
+        value = float(text.rstrip("xX"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a speed like 1, 10 or max, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("speed must be >= 0")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="netscope", description="Watch the busiest flows on an interface or in a "
+                                "capture file: a terminal UI, or headless stats and exports.",
+                                argument_default=argparse.SUPPRESS)
+    flag = argparse.BooleanOptionalAction
+    src = p.add_argument_group("source")
+    src.add_argument("-i", "--interface", metavar="IFACE", help="capture live on IFACE (needs root or CAP_NET_RAW)")
+    src.add_argument("--read-pcap", metavar="FILE", help="replay a pcap or pcapng file")
+    src.add_argument("-f", "--filter", metavar="EXPR", help="BPF filter, e.g. 'tcp port 443'")
+    src.add_argument("-c", "--count", type=int, metavar="N", help="stop after N packets (0 = no limit)")
+    src.add_argument("-p", "--promiscuous", action=flag, help="promiscuous mode (live; default on)")
+    src.add_argument("-s", "--snaplen", type=int, metavar="BYTES", help="live capture length (default 65535)")
+    src.add_argument("-t", "--timeout-ms", type=int, metavar="MS", help="libpcap read timeout (default 100)")
+    src.add_argument("--buffer-size-mb", type=int, metavar="MB", help="libpcap kernel buffer size")
+    src.add_argument("--immediate-mode", action=flag, help="deliver packets without buffering (live)")
+    src.add_argument("-l", "--list-interfaces", action="store_true", default=False, help="list interfaces and exit")
+    out = p.add_argument_group("output")
+    out.add_argument("--headless", action=flag, help="no TUI: stats lines and a summary (default when stdout "
+                     "is not a terminal)")
+    out.add_argument("-q", "--quiet", action=flag, help="headless: only the summary and errors")
+    out.add_argument("--stats", action=flag, help="headless: print a [stats] line every interval")
+    out.add_argument("--stats-interval-ms", type=int, metavar="MS", help="stats interval (default 1000)")
+    out.add_argument("--top-flows", type=int, metavar="N", help="headless: top N flows under each stats line")
+    out.add_argument("--export-json", metavar="PATH", help="write the flow table as JSON at exit")
+    out.add_argument("--export-csv", metavar="PATH", help="write the flow table as CSV at exit")
+    out.add_argument("--expired-flows-jsonl", metavar="PATH", help="stream expired/evicted flows as JSON lines")
+    flows = p.add_argument_group("flows")
+    flows.add_argument("--flow-timeout-s", type=float, metavar="SECS", help="idle timeout (default 60, 0 = never)")
+    flows.add_argument("--max-flows", type=int, metavar="N", help="flow table cap (default 100000, 0 = none)")
+    tui = p.add_argument_group("terminal UI")
+    tui.add_argument("--tick-ms", type=int, metavar="MS", help="screen refresh and rate interval (default 1000)")
+    tui.add_argument("--replay-speed", type=_speed, metavar="X", help="replay pace: 1, 2, 10, 100 or max")
+    p.add_argument("--config", metavar="FILE", help="TOML configuration file (see config.example.toml)")
+    p.add_argument("-v", "--verbose", action="count", default=0, help="more diagnostics on stderr")
+    p.add_argument("-V", "--version", action="version", version=f"netscope {__version__}")
+    return p
+
+
+def merge_flags(config: Config, args: dict[str, Any]) -> Config:
+    """Apply the flags that were given; -i and --read-pcap each clear the other, as in the reference."""
+    for dest, (section, key) in FLAG_KEYS.items():
+        if dest in args:
+            value = args[dest]
+            if dest in ("read_pcap", "interface", "filter", "export_json", "export_csv",
+                        "expired_flows_jsonl") and value == "":
+                value = None
+            config = config.replace(section, **{key: value})
+    if "interface" in args:
+        config = config.replace("capture", read_pcap=None)
+    if "read_pcap" in args:
+        config = config.replace("capture", interface=None)
+    return config
+
+
+def load_config(args: dict[str, Any]) -> Config:
+    config = load_file(args["config"]) if "config" in args else Config()
+    return validate(merge_flags(config, args))
+
+
+def _list_interfaces() -> int:
+    from netscope.capture.errors import CaptureError
+    from netscope.capture.interfaces import list_interfaces
+
+    try:
+        interfaces = list_interfaces()
+    except CaptureError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    print(f"{'Name':<20} {'Description':<24} Addresses")
+    print("-" * 70)
+    for iface in interfaces:
+        print(f"{iface.name:<20} {(iface.description or '')[:24]:<24} {', '.join(iface.addresses)}")
+    if not interfaces:
+        print("  (no interfaces found — try running as root)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = vars(build_parser().parse_args(argv))
+    if args.pop("list_interfaces"):
+        return _list_interfaces()
+    try:
+        config = load_config(args)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    from netscope.capture.errors import CaptureError
+    from netscope.engine.outputs import OutputError
+    from netscope.engine.session import resolve_source
+
+    config, notice = resolve_source(config)
+    if notice:
+        print(f"note: {notice}", file=sys.stderr)
+    headless = config.run.headless or not sys.stdout.isatty()
+    try:
+        if headless:
+            from netscope.headless import run_headless
+
+            return run_headless(config)
+        from netscope.tui_launch import run_tui_session
+
+        return run_tui_session(config)
+    except (CaptureError, OutputError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME

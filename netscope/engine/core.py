@@ -1,0 +1,138 @@
+"""The analysis state of one run: parse each batch once, update flows and detectors, count.
+
+Engine knows nothing of where batches come from (runner.py) or who reads its snapshots
+(ui, headless output); it turns batches into state and state into TickSnapshots.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from netscope.analysis.alerts import Alert
+from netscope.capture.batch import RawBatch
+from netscope.engine.recent import RecentPackets
+from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
+from netscope.flow.records import FlowColumns
+from netscope.flow.tracker import FlowSettings, FlowTracker
+from netscope.parse.batch_parser import parse_batch
+from netscope.parse.columns import ERROR_STATUSES, STATUS_LABELS, ParsedBatch, Status
+
+
+@dataclass(frozen=True)
+class EngineSettings:
+    flow: FlowSettings = field(default_factory=FlowSettings)
+    top_n: int = 100
+    keep_recent_packets: bool = False  # only screens with a detail view need raw packets kept
+
+
+class Engine:
+    """Owns the tracker, the detectors and the run's counters."""
+
+    def __init__(self, settings: EngineSettings, source: SourceInfo, detectors: list | None = None) -> None:
+        self.settings = settings
+        self.source = source
+        self.tracker = FlowTracker(settings.flow)
+        self.detectors = detectors or []
+        self.recent = RecentPackets() if settings.keep_recent_packets else None
+        self._status_counts = np.zeros(len(Status), dtype=np.int64)
+        self._packets = 0
+        self._bytes = 0
+        self._flow_packets = 0
+        self._alerts = 0
+        self._interval_packets = 0
+        self._interval_bytes = 0
+        self._last_tick_wall = time.monotonic()
+        self._seq = 0
+        self.last_packet_us: int | None = None
+        self.wirelen_estimated = 0
+        self.kernel_stats = (0, 0, 0)
+        self.dispatch_dropped = 0
+        self.pending_alerts: list[Alert] = []  # for the next snapshot
+        self.unrecorded_alerts: list[Alert] = []  # for the alerts JSONL
+
+    def process(self, raw: RawBatch) -> ParsedBatch:
+        """Account for one batch; returns the parsed columns for callers that want more."""
+        parsed = parse_batch(raw)
+        self._status_counts += np.bincount(parsed.status, minlength=len(Status))[: len(Status)]
+        wire_bytes = int(parsed.wirelen.sum())
+        self._packets += parsed.count
+        self._bytes += wire_bytes
+        self._interval_packets += parsed.count
+        self._interval_bytes += wire_bytes
+        if parsed.count:
+            self.last_packet_us = int(parsed.ts_us.max())
+        for detector in self.detectors:
+            alerts = detector.observe(parsed)
+            if alerts:
+                self._alerts += len(alerts)
+                self.pending_alerts.extend(alerts)
+                self.unrecorded_alerts.extend(alerts)
+        self._flow_packets += int(parsed.flow_mask().sum())
+        self.tracker.observe(parsed)
+        if self.recent is not None:
+            self.recent.add(raw, parsed)
+        return parsed
+
+    def take_alerts(self) -> list[Alert]:
+        alerts, self.pending_alerts = self.pending_alerts, []
+        return alerts
+
+    def totals(self) -> Totals:
+        counts = {STATUS_LABELS[s]: int(self._status_counts[s]) for s in Status if self._status_counts[s]}
+        received, dropped, if_dropped = self.kernel_stats
+        return Totals(
+            packets=self._packets,
+            bytes=self._bytes,
+            flow_packets=self._flow_packets,
+            status_counts=counts,
+            parse_errors=int(sum(self._status_counts[s] for s in ERROR_STATUSES)),
+            wirelen_estimated=self.wirelen_estimated,
+            active_flows=self.tracker.active_flows,
+            flows_seen=self.tracker.flows_seen,
+            flows_expired=self.tracker.expired_count,
+            flows_evicted=self.tracker.evicted_count,
+            alerts=self._alerts,
+            kernel_received=received,
+            kernel_dropped=dropped,
+            if_dropped=if_dropped,
+            dispatch_dropped=self.dispatch_dropped,
+        )
+
+    def tick(self, state: str, speed: float, new_alerts: list[Alert], progress: float | None = None,
+             top_n: int | None = None) -> TickSnapshot:
+        """Close the current tick: roll per-flow tick counters and report the busiest flows.
+
+        Once a replay has finished nothing moves any more, so ranking by rate would show an
+        empty table; the heaviest flows of the whole capture are what a person wants then.
+        """
+        now = time.monotonic()
+        interval = max(now - self._last_tick_wall, 1e-3)
+        self._last_tick_wall = now
+        self.tracker.end_tick()
+        n = self.settings.top_n if top_n is None else top_n
+        top = self.tracker.top(n, by="bytes" if state == "finished" else "rate") if n else None
+        self._seq += 1
+        snapshot = TickSnapshot(
+            seq=self._seq,
+            wall_time=time.time(),
+            capture_time=None if self.last_packet_us is None else self.last_packet_us / 1e6,
+            interval_s=interval,
+            state=state,
+            speed=speed,
+            source=self.source,
+            interval_packets=self._interval_packets,
+            interval_bytes=self._interval_bytes,
+            totals=self.totals(),
+            top_flows=tuple(top.rows(interval)) if top is not None else (),
+            new_alerts=tuple(new_alerts),
+            progress=progress,
+        )
+        self._interval_packets = 0
+        self._interval_bytes = 0
+        return snapshot
+
+    def flow_table(self) -> FlowColumns:
+        return self.tracker.snapshot()

@@ -1,0 +1,149 @@
+"""The capture loop: pull batches from a source, pace replays, tick, obey commands, stop cleanly.
+
+The same loop serves the headless CLI (in-process) and the TUI (inside the engine process);
+the difference is only who receives the snapshots (`publish`) and who sends commands.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from netscope.capture.batch import RawBatch
+from netscope.engine.core import Engine
+from netscope.engine.messages import Command, FlowDetail, RequestDetail, SetPaused, SetSpeed, Stop
+from netscope.engine.outputs import RunOutputs
+from netscope.engine.pacing import ReplayClock
+from netscope.engine.snapshot import TickSnapshot
+
+Publish = Callable[[TickSnapshot | FlowDetail], None]
+PollCommands = Callable[[], Iterable[Command]]
+
+IDLE_STEP_S = 0.05  # longest sleep between command checks while paced or paused
+
+
+@dataclass
+class RunResult:
+    packets: int
+    stopped_early: bool  # count reached, Ctrl-C or a Stop command
+    warning: str | None = None  # e.g. "file ends mid-record at byte N"
+
+
+class Runner:
+    """Runs one source through one engine until EOF, count, or stop."""
+
+    def __init__(self, engine: Engine, source, outputs: RunOutputs, *, tick_s: float, replay_speed: float,
+                 count: int = 0, publish: Publish | None = None, poll_commands: PollCommands | None = None,
+                 stop_event: threading.Event | None = None, live: bool = False) -> None:
+        self.engine = engine
+        self.source = source
+        self.outputs = outputs
+        self.tick_s = tick_s
+        self.clock = ReplayClock(0.0 if live else replay_speed)
+        self.count = count
+        self.publish = publish or (lambda _message: None)
+        self.poll_commands = poll_commands or (lambda: ())
+        self.stop_event = stop_event or threading.Event()
+        self.live = live
+        self.paused = False
+        self._next_tick = time.monotonic() + tick_s
+        self._seen = 0
+
+    # -- commands and ticks -------------------------------------------------------------
+    def _state(self) -> str:
+        if self.live:
+            return "live"
+        return "paused" if self.paused else "replaying"
+
+    def _handle_commands(self) -> None:
+        for command in self.poll_commands():
+            if isinstance(command, Stop):
+                self.stop_event.set()
+            elif isinstance(command, SetPaused) and not self.live:
+                self.paused = command.paused
+                if not self.paused:
+                    self.clock.reanchor(self.engine.last_packet_us)
+            elif isinstance(command, SetSpeed) and not self.live:
+                self.clock.set_speed(command.speed, self.engine.last_packet_us)
+            elif isinstance(command, RequestDetail):
+                self.publish(self._detail(command))
+
+    def _detail(self, request: RequestDetail) -> FlowDetail:
+        flow = self.engine.tracker.lookup(request.key)
+        rows = flow.rows()[0] if flow is not None and flow.count else None
+        packets = self.engine.recent.detail(request.key) if self.engine.recent is not None else ()
+        return FlowDetail(key=request.key, flow=rows, packets=packets)
+
+    def _tick(self, state: str | None = None) -> None:
+        if self.live:
+            self.engine.kernel_stats = self.source.stats()
+            self.engine.tracker.expire_idle(int(time.time() * 1e6))
+            self.outputs.record(self.engine)
+        snapshot = self.engine.tick(state or self._state(), self.clock.speed if not self.live else 1.0,
+                                    self.engine.take_alerts(), progress=getattr(self.source, "progress", None))
+        self.publish(snapshot)
+        self._next_tick = time.monotonic() + self.tick_s
+
+    def _service(self) -> None:
+        """Commands and due ticks: called between slices and while waiting."""
+        self._handle_commands()
+        if time.monotonic() >= self._next_tick:
+            self._tick()
+
+    def _wait(self, seconds: float) -> None:
+        """Sleep up to `seconds`, staying responsive to commands, ticks and stop."""
+        end = time.monotonic() + seconds
+        while not self.stop_event.is_set():
+            self._service()
+            left = end - time.monotonic()
+            if left <= 0:
+                return
+            self.stop_event.wait(min(left, IDLE_STEP_S, max(self._next_tick - time.monotonic(), 0.001)))
+
+    # -- the loop -----------------------------------------------------------------------
+    def _feed(self, raw: RawBatch) -> None:
+        start = 0
+        while start < raw.count and not self.stop_event.is_set():
+            while self.paused and not self.stop_event.is_set():
+                self._wait(IDLE_STEP_S)
+            wait = self.clock.wait_s(int(raw.ts_us[start]))
+            if wait > 0:
+                self._wait(wait)
+                continue  # speed or pause may have changed while waiting
+            end = self.clock.slice_end(raw.ts_us, start)
+            self.engine.process(raw.slice(start, end))
+            self.outputs.record(self.engine)
+            start = end
+            self._service()
+
+    def run(self) -> RunResult:
+        stopped = False
+        for raw in self.source.batches(self.stop_event):
+            self._service()
+            if self.stop_event.is_set():
+                stopped = True
+                break
+            if self.count and self._seen + raw.count >= self.count:
+                raw = raw.slice(0, self.count - self._seen)
+                stopped = True
+            self._seen += raw.count
+            self._feed(raw)
+            if stopped or self.stop_event.is_set():
+                stopped = True
+                break
+        if self.live:
+            self.engine.kernel_stats = self.source.stats()
+        self.outputs.record(self.engine)
+        final_state = "finished" if not self.live or stopped else "live"
+        self._tick("finished" if final_state == "finished" else None)
+        return RunResult(self._seen, stopped, getattr(self.source, "warning", None))
+
+    def linger(self) -> None:
+        """After the end of a replay keep answering the screen (details, stop) until told to stop."""
+        while not self.stop_event.is_set():
+            self._handle_commands()
+            if time.monotonic() >= self._next_tick:
+                self._tick("finished")
+            self.stop_event.wait(IDLE_STEP_S)

@@ -1,0 +1,82 @@
+"""Build the pieces of one run from the validated Config; shared by headless and TUI runs."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+from pathlib import Path
+
+from netscope.capture.interfaces import default_interface
+from netscope.capture.live import LiveSource
+from netscope.capture.offline import FileSource
+from netscope.config import Config
+from netscope.engine.core import Engine, EngineSettings
+from netscope.engine.outputs import OutputPaths, RunOutputs
+from netscope.engine.snapshot import SourceInfo
+from netscope.flow.tracker import FlowSettings
+
+LINK_NAMES = {1: "Ethernet", 113: "Linux SLL", 276: "Linux SLL2", 0: "Loopback (NULL)", 108: "Loopback (LOOP)",
+              12: "Raw IP", 101: "Raw IP", 228: "Raw IPv4", 229: "Raw IPv6"}
+
+
+def bundled_sample() -> str:
+    """The small real capture shipped in the package, replayed when nothing else is asked for."""
+    return str(resources.files("netscope") / "data" / "sample.pcap")
+
+
+def has_capture_privilege() -> bool:
+    """Root, or CAP_NET_RAW in the effective set: what AF_PACKET capture needs on Linux."""
+    if os.geteuid() == 0:
+        return True
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("CapEff:"):
+                return bool(int(line.split()[1], 16) & (1 << 13))
+    except OSError:
+        pass
+    return False
+
+
+def resolve_source(config: Config) -> tuple[Config, str | None]:
+    """Fill in the source when none was given; returns the config and a notice for the user."""
+    if config.capture.read_pcap or config.capture.interface:
+        return config, None
+    if has_capture_privilege():
+        iface = default_interface()
+        if iface:
+            return config.replace("capture", interface=iface), None
+    sample = bundled_sample()
+    return config.replace("capture", read_pcap=sample), (
+        f"no interface given and no capture privilege: replaying the bundled sample {sample} "
+        "(use -i IFACE as root, or --read-pcap FILE)")
+
+
+def open_source(config: Config):
+    c = config.capture
+    if c.read_pcap:
+        return FileSource(c.read_pcap, bpf_filter=c.filter)
+    return LiveSource(c.interface, snaplen=c.snaplen, promiscuous=c.promiscuous, timeout_ms=c.timeout_ms,
+                      buffer_size_mb=c.buffer_size_mb, immediate_mode=c.immediate_mode, bpf_filter=c.filter)
+
+
+def source_info(config: Config, source) -> SourceInfo:
+    live = not config.capture.read_pcap
+    return SourceInfo(name=config.capture.interface if live else config.capture.read_pcap,
+                      kind="live" if live else "file",
+                      link=LINK_NAMES.get(source.linktype, f"Unsupported({source.linktype})"))
+
+
+def build_engine(config: Config, source, *, keep_recent_packets: bool, top_n: int) -> Engine:
+    settings = EngineSettings(
+        flow=FlowSettings(timeout_s=config.flow.timeout_secs, max_flows=config.flow.max_flows,
+                          collect_expired=bool(config.output.expired_flows_jsonl)),
+        top_n=top_n,
+        keep_recent_packets=keep_recent_packets,
+    )
+    return Engine(settings, source_info(config, source))
+
+
+def build_outputs(config: Config) -> RunOutputs:
+    o = config.output
+    return RunOutputs(OutputPaths(export_json=o.export_json, export_csv=o.export_csv,
+                                  expired_flows_jsonl=o.expired_flows_jsonl))

@@ -1,0 +1,160 @@
+"""Headless output: stats lines, alerts and an end-of-run summary for scripts and pipes.
+
+Per-packet lines are deliberately not printed (the reference prints one per packet unless
+--quiet); at millions of packets a second that is a job for tshark, not a monitor.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from netscope import __version__
+from netscope.capture.errors import CaptureError
+from netscope.config import Config
+from netscope.engine.outputs import OutputError
+from netscope.engine.runner import Runner, RunResult
+from netscope.engine.session import build_engine, build_outputs, open_source
+from netscope.engine.snapshot import TickSnapshot, Totals
+
+
+def stats_line(snapshot: TickSnapshot) -> str:
+    """The reference's `[stats]` line (§7.1), with libpcap drop deltas since the last line."""
+    t = snapshot.totals
+    return (f"[stats] {snapshot.bps / 1e6:.2f} Mbps | {snapshot.pps:.0f} pps | {t.active_flows} flows | "
+            f"kdrop={t.kernel_dropped} ifdrop={t.if_dropped}")
+
+
+def top_flow_lines(snapshot: TickSnapshot) -> list[str]:
+    return [f"  {rank}. {f.proto} {f.a_ip}:{f.a_port} <-> {f.b_ip}:{f.b_port} {f.rate_bps / 1e6:.2f} Mbps"
+            for rank, f in enumerate(snapshot.top_flows, 1) if f.tick_bytes]
+
+
+class HeadlessPrinter:
+    """Receives the runner's snapshots and prints what the flags asked for."""
+
+    def __init__(self, config: Config, console: Console, progress: Progress | None) -> None:
+        self.config = config
+        self.console = console
+        self.progress = progress
+        self.task = progress.add_task("replaying", total=1.0) if progress else None
+
+    def __call__(self, message: object) -> None:
+        if not isinstance(message, TickSnapshot):
+            return
+        if self.progress is not None and message.progress is not None:
+            self.progress.update(self.task, completed=message.progress)
+        out = self.progress.console if self.progress is not None else self.console
+        if not self.config.output.quiet:
+            for alert in message.new_alerts:
+                out.print(f"[alert] {alert.description}", markup=False, highlight=False)
+        if self.config.stats.enabled and message.state != "finished":
+            out.print(stats_line(message), markup=False, highlight=False)
+            for line in top_flow_lines(message):
+                out.print(line, markup=False, highlight=False)
+
+
+def summary_table(totals: Totals, result: RunResult | None, written: list[tuple[str, str]],
+                  live: bool) -> Table:
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold")
+    table.add_column(justify="right")
+    rows = [
+        ("Packets captured", f"{totals.packets:,}"),
+        ("Bytes (wire)", f"{totals.bytes:,}"),
+        ("Flow packets", f"{totals.flow_packets:,}"),
+        ("Flows seen", f"{totals.flows_seen:,}"),
+        ("Flows active at end", f"{totals.active_flows:,}"),
+        ("Flows expired / evicted", f"{totals.flows_expired:,} / {totals.flows_evicted:,}"),
+        ("Parse errors", f"{totals.parse_errors:,}"),
+    ]
+    rows += [(f"  {label}", f"{count:,}") for label, count in sorted(totals.status_counts.items()) if label != "ok"]
+    if totals.wirelen_estimated:
+        rows.append(("Wire length estimated", f"{totals.wirelen_estimated:,}"))
+    if totals.alerts:
+        rows.append(("Alerts", f"{totals.alerts:,}"))
+    if live:
+        rows += [("Kernel received", f"{totals.kernel_received:,}"), ("Kernel dropped", f"{totals.kernel_dropped:,}"),
+                 ("Interface dropped", f"{totals.if_dropped:,}")]
+    rows += [(f"Export ({label})", path) for label, path in written]
+    for label, value in rows:
+        table.add_row(label, value)
+    return table
+
+
+@contextmanager
+def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
+    """Ctrl-C asks the loop to stop instead of raising, so exports are still written."""
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(_signum, _frame) -> None:
+        if not stop.is_set():
+            print("\nInterrupt received, stopping capture...", file=sys.stderr)
+        stop.set()
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def run_headless(config: Config) -> int:
+    console = Console(highlight=False)
+    errors = Console(stderr=True, highlight=False)
+    live = not config.capture.read_pcap
+    source = open_source(config)
+    try:
+        outputs = build_outputs(config)
+    except OutputError:
+        source.close()
+        raise
+    engine = build_engine(config, source, keep_recent_packets=False, top_n=config.stats.top_flows)
+    if not config.output.quiet:
+        console.print(f"netscope {__version__}", markup=False)
+        where = f"Capturing on interface: {config.capture.interface}" if live else \
+            f"Reading packets from pcap: {config.capture.read_pcap}"
+        console.print(where, markup=False)
+        if config.capture.filter:
+            console.print(f"Filter: {config.capture.filter}", markup=False)
+        console.print(f"Datalink: {engine.source.link}", markup=False)
+    show_progress = not live and console.is_terminal and not config.output.quiet
+    progress = Progress(TextColumn("replaying"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                        console=console, transient=True) if show_progress else None
+    stop = threading.Event()
+    printer = HeadlessPrinter(config, console, progress)
+    runner = Runner(engine, source, outputs, tick_s=config.stats.interval_ms / 1000, replay_speed=0.0,
+                    count=config.run.count, publish=printer, stop_event=stop, live=live)
+    error: str | None = None
+    result: RunResult | None = None
+    written: list[tuple[str, str]] = []
+    with _interrupt_sets(stop):
+        try:
+            if progress is not None:
+                with progress:
+                    result = runner.run()
+            else:
+                result = runner.run()
+        except CaptureError as exc:
+            error = str(exc)
+        finally:
+            try:
+                written = outputs.finish(engine)
+            except OutputError as exc:
+                error = error or str(exc)
+            outputs.close()
+            source.close()
+    if result is not None and result.warning:
+        errors.print(f"warning: {result.warning}", markup=False)
+    console.print(summary_table(engine.totals(), result, written, live))
+    if error:
+        errors.print(f"error: {error}", markup=False)
+        return 1
+    return 0
