@@ -1,0 +1,109 @@
+"""Config: defaults <- TOML <- flags, validated once, errors naming the key."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import pytest
+
+from netscope.cli import load_config, merge_flags
+from netscope.config import Config, ConfigError, from_dict, iter_keys, load_file, validate
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:
+    import tomli as tomllib
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "config.example.toml"
+
+
+def test_example_lists_every_key_with_its_default() -> None:
+    text = EXAMPLE.read_text()
+    active = tomllib.loads(text)
+    section = ""
+    mentioned = set()
+    for line in text.splitlines():
+        if m := re.match(r"^\[(.+)\]", line):
+            section = m.group(1)
+        elif m := re.match(r"^#?\s*([a-z_]+)\s*=", line):
+            mentioned.add(f"{section}.{m.group(1)}")
+    for key, default in iter_keys():
+        assert key in mentioned, f"{key} missing from config.example.toml"
+        node = active
+        for part in key.split("."):
+            node = node.get(part, {}) if isinstance(node, dict) else {}
+        if default is None:
+            assert node == {}, f"{key} has no default, so it must be commented out"
+        else:
+            assert node == default, f"{key}: example says {node!r}, default is {default!r}"
+    assert validate(from_dict(active)) == Config()
+
+
+def test_unknown_key_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text("[flow]\ntimeout_sec = 5\n")
+    with pytest.raises(ConfigError, match=r"unknown config key 'flow\.timeout_sec'"):
+        load_file(path)
+
+
+def test_unknown_section_is_named() -> None:
+    with pytest.raises(ConfigError, match="unknown config key 'flws'"):
+        from_dict({"flws": {}})
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"flow": {"max_flows": "many"}}, r"flow\.max_flows: expected an integer"),
+    ({"capture": {"promiscuous": 1}}, r"capture\.promiscuous: expected a boolean"),
+    ({"stats": {"enabled": "yes"}}, r"stats\.enabled: expected a boolean"),
+    ({"flow": {"timeout_secs": True}}, r"flow\.timeout_secs: expected a number"),
+    ({"capture": "eth0"}, r"capture: expected a table"),
+])
+def test_wrong_type_is_named(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        from_dict(data)
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({"capture": {"snaplen": 0}}, r"capture\.snaplen must be > 0"),
+    ({"flow": {"timeout_secs": -1}}, r"flow\.timeout_secs must be >= 0"),
+    ({"tui": {"tick_ms": 5}}, r"tui\.tick_ms must be >= 16"),
+    ({"capture": {"interface": "lo", "read_pcap": "x.pcap"}}, "mutually exclusive"),
+])
+def test_bad_values_are_named(data: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        validate(from_dict(data))
+
+
+def test_ints_are_accepted_for_floats_and_empty_path_means_unset() -> None:
+    config = from_dict({"flow": {"timeout_secs": 5}, "output": {"export_json": ""}})
+    assert config.flow.timeout_secs == 5.0 and isinstance(config.flow.timeout_secs, float)
+    assert config.output.export_json is None
+
+
+def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config file"):
+        load_file(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[flow\n")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_file(bad)
+
+
+def test_flags_override_file_and_sources_clear_each_other(tmp_path: Path) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text('[capture]\ninterface = "lo"\n[flow]\nmax_flows = 10\ntimeout_secs = 3.0\n')
+    config = load_config({"config": str(path), "read_pcap": "x.pcap", "max_flows": 20})
+    assert config.capture.read_pcap == "x.pcap" and config.capture.interface is None
+    assert config.flow.max_flows == 20 and config.flow.timeout_secs == 3.0
+
+
+def test_flag_pairs_only_apply_when_given() -> None:
+    base = Config().replace("capture", promiscuous=False)
+    assert merge_flags(base, {}).capture.promiscuous is False
+    assert merge_flags(base, {"promiscuous": True}).capture.promiscuous is True
+
+
+def test_zero_buffer_size_means_unset() -> None:
+    assert validate(from_dict({"capture": {"buffer_size_mb": 0}})).capture.buffer_size_mb is None
