@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
     tui = p.add_argument_group("terminal UI")
     tui.add_argument("--tick-ms", type=int, metavar="MS", help="screen refresh and rate interval (default 1000)")
     tui.add_argument("--replay-speed", type=_speed, metavar="X", help="replay pace: 1, 2, 10, 100 or max")
+    check = p.add_argument_group("memory check")
+    check.add_argument("--synthetic-flows", type=int, metavar="N", help="insert N synthetic flows, print time "
+                       "and memory, exit 2 if peak RSS is over --memory-budget-mb")
+    check.add_argument("--memory-budget-mb", type=int, default=500, metavar="MB", help="budget (default 500)")
     p.add_argument("--config", metavar="FILE", help="TOML configuration file (see config.example.toml)")
     p.add_argument("-v", "--verbose", action="count", default=0, help="more diagnostics on stderr")
     p.add_argument("-V", "--version", action="version", version=f"netscope {__version__}")
@@ -133,6 +137,11 @@ def _list_interfaces() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     args = vars(build_parser().parse_args(argv))
+    budget = args.pop("memory_budget_mb")
+    if "synthetic_flows" in args:
+        from netscope.synthetic import run_synthetic
+
+        return run_synthetic(args["synthetic_flows"], budget)
     if args.pop("list_interfaces"):
         return _list_interfaces()
     try:
