@@ -1,0 +1,64 @@
+"""The alerts pane: the engine's alert stream, newest first, the last MAX_ALERTS kept."""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable
+
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.widgets import Static
+
+from netscope.analysis.alerts import Alert
+from netscope.ui import formatting
+
+MAX_ALERTS = 200  # as the reference's dashboard keeps
+
+
+class AlertsPane(VerticalScroll):
+    DEFAULT_CSS = """
+    AlertsPane {
+        height: 4;
+        border: round $primary 40%;
+        border-title-color: $text;
+        border-subtitle-color: $text-muted;
+        scrollbar-size-vertical: 1;
+        padding: 0 1;
+    }
+    AlertsPane.-has-alerts {
+        border: round $error 70%;
+    }
+    AlertsPane > Static {
+        width: 100%;
+    }
+    """
+
+    can_focus = False
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.alerts: deque[Alert] = deque(maxlen=MAX_ALERTS)
+        self.border_title = "Alerts"
+
+    def compose(self):
+        yield Static(Content.styled("no alerts", "$text-muted italic"))
+
+    def add(self, alerts: Iterable[Alert]) -> None:
+        """Record new alerts (kept even while the display is frozen)."""
+        self.alerts.extend(alerts)
+
+    def redraw(self) -> None:
+        self.set_class(bool(self.alerts), "-has-alerts")
+        self.border_title = f"Alerts ({len(self.alerts)})" if self.alerts else "Alerts"
+        if not self.alerts:
+            return
+        lines = [
+            Content.assemble(
+                (formatting.clock(alert.ts), "$text-muted"), "  ",
+                (f"{alert.kind:<10}", "bold $error"), "  ",
+                alert.description,
+                (f"  [{', '.join(alert.hosts)}]" if alert.hosts else "", "$text-muted"),
+            )
+            for alert in reversed(self.alerts)
+        ]
+        self.query_one(Static).update(Content("\n").join(lines))

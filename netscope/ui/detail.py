@@ -1,0 +1,227 @@
+"""The flow detail screen (Enter on a row): counters both ways, TCP state, and the flow's
+recent packets decoded on demand, with a hex view of the highlighted one.
+
+The engine only starts following a flow's packets once asked, so the screen asks again on
+every tick while it is open; each answer replaces the packet list, keeping the cursor on
+the same packet.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable
+from typing import ClassVar
+
+from rich.console import Group
+from rich.table import Table
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from netscope.engine.messages import FlowDetail, FlowKey, PacketRecord
+from netscope.flow.records import FlowRow
+from netscope.ui import formatting
+from netscope.ui.formatting import Units
+from netscope.ui.header import DropWatch, HeaderBar
+from netscope.ui.packet_decode import DecodedPacket, decode, direction, hex_dump
+
+CLIENT_TEXT = {"a_to_b": "A opened it (sent the first SYN)", "b_to_a": "B opened it (sent the first SYN)"}
+
+
+class FlowSummary(Static):
+    DEFAULT_CSS = """
+    FlowSummary {
+        border: round $primary 40%;
+        border-title-color: $text;
+        padding: 0 1;
+        height: auto;
+    }
+    """
+
+    def show(self, key: FlowKey, flow: FlowRow | None, expired: bool, units: Units) -> None:
+        proto, a_ip, a_port, b_ip, b_port = key
+        self.border_title = (f"[b]{proto}[/b]  {formatting.endpoint(a_ip, a_port)}  ⇄  "
+                             f"{formatting.endpoint(b_ip, b_port)}")
+        if flow is None:
+            self.update(Content.styled("waiting for the engine's answer…", "$text-muted italic"))
+            return
+        state = flow.tcp_state or ("no state (udp)" if proto == "udp" else "—")
+        line1 = Content.assemble(
+            ("state ", "$text-muted"), (state, "bold"),
+            ("  ·  ", "$text-muted"), (CLIENT_TEXT.get(flow.client or "", "opener not seen"), ""),
+            ("  ·  rate ", "$text-muted"), (formatting.rate(flow.rate_bps / 8, units), "bold $success"),
+            ("  (expired)", "bold $warning") if expired else "",
+        )
+        line2 = Content.assemble(
+            ("first ", "$text-muted"), formatting.date_time(flow.first_seen),
+            ("  last ", "$text-muted"), formatting.clock(flow.last_seen, micros=True),
+            ("  duration ", "$text-muted"), formatting.age(flow.duration),
+        )
+        rows = [("", "A → B", "B → A", "total"),
+                ("packets", formatting.count(flow.packets_ab), formatting.count(flow.packets_ba),
+                 formatting.count(flow.packets_total)),
+                ("bytes", formatting.size(flow.bytes_ab), formatting.size(flow.bytes_ba),
+                 formatting.size(flow.bytes_total))]
+        table = [Content.assemble((f"{r[0]:<8}", "$text-muted"), *(f"{cell:>11}" for cell in r[1:])) for r in rows]
+        table[0] = table[0].stylize("bold")
+        self.update(Content("\n").join([line1, line2, *table]))
+
+
+class PacketView(VerticalScroll):
+    """Decoded layers of one packet, then its bytes in hex."""
+
+    DEFAULT_CSS = """
+    PacketView {
+        border: round $primary 40%;
+        border-title-color: $text;
+        height: 1fr;
+        padding: 0 1;
+        scrollbar-size-vertical: 1;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        yield Static(Content.styled("no packet selected", "$text-muted italic"))
+
+    def show(self, record: PacketRecord | None, decoded: DecodedPacket | None) -> None:
+        static = self.query_one(Static)
+        if record is None or decoded is None:
+            self.border_title = "Packet"
+            static.update(Content.styled("no packets kept for this flow yet", "$text-muted italic"))
+            return
+        self.border_title = (f"Packet  {formatting.clock(record.ts, micros=True)}  "
+                             f"{record.wirelen} bytes on the wire, {len(record.data)} kept")
+        colours = self.app.theme_variables
+        layers = Table.grid(padding=(0, 1))
+        layers.add_column(width=9, style=f"bold {colours.get('accent', '')}")
+        layers.add_column(ratio=1)
+        for layer in decoded.layers:
+            fields = Text("  ").join(
+                Text.assemble((name, "dim"), " ", (value, "bold")) for name, value in layer.fields
+            )
+            layers.add_row(layer.name, fields)
+        dump = Text("\n").join(Text.assemble((row[:4], "dim"), row[4:]) for row in hex_dump(record.data))
+        static.update(Group(layers, Text(""), dump))
+
+
+class FlowDetailScreen(Screen):
+    """Opened from the flows table; Esc goes back."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
+
+    DEFAULT_CSS = """
+    FlowDetailScreen #packets {
+        height: 1fr;
+        min-height: 5;
+        border: round $primary 40%;
+        border-title-color: $text;
+        scrollbar-size-vertical: 1;
+        overflow-x: hidden;
+    }
+    FlowDetailScreen #packets:focus { border: round $primary; }
+    """
+
+    def __init__(self, key: FlowKey, row: FlowRow | None, drops: DropWatch,
+                 request: Callable[[FlowKey], None], units: Units) -> None:
+        super().__init__()
+        self.key = key
+        self.flow = row
+        self.expired = False
+        self.header = HeaderBar(drops)
+        self.request = request
+        self.units = units
+        self.records: tuple[PacketRecord, ...] = ()
+        self.decoded: dict[str, tuple[PacketRecord, DecodedPacket]] = {}
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield FlowSummary(id="summary")
+        table: DataTable = DataTable(id="packets", cursor_type="row", zebra_stripes=True)
+        table.border_title = "Recent packets"
+        yield table
+        yield PacketView(id="packet")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one("#packets", DataTable)
+        table.add_column("Time", width=15, key="time")
+        table.add_column("Dir", width=3, key="dir")
+        table.add_column(Text("Len", justify="right"), width=5, key="len")
+        table.add_column("Proto", width=5, key="proto")
+        table.add_column("Info", key="info")
+        table.focus()
+        self._show_summary()
+        self.query_one(PacketView).show(None, None)
+        self.request(self.key)
+
+    # -- fed by the app ------------------------------------------------------------------------
+    def tick(self, row: FlowRow | None) -> None:
+        """A new snapshot: take the fresher counters if the flow is in it, ask for packets."""
+        if row is not None:
+            self.flow = row
+            self._show_summary()
+        self.request(self.key)
+
+    def apply(self, detail: FlowDetail) -> None:
+        if detail.key != self.key:
+            return
+        self.expired = detail.flow is None
+        if detail.flow is not None:
+            self.flow = detail.flow
+        self._show_summary()
+        if detail.packets != self.records:
+            self.records = detail.packets
+            self._fill_packets()
+
+    def set_units(self, units: Units) -> None:
+        self.units = units
+        self._show_summary()
+
+    # -- drawing ---------------------------------------------------------------------------------
+    def _show_summary(self) -> None:
+        self.query_one(FlowSummary).show(self.key, self.flow, self.expired, self.units)
+
+    def _fill_packets(self) -> None:
+        table = self.query_one("#packets", DataTable)
+        previous = None
+        if table.row_count:
+            previous = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        table.clear()
+        self.decoded = {}
+        seen: Counter[str] = Counter()
+        for record in reversed(self.records):  # newest first
+            packet = decode(record)
+            identity = f"{record.ts!r}/{record.wirelen}/{hash(record.data)}"
+            seen[identity] += 1
+            key = f"{identity}/{seen[identity]}"
+            self.decoded[key] = (record, packet)
+            table.add_row(
+                formatting.clock(record.ts, micros=True),
+                direction(packet, self.key),
+                Text(str(record.wirelen), justify="right"),
+                packet.protocol,
+                Text(packet.info, no_wrap=True, overflow="ellipsis"),
+                key=key,
+            )
+        table.border_title = f"Recent packets ({len(self.records)}, newest first)"
+        if previous in self.decoded:
+            table.move_cursor(row=table.get_row_index(previous), animate=False)
+        self._show_packet()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self._show_packet()
+
+    def _show_packet(self) -> None:
+        table = self.query_one("#packets", DataTable)
+        view = self.query_one(PacketView)
+        if not table.row_count:
+            view.show(None, None)
+            return
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        record, packet = self.decoded[key or ""]
+        view.show(record, packet)

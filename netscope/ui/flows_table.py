@@ -1,0 +1,272 @@
+"""The top-N flows table: sorted and filtered on the display side, rows keyed by flow.
+
+Rows are updated in place and reordered by their rank cell rather than rebuilt, so the
+table keeps its scroll position and the cursor stays on the same flow (not on the same
+line) from one tick to the next. Columns are planned from the width: at 80 cells the
+least useful ones (tick bytes, age, packets, state) give way, endpoints shrink last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+from rich.text import Text
+from textual.widgets import DataTable
+
+from netscope.flow.records import FlowRow
+from netscope.ui import formatting
+from netscope.ui.filters import NO_FILTER, DisplayFilter
+from netscope.ui.formatting import Units
+
+FlowKey = tuple[str, str, int, str, int]
+
+
+class SortKey(Enum):
+    """What the table is ordered by; `s` cycles through the first four."""
+
+    RATE = "rate"
+    TOTAL = "total"
+    PACKETS = "packets"
+    AGE = "age"
+    PROTO = "proto"
+    A = "a"
+    B = "b"
+    STATE = "state"
+
+    @property
+    def label(self) -> str:
+        return {"rate": "rate", "total": "total bytes", "packets": "packets", "age": "age"}.get(
+            self.value, self.value
+        )
+
+
+CYCLE = (SortKey.RATE, SortKey.TOTAL, SortKey.PACKETS, SortKey.AGE)
+
+# Biggest first for volumes, oldest first for age, alphabetical for text columns.
+_SORT_VALUE: dict[SortKey, Callable[[FlowRow], object]] = {
+    SortKey.RATE: lambda r: -r.rate_bps,
+    SortKey.TOTAL: lambda r: -r.bytes_total,
+    SortKey.PACKETS: lambda r: -r.packets_total,
+    SortKey.AGE: lambda r: r.first_seen,
+    SortKey.PROTO: lambda r: r.proto,
+    SortKey.A: lambda r: (r.a_ip, r.a_port),
+    SortKey.B: lambda r: (r.b_ip, r.b_port),
+    SortKey.STATE: lambda r: r.tcp_state or "",
+}
+
+STATE_LABELS = {
+    "syn_sent": "syn-sent", "syn_ack": "syn-ack", "established": "estab", "fin_wait": "fin-wait",
+    "closed": "closed", "reset": "reset", "unknown": "?",
+}
+STATE_STYLES = {"established": "success", "syn_sent": "warning", "syn_ack": "warning", "reset": "error"}
+
+
+@dataclass(frozen=True)
+class Column:
+    key: str
+    label: str
+    width: int
+    right: bool = False
+    sort: SortKey | None = None
+
+
+RANK = Column("rank", "#", 3, right=True)
+PROTO = Column("proto", "Proto", 5, sort=SortKey.PROTO)
+STATE = Column("state", "State", 8, sort=SortKey.STATE)
+PACKETS = Column("packets", "Packets", 7, right=True, sort=SortKey.PACKETS)
+TICK_BYTES = Column("tick", "Δ Bytes", 8, right=True, sort=SortKey.RATE)
+RATE = Column("rate", "Rate", 10, right=True, sort=SortKey.RATE)
+TOTAL = Column("total", "Total", 8, right=True, sort=SortKey.TOTAL)
+AGE = Column("age", "Age", 6, right=True, sort=SortKey.AGE)
+ENDPOINT_MIN, ENDPOINT_MAX = 15, 32
+DROP_ORDER = ("tick", "age", "packets", "state")  # first to go when the terminal is narrow
+CELL_PADDING = 1
+
+
+def plan_columns(available: int) -> list[Column]:
+    """The columns that fit in `available` cells, endpoints sharing what is left."""
+    fixed = [RANK, PROTO, STATE, PACKETS, TICK_BYTES, RATE, TOTAL, AGE]
+    pad = 2 * CELL_PADDING
+
+    def need(columns: list[Column]) -> int:
+        return sum(c.width + pad for c in columns) + 2 * (ENDPOINT_MIN + pad)
+
+    for key in DROP_ORDER:
+        if need(fixed) <= available:
+            break
+        fixed = [c for c in fixed if c.key != key]
+    spare = available - sum(c.width + pad for c in fixed) - 2 * pad
+    endpoint_width = max(ENDPOINT_MIN, min(ENDPOINT_MAX, spare // 2))
+    a = Column("a", "Endpoint A", endpoint_width, sort=SortKey.A)
+    b = Column("b", "Endpoint B", endpoint_width, sort=SortKey.B)
+    return [fixed[0], fixed[1], a, b, *fixed[2:]]
+
+
+def row_key(key: FlowKey) -> str:
+    return "|".join(map(str, key))
+
+
+class FlowsTable(DataTable):
+    """Shows the latest top-N rows; sort, filter and units are display-side choices."""
+
+    DEFAULT_CSS = """
+    FlowsTable {
+        height: 1fr;
+        max-height: 100%;
+        border: round $primary 40%;
+        border-title-color: $text;
+        border-subtitle-color: $text-muted;
+        scrollbar-size-vertical: 1;
+        overflow-x: hidden;
+    }
+    FlowsTable:focus {
+        border: round $primary;
+    }
+    """
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING)
+        self.rows_in: Sequence[FlowRow] = ()
+        self.now: float = 0.0
+        self.sort_key = SortKey.RATE
+        self.reverse = False
+        self.display_filter: DisplayFilter = NO_FILTER
+        self.units = Units.BITS
+        self.shown: list[FlowRow] = []
+        self._plan: list[Column] = []
+        self._by_key: dict[str, FlowRow] = {}
+
+    # -- public: what the app changes ------------------------------------------------------
+    def show(self, rows: Sequence[FlowRow], now: float) -> None:
+        """New rows from a tick; `now` is the capture clock the ages are measured against."""
+        self.rows_in, self.now = rows, now
+        self.redraw()
+
+    def set_sort(self, key: SortKey, reverse: bool = False) -> None:
+        self.sort_key, self.reverse = key, reverse
+        self.redraw()
+
+    def cycle_sort(self) -> None:
+        position = CYCLE.index(self.sort_key) if self.sort_key in CYCLE else -1
+        self.set_sort(CYCLE[(position + 1) % len(CYCLE)])
+
+    def set_filter(self, display_filter: DisplayFilter) -> None:
+        self.display_filter = display_filter
+        self.redraw()
+
+    def set_units(self, units: Units) -> None:
+        self.units = units
+        self.redraw()
+
+    @property
+    def selected_flow(self) -> FlowRow | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
+        return self._by_key.get(key or "")
+
+    def column_sort(self, column_key: str) -> SortKey | None:
+        return next((c.sort for c in self._plan if c.key == column_key), None)
+
+    # -- drawing -----------------------------------------------------------------------------
+    def on_resize(self) -> None:
+        self.redraw()
+
+    def redraw(self) -> None:
+        selected = self.selected_flow
+        plan = plan_columns(self.scrollable_content_region.width or 80)
+        if plan != self._plan:
+            self.clear(columns=True)
+            self._by_key = {}
+            self._plan = plan
+            for column in plan:
+                self.add_column(self._header(column), width=column.width, key=column.key)
+        self._fill(selected.key if selected else None)
+        self._update_titles()
+
+    def _header(self, column: Column) -> Text:
+        label = column.label
+        if column.sort is self.sort_key and column.key != "tick":
+            label += " ▲" if self.reverse else " ▼"
+        return Text(label, justify="right" if column.right else "left")
+
+    def _ordered(self) -> list[FlowRow]:
+        rows = [r for r in self.rows_in if self.display_filter.matches(r)]
+        value = _SORT_VALUE[self.sort_key]
+        rows.sort(key=lambda r: (value(r), -r.bytes_total, r.key))
+        if self.reverse:
+            rows.reverse()
+        return rows
+
+    def _fill(self, selected: FlowKey | None) -> None:
+        """Bring the table's rows to `_ordered()` without rebuilding it."""
+        ordered = self._ordered()
+        wanted = {row_key(r.key): r for r in ordered}
+        for stale in [k for k in self._by_key if k not in wanted]:
+            self.remove_row(stale)
+        cursor_row = self.cursor_row
+        for rank, flow in enumerate(ordered, 1):
+            key = row_key(flow.key)
+            cells = self._cells(rank, flow)
+            if key in self._by_key:
+                for column, cell in zip(self._plan, cells, strict=True):
+                    self.update_cell(key, column.key, cell)
+            else:
+                self.add_row(*cells, key=key)
+        self._by_key = wanted
+        self.shown = ordered
+        for column in self._plan:
+            self.columns[column.key].label = self._header(column)
+        if ordered:
+            self.sort("rank", key=lambda cell: int(cell.plain))
+            if selected is not None and row_key(selected) in wanted:
+                target = self.get_row_index(row_key(selected))
+            else:
+                target = min(cursor_row, len(ordered) - 1)
+            if target != self.cursor_row or selected is None:
+                self.move_cursor(row=target, animate=False)
+
+    def _cells(self, rank: int, flow: FlowRow) -> list[Text]:
+        colours = self.app.theme_variables
+        cells = []
+        for column in self._plan:
+            style = ""
+            if column.key == "rank":
+                text = str(rank)
+                style = "dim"
+            elif column.key == "proto":
+                text = flow.proto
+            elif column.key == "a":
+                text = formatting.squeeze(formatting.endpoint(flow.a_ip, flow.a_port), column.width)
+                style = "bold" if flow.client == "a_to_b" else ""
+            elif column.key == "b":
+                text = formatting.squeeze(formatting.endpoint(flow.b_ip, flow.b_port), column.width)
+                style = "bold" if flow.client == "b_to_a" else ""
+            elif column.key == "state":
+                text = STATE_LABELS.get(flow.tcp_state or "", "—") if flow.tcp_state else "—"
+                style = colours.get(STATE_STYLES.get(flow.tcp_state or "", ""), "dim")
+            elif column.key == "packets":
+                text = formatting.count(flow.packets_total)
+            elif column.key == "tick":
+                text = formatting.size(flow.tick_bytes) if flow.tick_bytes else "·"
+                style = "" if flow.tick_bytes else "dim"
+            elif column.key == "rate":
+                text = formatting.rate(flow.rate_bps / 8, self.units) if flow.rate_bps else "·"
+                style = f"bold {colours.get('success', '')}" if flow.rate_bps else "dim"
+            elif column.key == "total":
+                text = formatting.size(flow.bytes_total)
+            else:
+                text = formatting.age(self.now - flow.first_seen)
+            cells.append(Text(text, style=style, justify="right" if column.right else "left", no_wrap=True))
+        return cells
+
+    def _update_titles(self) -> None:
+        direction = "▲" if self.reverse else "▼"
+        self.border_title = f"Flows [dim]by[/dim] {self.sort_key.label} {direction}"
+        total = len(self.rows_in)
+        if self.display_filter:
+            self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {len(self.shown)} of {total}"
+        else:
+            self.border_subtitle = f"top {total}" if total else "no flows yet"

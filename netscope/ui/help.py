@@ -1,0 +1,87 @@
+"""The `?` help screen: keys, the filter syntax, and what the columns mean."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import VerticalScroll
+from textual.content import Content
+from textual.screen import ModalScreen
+from textual.widgets import Static
+
+KEYS = (
+    ("q", "quit"),
+    ("p", "freeze / unfreeze the display (capture goes on counting)"),
+    ("space", "pause / resume a replay; on live capture, same as p"),
+    ("+  -", "replay speed: 1× 2× 10× 100× max"),
+    ("s", "sort by rate, total bytes, packets, age (or click a header)"),
+    ("/", "filter the table; Enter keeps it, Esc clears it"),
+    ("Enter", "flow detail: counters, recent packets decoded, hex"),
+    ("Esc", "back / clear the filter"),
+    ("t", "rates in bits/s or bytes/s"),
+    ("↑ ↓ PgUp PgDn", "move in the table (the cursor follows its flow)"),
+    ("?", "this help"),
+)
+
+FILTERS = (
+    ("host:10.0.0.1", "either endpoint; also host:10.0.0.0/8, host:db8 (part)"),
+    ("port:443", "either port; also port:8000-8100"),
+    ("proto:udp", "tcp or udp"),
+    ("state:estab", "TCP state (a prefix)"),
+    ("!port:22", "negate a term; terms are ANDed"),
+    ("10.0.0.1 53 tcp", "bare words: address, port, protocol"),
+)
+
+COLUMNS = (
+    ("Δ Bytes", "bytes the flow moved during the last tick"),
+    ("Rate", "the same over the tick's length"),
+    ("Total", "bytes since the flow was first seen"),
+    ("Age", "time since first seen, on the capture's clock"),
+    ("bold endpoint", "the side that opened the connection"),
+)
+
+
+def _section(title: str, rows: tuple[tuple[str, str], ...], width: int) -> Content:
+    lines = [Content.styled(title, "bold $text-accent")]
+    lines += [Content.assemble((f"  {key:<{width}}", "bold $accent"), (text, "")) for key, text in rows]
+    return Content("\n").join(lines)
+
+
+class HelpScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "dismiss", "Close"),
+        Binding("question_mark", "dismiss", "Close"),
+    ]
+
+    DEFAULT_CSS = """
+    HelpScreen {
+        align: center middle;
+    }
+    HelpScreen > VerticalScroll {
+        width: 100%;
+        max-width: 84;
+        height: auto;
+        max-height: 90%;
+        border: round $primary;
+        border-title-color: $text;
+        border-subtitle-color: $text-muted;
+        background: $surface;
+        padding: 0 2;
+    }
+    HelpScreen Static {
+        width: 100%;
+    }
+    """
+
+    def compose(self) -> ComposeResult:
+        body = Content("\n\n").join([
+            _section("Keys", KEYS, 15),
+            _section("Display filter ( / )", FILTERS, 17),
+            _section("Columns", COLUMNS, 15),
+        ])
+        with VerticalScroll() as box:
+            box.border_title = "netscope help"
+            box.border_subtitle = "Esc or ? closes"
+            yield Static(body)

@@ -1,0 +1,132 @@
+"""Throughput history: bits/s and packets/s over the last `history_points` ticks.
+
+Drawn with Textual's own Sparkline (no extra dependency, eighth-block glyphs, multi-line
+height, colours from the theme so NO_COLOR and theme changes just work). Two things are
+added on top of it, because a person watches this for hours:
+
+* a fixed time axis: each screen column always covers the same ticks (buckets aligned
+  to the tick count, newest at the right, blank on the left until history fills), so
+  the picture scrolls instead of stretching;
+* a zero baseline: Sparkline scales from the smallest to the largest value it is given,
+  which turns ±1 % noise on a steady link into a sawtooth. Each column is handed to it
+  as the pair (0, peak) and summarised with max, so its minimum is always 0.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Sparkline
+
+from netscope.ui import formatting
+from netscope.ui.formatting import Units
+
+
+class ThroughputHistory:
+    """One (bytes/s, packets/s) point per tick, keeping the last `capacity`."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.bytes_per_s: deque[float] = deque(maxlen=capacity)
+        self.packets_per_s: deque[float] = deque(maxlen=capacity)
+        self.added = 0  # points ever added: aligns buckets so columns do not shift every tick
+
+    def add(self, bytes_per_s: float, packets_per_s: float) -> None:
+        self.bytes_per_s.append(bytes_per_s)
+        self.packets_per_s.append(packets_per_s)
+        self.added += 1
+
+    def columns(self, series: deque[float], width: int) -> list[float]:
+        """The peak of each column's ticks, oldest column first, exactly `width` values."""
+        if width <= 0:
+            return []
+        per_column = max(1, -(-self.capacity // width))
+        shown = min(width, -(-self.capacity // per_column))
+        peaks = [0.0] * shown
+        newest_bucket = (self.added - 1) // per_column
+        first_index = self.added - len(series)  # absolute index of series[0]
+        for offset, value in enumerate(series):
+            column = shown - 1 - (newest_bucket - (first_index + offset) // per_column)
+            if column >= 0 and value > peaks[column]:
+                peaks[column] = value
+        return [0.0] * (width - shown) + peaks
+
+
+class HistoryChart(Vertical):
+    """One series: a Sparkline under a border title with the current value and the peak."""
+
+    DEFAULT_CSS = """
+    HistoryChart {
+        border: round $primary 40%;
+        border-title-color: $text;
+        border-subtitle-color: $text-muted;
+        height: 100%;
+        width: 1fr;
+        padding: 0 1;
+    }
+    HistoryChart Sparkline {
+        height: 1fr;
+    }
+    """
+
+    def __init__(self, title: str, history: ThroughputHistory, series: deque[float], *, id: str) -> None:
+        super().__init__(id=id)
+        self.title = title
+        self.history = history
+        self.series = series
+
+    def compose(self) -> ComposeResult:
+        yield Sparkline([], summary_function=max)
+
+    def on_resize(self) -> None:
+        self._redraw()
+
+    def show(self, now: str, peak: str) -> None:
+        self.border_title = f"{self.title}  [b]{now}[/b]"
+        self.border_subtitle = f"peak {peak}"
+        self._redraw()
+
+    def _redraw(self) -> None:
+        spark = self.query_one(Sparkline)
+        width = spark.size.width
+        if width > 0:
+            columns = self.history.columns(self.series, width)
+            spark.data = [value for peak in columns for value in (0.0, peak)]
+
+
+class HistoryPanel(Horizontal):
+    """Bits/s (or bytes/s) and packets/s side by side, titled with the window they cover."""
+
+    DEFAULT_CSS = """
+    HistoryPanel {
+        height: 5;
+    }
+    #bps-chart Sparkline > .sparkline--max-color { color: $success; }
+    #bps-chart Sparkline > .sparkline--min-color { color: $success 35%; }
+    #pps-chart Sparkline > .sparkline--max-color { color: $accent; }
+    #pps-chart Sparkline > .sparkline--min-color { color: $accent 35%; }
+    """
+
+    def __init__(self, history: ThroughputHistory, window_s: float) -> None:
+        super().__init__()
+        self.history = history
+        self.window = formatting.age(window_s)
+
+    def compose(self) -> ComposeResult:
+        yield HistoryChart("throughput", self.history, self.history.bytes_per_s, id="bps-chart")
+        yield HistoryChart("packets", self.history, self.history.packets_per_s, id="pps-chart")
+
+    def refresh_charts(self, units: Units) -> None:
+        history = self.history
+        last_bytes = history.bytes_per_s[-1] if history.bytes_per_s else 0.0
+        last_packets = history.packets_per_s[-1] if history.packets_per_s else 0.0
+        peak_bytes = max(history.bytes_per_s, default=0.0)
+        peak_packets = max(history.packets_per_s, default=0.0)
+        self.query_one("#bps-chart", HistoryChart).show(
+            formatting.rate(last_bytes, units), f"{formatting.rate(peak_bytes, units)} · {self.window}",
+        )
+        self.query_one("#pps-chart", HistoryChart).show(
+            formatting.packet_rate(last_packets), f"{formatting.packet_rate(peak_packets)} · {self.window}",
+        )

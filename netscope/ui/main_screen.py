@@ -1,0 +1,131 @@
+"""The main screen: header, throughput history, top flows, the filter line, alerts, keys."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual import events
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input
+
+from netscope.engine.snapshot import TickSnapshot
+from netscope.ui.alerts import AlertsPane
+from netscope.ui.filters import NO_FILTER, FilterError, parse_filter
+from netscope.ui.flows_table import FlowsTable, SortKey
+from netscope.ui.formatting import Units
+from netscope.ui.header import DropWatch, HeaderBar, HeaderView
+from netscope.ui.history import HistoryPanel, ThroughputHistory
+
+SHORT_SCREEN = 32  # below this many lines the history and alerts give rows to the table
+
+
+class MainScreen(Screen):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("s", "cycle_sort", "Sort"),
+        Binding("slash", "open_filter", "Filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+    ]
+
+    DEFAULT_CSS = """
+    MainScreen HistoryPanel { height: 7; }
+    MainScreen AlertsPane { height: 6; }
+    MainScreen.-short HistoryPanel { height: 4; }
+    MainScreen.-short AlertsPane { height: 3; }
+    MainScreen #filter {
+        display: none;
+        height: 1;
+        border: none;
+        padding: 0 1;
+        background: $boost;
+    }
+    MainScreen #filter.-active { display: block; }
+    MainScreen #filter.-invalid { color: $error; }
+    """
+
+    def __init__(self, history: ThroughputHistory, window_s: float, drops: DropWatch) -> None:
+        super().__init__()
+        self.header = HeaderBar(drops)
+        self.history_panel = HistoryPanel(history, window_s)
+        self.table = FlowsTable(id="flows")
+        self.alerts = AlertsPane(id="alerts")
+
+    def compose(self) -> ComposeResult:
+        yield self.header
+        yield self.history_panel
+        yield self.table
+        yield Input(placeholder="host:1.2.3.4 port:443 proto:udp state:estab !port:22 · Enter keeps, Esc clears",
+                    id="filter")
+        yield self.alerts
+        yield Footer(compact=True, show_command_palette=False)
+
+    def on_mount(self) -> None:
+        self.table.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        self.set_class(event.size.height < SHORT_SCREEN, "-short")
+
+    def show(self, snapshot: TickSnapshot, view: HeaderView) -> None:
+        """Draw one snapshot (the app calls this only while the display is not frozen)."""
+        self.header.show(snapshot, view)
+        self.history_panel.refresh_charts(view.units)
+        if snapshot.state == "finished" and self.table.sort_key is SortKey.RATE:
+            self.table.sort_key = SortKey.TOTAL  # nothing moves any more: show the heaviest flows
+        now = snapshot.capture_time if snapshot.capture_time is not None else snapshot.wall_time
+        self.table.show(snapshot.top_flows, now)
+        self.alerts.redraw()
+
+    def set_units(self, units: Units) -> None:
+        self.table.set_units(units)
+        self.history_panel.refresh_charts(units)
+
+    # -- sorting -----------------------------------------------------------------------------------
+    def action_cycle_sort(self) -> None:
+        self.table.cycle_sort()
+
+    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        key = self.table.column_sort(event.column_key.value or "")
+        if key is None:
+            return
+        reverse = not self.table.reverse if key is self.table.sort_key else False
+        self.table.set_sort(key, reverse)
+
+    # -- filtering ---------------------------------------------------------------------------------
+    @property
+    def filter_input(self) -> Input:
+        return self.query_one("#filter", Input)
+
+    def action_open_filter(self) -> None:
+        self.filter_input.add_class("-active")
+        self.call_after_refresh(self.filter_input.focus)  # it can take focus once displayed
+
+    def action_clear_filter(self) -> None:
+        field = self.filter_input
+        field.value = ""
+        field.remove_class("-active", "-invalid")
+        self.table.set_filter(NO_FILTER)
+        self.table.focus()
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        try:
+            display_filter = parse_filter(event.value)
+        except FilterError as exc:
+            event.input.add_class("-invalid")
+            event.input.tooltip = str(exc)
+            self.table.border_subtitle = f"[b]{exc}[/b]"
+            return
+        event.input.remove_class("-invalid")
+        event.input.tooltip = None
+        self.table.set_filter(display_filter)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        """Enter keeps the filter (shown under the table) and gives the keys back to the table."""
+        event.stop()
+        if not event.value.strip() or event.input.has_class("-invalid"):
+            self.action_clear_filter()
+            return
+        event.input.remove_class("-active")
+        self.table.focus()

@@ -1,0 +1,376 @@
+"""Pilot tests: every key binding and screen, driven on the fake link's scenario."""
+
+from __future__ import annotations
+
+import asyncio
+
+from textual.widgets import DataTable, Input
+
+from netscope.engine.messages import RequestDetail, SetPaused, SetSpeed
+from netscope.ui.app import EngineErrorScreen, NetscopeApp, next_speed
+from netscope.ui.detail import FlowDetailScreen, PacketView
+from netscope.ui.flows_table import SortKey
+from netscope.ui.formatting import Units
+from netscope.ui.help import HelpScreen
+
+from .fake_link import DNS, IPERF, LIVE_SOURCE, TLS, FakeLink, finished, scenario, snapshot
+
+
+def run(test, link: FakeLink | None = None, size=(120, 40), **app_args) -> NetscopeApp:
+    """Run `test(pilot, app)` against an app on `link`, once its first snapshots are drawn."""
+    app = NetscopeApp(link or scenario(), **app_args)
+
+    async def main() -> None:
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await test(pilot, app)
+
+    asyncio.run(main())
+    return app
+
+
+async def settle(pilot) -> None:
+    """Let the poll timer drain the link and the screen redraw."""
+    await pilot.pause(0.12)
+    await pilot.pause()
+
+
+def table_keys(app: NetscopeApp) -> list:
+    return [row.key for row in app.main.table.shown]
+
+
+def cursor_flow(app: NetscopeApp):
+    return app.main.table.selected_flow.key
+
+
+def header_text(app: NetscopeApp) -> str:
+    return str(app.screen.header.render())
+
+
+def test_first_tick_fills_table_header_history_and_alerts():
+    async def check(pilot, app):
+        assert table_keys(app)[0] == IPERF.key  # ranked by rate
+        assert app.main.table.sort_key is SortKey.RATE
+        assert "replaying" in header_text(app) and "sample.pcap" in header_text(app)
+        assert app.history.added == 41
+        assert len(app.main.alerts.alerts) == 1
+
+    run(check)
+
+
+def test_q_quits():
+    async def check(pilot, app):
+        await pilot.press("q")
+        await pilot.pause()
+        assert not app.is_running
+
+    app = run(check)
+    assert app.return_code in (0, None)
+
+
+def test_p_freezes_display_while_counting_goes_on():
+    link = scenario()
+
+    async def check(pilot, app):
+        await pilot.press("p")
+        assert app.frozen and "DISPLAY FROZEN" in header_text(app)
+        before = app.shown.seq
+        link.push(snapshot(100, rows=(DNS,)))
+        await settle(pilot)
+        assert app.shown.seq == before and app.snapshot.seq == 100  # received, not drawn
+        assert table_keys(app)[0] == IPERF.key
+        await pilot.press("p")
+        assert not app.frozen and table_keys(app) == [DNS.key]
+
+    run(check, link)
+
+
+def test_space_pauses_and_resumes_a_replay():
+    link = scenario()
+
+    async def check(pilot, app):
+        await pilot.press("space")
+        assert link.sent[-1] == SetPaused(True)
+        assert "paused" in header_text(app)
+        link.push(snapshot(60, state="paused"))
+        await settle(pilot)
+        await pilot.press("space")
+        assert link.sent[-1] == SetPaused(False)
+        assert not app.frozen
+
+    run(check, link)
+
+
+def test_space_on_live_capture_freezes_the_display_only():
+    link = FakeLink([snapshot(1, state="live", source=LIVE_SOURCE)])
+
+    async def check(pilot, app):
+        await pilot.press("space")
+        assert app.frozen
+        assert not [c for c in link.sent if isinstance(c, SetPaused)]
+        assert "live" in header_text(app)
+
+    run(check, link)
+
+
+def test_plus_and_minus_step_the_replay_speed():
+    link = scenario()
+
+    async def check(pilot, app):
+        await pilot.press("plus")
+        assert link.sent[-1] == SetSpeed(2.0)
+        assert "2×" in header_text(app)
+        await pilot.press("plus", "plus", "plus", "plus")
+        assert [c.speed for c in link.sent if isinstance(c, SetSpeed)] == [2.0, 10.0, 100.0, 0.0]
+        assert "max" in header_text(app)
+        await pilot.press("minus")
+        assert link.sent[-1] == SetSpeed(100.0)
+
+    run(check, link)
+
+
+def test_speed_ladder():
+    assert next_speed(1.0, 1) == 2.0
+    assert next_speed(0.0, 1) == 0.0
+    assert next_speed(0.0, -1) == 100.0
+    assert next_speed(5.0, 1) == 10.0 and next_speed(5.0, -1) == 2.0
+    assert next_speed(1.0, -1) == 1.0
+
+
+def test_speed_keys_do_nothing_on_live_capture():
+    link = FakeLink([snapshot(1, state="live", source=LIVE_SOURCE)])
+
+    async def check(pilot, app):
+        await pilot.press("plus", "minus")
+        assert not [c for c in link.sent if isinstance(c, SetSpeed)]
+
+    run(check, link)
+
+
+def test_s_cycles_the_sort():
+    async def check(pilot, app):
+        seen = []
+        for _ in range(4):
+            await pilot.press("s")
+            seen.append(app.main.table.sort_key)
+        assert seen == [SortKey.TOTAL, SortKey.PACKETS, SortKey.AGE, SortKey.RATE]
+
+    run(check)
+
+
+def test_sort_by_total_orders_rows_by_bytes():
+    async def check(pilot, app):
+        await pilot.press("s")
+        totals = [row.bytes_total for row in app.main.table.shown]
+        assert totals == sorted(totals, reverse=True)
+
+    run(check)
+
+
+def test_slash_filters_and_escape_clears():
+    async def check(pilot, app):
+        await pilot.press("slash")
+        await pilot.pause()
+        assert isinstance(app.focused, Input)
+        await pilot.press(*"proto:udp")
+        await pilot.pause()
+        assert {row.proto for row in app.main.table.shown} == {"udp"}
+        await pilot.press("enter")
+        assert isinstance(app.focused, DataTable)
+        assert "proto:udp" in app.main.table.border_subtitle
+        await pilot.press("escape")
+        assert len(app.main.table.shown) == len(app.snapshot.top_flows)
+
+    run(check)
+
+
+def test_invalid_filter_is_flagged_and_not_applied():
+    async def check(pilot, app):
+        await pilot.press("slash")
+        await pilot.pause()
+        app.main.filter_input.value = "colour:red"  # as if pasted
+        await pilot.pause()
+        assert app.main.filter_input.has_class("-invalid")
+        assert "unknown filter key" in app.main.table.border_subtitle
+        assert len(app.main.table.shown) == len(app.snapshot.top_flows)
+
+    run(check)
+
+
+def test_t_toggles_units_everywhere():
+    async def check(pilot, app):
+        assert "Mb/s" in header_text(app)
+        await pilot.press("t")
+        assert app.units is Units.BYTES
+        assert "kB/s" in header_text(app) and "Mb/s" not in header_text(app)
+        assert "B/s" in str(app.main.table.get_row_at(0))
+
+    run(check)
+
+
+def test_question_mark_opens_help_and_escape_closes_it():
+    async def check(pilot, app):
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")
+        await pilot.pause()
+        assert not isinstance(app.screen, HelpScreen)
+
+    run(check)
+
+
+def test_enter_opens_detail_with_decoded_packets_and_escape_goes_back():
+    link = scenario()
+
+    async def check(pilot, app):
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        assert isinstance(screen, FlowDetailScreen) and screen.key == IPERF.key
+        assert RequestDetail(IPERF.key) in link.sent
+        packets = screen.query_one("#packets", DataTable)
+        assert packets.row_count == 4
+        assert "[ACK,PSH]" in str(packets.get_row_at(0)[4])  # newest first
+        assert "[SYN]" in str(packets.get_row_at(3)[4])
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.screen is app.main
+
+    run(check, link)
+
+
+def test_detail_asks_again_each_tick_and_keeps_following_the_flow():
+    link = scenario()
+
+    async def check(pilot, app):
+        await pilot.press("enter")
+        await settle(pilot)
+        asked = link.sent.count(RequestDetail(IPERF.key))
+        link.push(snapshot(70))
+        await settle(pilot)
+        assert link.sent.count(RequestDetail(IPERF.key)) == asked + 1
+
+    run(check, link)
+
+
+def test_detail_shows_tls_sni_and_hex():
+    async def check(pilot, app):
+        app.main.table.move_cursor(row=app.main.table.get_row_index("|".join(map(str, TLS.key))))
+        await pilot.press("enter")
+        await settle(pilot)
+        view = app.screen.query_one(PacketView)
+        assert "ClientHello sni=www.example.test" in str(app.screen.query_one("#packets", DataTable).get_row_at(0)[4])
+        assert "Packet" in view.border_title
+
+    run(check)
+
+
+def test_cursor_stays_on_its_flow_when_ranks_change():
+    link = scenario()
+
+    async def check(pilot, app):
+        await pilot.press("down", "down")
+        chosen = cursor_flow(app)
+        assert chosen == TLS.key
+        reordered = (TLS, DNS, IPERF)
+        link.push(snapshot(80, rows=tuple(reversed(reordered))))
+        await settle(pilot)
+        assert cursor_flow(app) == TLS.key
+        assert app.main.table.cursor_row == table_keys(app).index(TLS.key)
+
+    run(check, link)
+
+
+def test_clicking_a_header_sorts_and_clicking_again_reverses():
+    async def check(pilot, app):
+        table = app.main.table
+        total_x = sum(c.get_render_width(table) for c in table.ordered_columns[:table.get_column_index("total")])
+        await pilot.click("#flows", offset=(total_x + 3, 1))
+        await pilot.pause()
+        assert table.sort_key is SortKey.TOTAL and not table.reverse
+        await pilot.click("#flows", offset=(total_x + 3, 1))
+        await pilot.pause()
+        assert table.reverse
+        totals = [row.bytes_total for row in table.shown]
+        assert totals == sorted(totals)
+
+    run(check)
+
+
+def test_clicking_a_row_moves_the_cursor_and_clicking_it_again_opens_detail():
+    async def check(pilot, app):
+        await pilot.click("#flows", offset=(10, 4))  # border, header, then rows 0, 1, 2
+        await pilot.pause()
+        assert app.main.table.cursor_row == 2
+        await pilot.click("#flows", offset=(10, 4))
+        await settle(pilot)
+        assert isinstance(app.screen, FlowDetailScreen)
+
+    run(check)
+
+
+def test_finished_replay_ranks_by_total_bytes():
+    link = scenario()
+
+    async def check(pilot, app):
+        link.push(finished())
+        await settle(pilot)
+        assert "finished" in header_text(app)
+        assert app.main.table.sort_key is SortKey.TOTAL
+        assert table_keys(app)[0] == IPERF.key
+
+    run(check, link)
+
+
+def test_growing_drop_counters_are_marked():
+    link = scenario()
+
+    async def check(pilot, app):
+        assert "▲" not in header_text(app)
+        link.push(snapshot(60, kernel_dropped=5))
+        await settle(pilot)
+        assert "▲5" in header_text(app)
+        link.push(snapshot(75, kernel_dropped=5))  # 15 s later, no growth since
+        await settle(pilot)
+        assert "▲" not in header_text(app)
+
+    run(check, link)
+
+
+def test_engine_error_is_shown_then_exit_code_1():
+    link = scenario()
+
+    async def check(pilot, app):
+        link.fail("capture stopped: interface went down")
+        await settle(pilot)
+        assert isinstance(app.screen, EngineErrorScreen)
+        await pilot.press("x")
+        await pilot.pause()
+
+    app = run(check, link)
+    assert app.return_code == 1
+
+
+def test_layout_survives_80x24_and_resizes():
+    async def check(pilot, app):
+        assert app.main.has_class("-short")
+        keys = [c.key.value for c in app.main.table.ordered_columns]
+        assert keys[:4] == ["rank", "proto", "a", "b"] and "rate" in keys and "total" in keys
+        width = sum(c.get_render_width(app.main.table) for c in app.main.table.ordered_columns)
+        assert width <= app.main.table.scrollable_content_region.width
+        await pilot.resize_terminal(160, 50)
+        await settle(pilot)
+        assert not app.main.has_class("-short")
+        wide = [c.key.value for c in app.main.table.ordered_columns]
+        assert {"state", "packets", "tick", "age"} <= set(wide)
+
+    run(check, size=(80, 24))
+
+
+def test_no_color_makes_the_screen_monochrome():
+    async def check(pilot, app):
+        assert app.no_color
+        assert "▲" not in header_text(app)
+
+    run(check, no_color=True)
