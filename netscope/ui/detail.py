@@ -29,6 +29,7 @@ from netscope.ui.formatting import Units
 from netscope.ui.header import DropWatch, HeaderBar
 from netscope.ui.packet_decode import DecodedPacket, decode, direction, hex_dump
 
+INFO_WIDTH = 160
 CLIENT_TEXT = {"a_to_b": "A opened it (sent the first SYN)", "b_to_a": "B opened it (sent the first SYN)"}
 
 
@@ -152,7 +153,7 @@ class FlowDetailScreen(Screen):
         table.add_column("Dir", width=3, key="dir")
         table.add_column(Text("Len", justify="right"), width=5, key="len")
         table.add_column("Proto", width=5, key="proto")
-        table.add_column("Info", key="info")
+        table.add_column("Info", width=INFO_WIDTH, key="info")  # cut at the edge (overflow-x hidden)
         table.focus()
         self._show_summary()
         self.query_one(PacketView).show(None, None)
@@ -204,7 +205,7 @@ class FlowDetailScreen(Screen):
                 direction(packet, self.key),
                 Text(str(record.wirelen), justify="right"),
                 packet.protocol,
-                Text(packet.info, no_wrap=True, overflow="ellipsis"),
+                Text(packet.info, no_wrap=True),
                 key=key,
             )
         table.border_title = f"Recent packets ({len(self.records)}, newest first)"

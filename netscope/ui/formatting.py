@@ -64,7 +64,7 @@ def count(value: int) -> str:
 
 
 def age(seconds: float) -> str:
-    """A duration in at most 6 cells, keeping the two leading units: 42s, 3m07s, 5h12m, 2d03h."""
+    """A duration in at most 6 cells, keeping the two leading units: 42s, 3m07s, 5h12m, 2d03h, 12d."""
     total = max(0, int(seconds))
     if total < 60:
         return f"{total}s"
@@ -75,7 +75,7 @@ def age(seconds: float) -> str:
     if hours < 24:
         return f"{hours}h{minutes:02d}m"
     days, hours = divmod(hours, 24)
-    return f"{days}d{hours:02d}h"
+    return f"{days}d{hours:02d}h" if days < 10 else f"{days}d"
 
 
 def clock(ts: float, *, micros: bool = False) -> str:

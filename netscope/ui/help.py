@@ -69,6 +69,7 @@ class HelpScreen(ModalScreen[None]):
         border-subtitle-color: $text-muted;
         background: $surface;
         padding: 0 2;
+        scrollbar-size-vertical: 1;
     }
     HelpScreen Static {
         width: 100%;
@@ -77,9 +78,9 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         body = Content("\n\n").join([
-            _section("Keys", KEYS, 15),
+            _section("Keys", KEYS, 17),
             _section("Display filter ( / )", FILTERS, 17),
-            _section("Columns", COLUMNS, 15),
+            _section("Columns", COLUMNS, 17),
         ])
         with VerticalScroll() as box:
             box.border_title = "netscope help"

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections import deque
 
-from textual.app import ComposeResult
+from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline
 
@@ -54,8 +54,22 @@ class ThroughputHistory:
         return [0.0] * (width - shown) + peaks
 
 
+class ColumnSparkline(Sparkline):
+    """Textual's Sparkline, handed one (0, peak) pair per column of its width when it renders."""
+
+    def __init__(self, history: ThroughputHistory, series: deque[float]) -> None:
+        super().__init__([], summary_function=max)
+        self.history = history
+        self.series = series
+
+    def render(self) -> RenderResult:
+        columns = self.history.columns(self.series, self.size.width)
+        self.set_reactive(Sparkline.data, [value for peak in columns for value in (0.0, peak)])
+        return super().render()
+
+
 class HistoryChart(Vertical):
-    """One series: a Sparkline under a border title with the current value and the peak."""
+    """One series: a sparkline under a border title with the current value and the peak."""
 
     DEFAULT_CSS = """
     HistoryChart {
@@ -66,7 +80,7 @@ class HistoryChart(Vertical):
         width: 1fr;
         padding: 0 1;
     }
-    HistoryChart Sparkline {
+    HistoryChart ColumnSparkline {
         height: 1fr;
     }
     """
@@ -74,26 +88,15 @@ class HistoryChart(Vertical):
     def __init__(self, title: str, history: ThroughputHistory, series: deque[float], *, id: str) -> None:
         super().__init__(id=id)
         self.title = title
-        self.history = history
-        self.series = series
+        self.sparkline = ColumnSparkline(history, series)
 
     def compose(self) -> ComposeResult:
-        yield Sparkline([], summary_function=max)
-
-    def on_resize(self) -> None:
-        self._redraw()
+        yield self.sparkline
 
     def show(self, now: str, peak: str) -> None:
         self.border_title = f"{self.title}  [b]{now}[/b]"
         self.border_subtitle = f"peak {peak}"
-        self._redraw()
-
-    def _redraw(self) -> None:
-        spark = self.query_one(Sparkline)
-        width = spark.size.width
-        if width > 0:
-            columns = self.history.columns(self.series, width)
-            spark.data = [value for peak in columns for value in (0.0, peak)]
+        self.sparkline.refresh()
 
 
 class HistoryPanel(Horizontal):
@@ -103,10 +106,10 @@ class HistoryPanel(Horizontal):
     HistoryPanel {
         height: 5;
     }
-    #bps-chart Sparkline > .sparkline--max-color { color: $success; }
-    #bps-chart Sparkline > .sparkline--min-color { color: $success 35%; }
-    #pps-chart Sparkline > .sparkline--max-color { color: $accent; }
-    #pps-chart Sparkline > .sparkline--min-color { color: $accent 35%; }
+    #bps-chart ColumnSparkline > .sparkline--max-color { color: $success; }
+    #bps-chart ColumnSparkline > .sparkline--min-color { color: $success 35%; }
+    #pps-chart ColumnSparkline > .sparkline--max-color { color: $accent; }
+    #pps-chart ColumnSparkline > .sparkline--min-color { color: $accent 35%; }
     """
 
     def __init__(self, history: ThroughputHistory, window_s: float) -> None:

@@ -1,0 +1,59 @@
+from __future__ import annotations
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from netscope.ui import formatting
+from netscope.ui.formatting import Units
+
+
+def test_si_scaling_keeps_three_significant_digits():
+    assert formatting.size(0) == "0 B"
+    assert formatting.size(999) == "999 B"
+    assert formatting.size(1_000) == "1.00 kB"
+    assert formatting.size(12_345) == "12.3 kB"
+    assert formatting.size(1_532_296) == "1.53 MB"
+    assert formatting.size(999_600) == "1.00 MB"  # rounding up crosses the prefix boundary
+
+
+def test_rates_in_bits_or_bytes():
+    assert formatting.rate(1_250_000, Units.BITS) == "10.0 Mb/s"
+    assert formatting.rate(1_250_000, Units.BYTES) == "1.25 MB/s"
+    assert Units.BITS.toggled() is Units.BYTES and Units.BYTES.toggled() is Units.BITS
+
+
+@given(st.floats(min_value=0, max_value=1e15, allow_nan=False))
+def test_rates_fit_their_column(value):
+    assert len(formatting.rate(value, Units.BITS)) <= 10
+    assert len(formatting.size(value)) <= 8
+
+
+def test_counts_are_exact_until_they_would_not_fit():
+    assert formatting.count(99_999) == "99,999"
+    assert formatting.count(123_456) == "123k"
+    assert formatting.count(4_500_000) == "4.50M"
+
+
+@given(st.floats(min_value=0, max_value=10 * 365 * 86400))
+def test_ages_fit_six_cells(seconds):
+    assert len(formatting.age(seconds)) <= 6
+
+
+def test_age_keeps_two_leading_units():
+    assert [formatting.age(s) for s in (0, 59, 60, 187, 3600, 18_720, 183_600)] == [
+        "0s", "59s", "1m00s", "3m07s", "1h00m", "5h12m", "2d03h"]
+
+
+def test_clock_is_utc_with_microseconds():
+    assert formatting.clock(1795408193.126096) == "04:29:53"
+    assert formatting.clock(1795408193.126096, micros=True) == "04:29:53.126096"
+    assert formatting.date_time(1795408193.5) == "2026-11-23 04:29:53.500000 UTC"
+
+
+def test_speed_endpoint_and_squeeze():
+    assert formatting.speed(0) == "max" and formatting.speed(10) == "10×"
+    assert formatting.endpoint("10.0.0.1", 80) == "10.0.0.1:80"
+    assert formatting.endpoint("2001:db8::1", 443) == "[2001:db8::1]:443"
+    squeezed = formatting.squeeze("[2001:db8:1234:5678::abcd]:443", 15)
+    assert len(squeezed) == 15 and squeezed.startswith("[2001:") and squeezed.endswith("]:443")
+    assert formatting.squeeze("short", 10) == "short"

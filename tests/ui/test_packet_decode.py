@@ -1,0 +1,100 @@
+from __future__ import annotations
+
+import dpkt
+import pytest
+
+from netscope.engine.messages import PacketRecord
+from netscope.ui.packet_decode import client_hello, decode, direction, dns_summary, hex_dump, valid_hostname
+
+from . import packets
+from .fake_link import IPERF, detail_packets
+
+
+def record(frame: bytes, keep: int = 512, linktype: int = 1) -> PacketRecord:
+    return PacketRecord(ts=1.0, wirelen=len(frame), linktype=linktype, data=frame[:keep])
+
+
+def test_tcp_flags_seq_ack_and_direction():
+    syn_ack = packets.tcp("10.88.0.2", 5201, "10.88.0.1", 39246, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, 5000, 1001)
+    packet = decode(record(syn_ack))
+    assert packet.protocol == "TCP"
+    assert packet.info == "[SYN,ACK] seq=5000 ack=1001 win=64240 len=0"
+    assert (packet.src, packet.dst) == ("10.88.0.2:5201", "10.88.0.1:39246")
+    assert direction(packet, IPERF.key) == "B→A"
+    assert [layer.name for layer in packet.layers] == ["Ethernet", "IPv4", "TCP"]
+
+
+def test_payload_length_comes_from_ip_header_even_when_truncated():
+    frame = packets.tcp("10.0.0.1", 1, "10.0.0.2", 2, dpkt.tcp.TH_ACK, 1, 1, b"z" * 1000)
+    assert decode(record(frame, keep=96)).info.endswith("len=1000")
+
+
+def test_dns_query_and_answer():
+    query = decode(record(packets.udp("10.0.0.1", 40000, "10.0.0.53", 53, packets.dns_query("example.org"))))
+    assert query.protocol == "DNS" and query.info == "id=0x1234 Q A example.org"
+    answer = decode(record(packets.udp("10.0.0.53", 53, "10.0.0.1", 40000,
+                                       packets.dns_answer("example.org", "93.184.215.14"))))
+    assert answer.info == "id=0x1234 R NOERROR example.org A 93.184.215.14"
+    fields = dict(answer.layers[-1].fields)
+    assert fields["Question"] == "A example.org" and fields["Answer"] == "example.org A 93.184.215.14"
+
+
+def test_dns_that_dpkt_cannot_parse_keeps_its_header():
+    payload = packets.dns_query("example.org")[:-3]
+    layer, brief = dns_summary(payload)
+    assert brief == "id=0x1234 Q"
+    assert any(name == "Parse note" for name, _ in layer.fields)
+    assert dns_summary(b"short") == (None, "")
+
+
+def test_tls_client_hello_sni_even_when_the_record_is_cut():
+    hello = packets.client_hello("www.example.test", padding=600)
+    assert client_hello(hello) == ("www.example.test", 0x0303)
+    frame = packets.tcp("10.0.0.1", 50000, "10.0.0.2", 443, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, 1, 1, hello)
+    packet = decode(record(frame, keep=512))
+    assert packet.protocol == "TLS" and packet.info == "ClientHello sni=www.example.test"
+
+
+@pytest.mark.parametrize("name", [b"under_score.test", b"-lead.test", b"trail.", b"a..b", b"x" * 64 + b".test"])
+def test_invalid_server_names_are_not_reported(name):
+    assert client_hello(packets.client_hello(name)) == (None, 0x0303)
+
+
+def test_non_tls_payloads_are_not_client_hellos():
+    assert client_hello(b"GET / HTTP/1.1\r\n") is None
+    assert client_hello(b"\x16\x03\x01\x00\x05\x02\x00\x00\x01\x00" + b"\x00" * 40) is None  # ServerHello
+    assert valid_hostname("a-b.example") and not valid_hostname("")
+
+
+def test_http_request_line_and_host():
+    frame = packets.tcp("10.0.0.1", 51566, "10.0.0.2", 8080, dpkt.tcp.TH_ACK | dpkt.tcp.TH_PUSH, 1, 1,
+                        packets.HTTP_GET)
+    packet = decode(record(frame))
+    assert packet.protocol == "HTTP" and packet.info == "GET /index.html HTTP/1.1"
+    assert dict(packet.layers[-1].fields)["Host"] == "example.test"
+
+
+def test_ipv6_tcp():
+    frame = packets.tcp("fd00::1", 443, "fd00::2", 51000, dpkt.tcp.TH_SYN, 7)
+    packet = decode(record(frame))
+    assert packet.src == "[fd00::1]:443" and packet.layers[1].name == "IPv6"
+
+
+def test_raw_ip_link_type_and_garbage():
+    ip_only = packets.tcp("10.0.0.1", 1, "10.0.0.2", 2, dpkt.tcp.TH_SYN, 1)[14:]
+    assert decode(record(ip_only, linktype=101)).protocol == "TCP"
+    garbage = decode(record(b"\x01\x02\x03", linktype=1))
+    assert garbage.src == "" and "no IP layer" in garbage.info
+
+
+def test_hex_dump_rows_match_the_reference_layout():
+    rows = hex_dump(bytes(range(20)))
+    assert rows[0] == "0000  00 01 02 03 04 05 06 07  08 09 0a 0b 0c 0d 0e 0f  |................|"
+    assert rows[1].startswith("0010  10 11 12 13") and rows[1].endswith("|....|")
+    assert len(rows[0]) == len(rows[1].split("|")[0]) + len("|................|")
+    assert hex_dump(bytes(300))[-1] == "... (44 bytes remaining)"
+
+
+def test_every_scenario_packet_decodes():
+    for packet_record in detail_packets(IPERF.key):
+        assert decode(packet_record).protocol == "TCP"

@@ -1,0 +1,42 @@
+"""Screenshots of the main, detail and help screens on the fake link (pytest-textual-snapshot).
+
+Update after a deliberate visual change with `pytest tests/ui/test_snapshots.py --snapshot-update`
+and look at the SVGs under __snapshots__ before committing them.
+"""
+
+from __future__ import annotations
+
+from netscope.ui.app import NetscopeApp
+
+from .fake_link import scenario
+
+
+async def _drawn(pilot) -> None:
+    await pilot.pause(0.12)
+    await pilot.pause()
+
+
+def test_main_screen(snap_compare):
+    assert snap_compare(NetscopeApp(scenario()), terminal_size=(110, 32), run_before=_drawn)
+
+
+def test_main_screen_at_80x24(snap_compare):
+    assert snap_compare(NetscopeApp(scenario()), terminal_size=(80, 24), run_before=_drawn)
+
+
+def test_detail_screen(snap_compare):
+    async def open_detail(pilot) -> None:
+        await _drawn(pilot)
+        await pilot.press("enter")
+        await _drawn(pilot)
+
+    assert snap_compare(NetscopeApp(scenario()), terminal_size=(110, 36), run_before=open_detail)
+
+
+def test_help_screen(snap_compare):
+    async def open_help(pilot) -> None:
+        await _drawn(pilot)
+        await pilot.press("question_mark")
+        await _drawn(pilot)
+
+    assert snap_compare(NetscopeApp(scenario()), terminal_size=(110, 32), run_before=open_help)
