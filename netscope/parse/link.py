@@ -1,0 +1,124 @@
+"""Link layer: where each packet's IP header starts and which IP version to expect there."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from netscope.capture.batch import RawBatch
+from netscope.parse.columns import Status
+from netscope.parse.gather import ByteReader, bits
+
+DLT_NULL = 0
+DLT_EN10MB = 1
+DLT_RAW = 12
+DLT_RAW_OPENBSD = 101
+DLT_LOOP = 108
+DLT_LINUX_SLL = 113
+DLT_IPV4 = 228
+DLT_IPV6 = 229
+DLT_LINUX_SLL2 = 276
+
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
+ETHERTYPE_8021Q = 0x8100
+ETHERTYPE_8021AD = 0x88A8
+
+MAX_VLAN_TAGS = 2
+VLAN_TAG_LEN = 4
+
+# DLT -> (link header length, position of the EtherType within it).
+_ETHERTYPE_LINKS = {
+    DLT_EN10MB: (14, 12),
+    DLT_LINUX_SLL: (16, 14),
+    DLT_LINUX_SLL2: (20, 0),
+}
+# DLT -> link header length, for links whose IP version is the first nibble of the payload. The
+# NULL family field is in the capturing host's byte order, which is exactly why it is not used.
+_NIBBLE_LINKS = {DLT_NULL: 4, DLT_LOOP: 4, DLT_RAW: 0, DLT_RAW_OPENBSD: 0}
+# Raw links that declare the IP version for the whole capture.
+_FIXED_VERSION_LINKS = {DLT_IPV4: 4, DLT_IPV6: 6}
+
+
+@dataclass(slots=True)
+class LinkLayer:
+    """Per-packet outcome of the link layer.
+
+    `status` is final for packets with `ip_version` 0; the others still have an IP header to
+    check at `l3_offset` (relative to the packet start), and their status is a placeholder OK.
+    """
+
+    status: np.ndarray  # uint8
+    ip_version: np.ndarray  # uint8: 4 or 6 = IP header expected, 0 = stop here
+    l3_offset: np.ndarray  # int64
+    vlan_id: np.ndarray  # uint16
+
+
+def decode_link(raw: RawBatch, reader: ByteReader) -> LinkLayer:
+    """Dispatch on the batch's DLT; an unknown DLT marks every packet, it never raises."""
+    n = raw.count
+    if raw.linktype in _ETHERTYPE_LINKS:
+        header_len, ethertype_at = _ETHERTYPE_LINKS[raw.linktype]
+        return _ethertype_link(raw, reader, header_len, ethertype_at)
+    if raw.linktype in _NIBBLE_LINKS:
+        return _nibble_link(raw, reader, _NIBBLE_LINKS[raw.linktype])
+    if raw.linktype in _FIXED_VERSION_LINKS:
+        return LinkLayer(
+            status=np.full(n, Status.OK, dtype=np.uint8),
+            ip_version=np.full(n, _FIXED_VERSION_LINKS[raw.linktype], dtype=np.uint8),
+            l3_offset=np.zeros(n, dtype=np.int64),
+            vlan_id=np.zeros(n, dtype=np.uint16),
+        )
+    return LinkLayer(
+        status=np.full(n, Status.UNSUPPORTED_LINK, dtype=np.uint8),
+        ip_version=np.zeros(n, dtype=np.uint8),
+        l3_offset=np.zeros(n, dtype=np.int64),
+        vlan_id=np.zeros(n, dtype=np.uint16),
+    )
+
+
+def _is_vlan_tag(ethertype: np.ndarray) -> np.ndarray:
+    return (ethertype == ETHERTYPE_8021Q) | (ethertype == ETHERTYPE_8021AD)
+
+
+def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertype_at: int) -> LinkLayer:
+    """Ethernet, SLL and SLL2: an EtherType, then up to two 802.1Q/802.1ad tags."""
+    n = raw.count
+    status = np.where(raw.caplen < header_len, Status.TRUNCATED_LINK, Status.OK).astype(np.uint8)
+    ethertype = reader.u16(raw.offset, ethertype_at)
+    l3_offset = np.full(n, header_len, dtype=np.int64)
+    vlan_id = np.zeros(n, dtype=np.uint16)
+
+    for tag_index in range(MAX_VLAN_TAGS):
+        tagged = np.flatnonzero(_is_vlan_tag(ethertype) & (status == Status.OK))
+        if tagged.size == 0:
+            break
+        tag_at = l3_offset[tagged]
+        complete = raw.caplen[tagged] >= tag_at + VLAN_TAG_LEN
+        status[tagged[~complete]] = Status.TRUNCATED_LINK
+        tagged, tag_at = tagged[complete], tag_at[complete]
+        tci_and_type = reader.u32(raw.offset[tagged] + tag_at)
+        if tag_index == 0:
+            vlan_id[tagged] = bits(tci_and_type, 16, 12)
+        ethertype[tagged] = bits(tci_and_type, 0, 16)
+        l3_offset[tagged] = tag_at + VLAN_TAG_LEN
+
+    # Arithmetic rather than masked stores: IPv4 and IPv6 interleave unpredictably in a batch.
+    is_ipv4 = (ethertype == ETHERTYPE_IPV4).view(np.uint8)
+    is_ipv6 = (ethertype == ETHERTYPE_IPV6).view(np.uint8)
+    ip_version = (is_ipv4 * np.uint8(4) + is_ipv6 * np.uint8(6)) * (status == Status.OK).view(np.uint8)
+    status[(status == Status.OK) & (ip_version == 0)] = Status.NOT_IP
+    return LinkLayer(status, ip_version, l3_offset, vlan_id)
+
+
+def _nibble_link(raw: RawBatch, reader: ByteReader, header_len: int) -> LinkLayer:
+    """NULL, LOOP and raw IP: the IP version is the first nibble after the (fixed) link header."""
+    n = raw.count
+    nibble = reader.u8(raw.offset, header_len) >> 4
+    is_ip = (nibble == 4) | (nibble == 6)
+    status = (~is_ip).view(np.uint8) * np.uint8(Status.NOT_IP)  # OK is 0; no mixed-mask store
+    status[raw.caplen == header_len] = Status.TRUNCATED_IP  # link header but not one IP byte
+    status[raw.caplen < header_len] = Status.TRUNCATED_LINK
+    ip_version = (nibble * (status == Status.OK)).astype(np.uint8)
+    return LinkLayer(status, ip_version, np.full(n, header_len, dtype=np.int64), np.zeros(n, np.uint16))

@@ -1,0 +1,81 @@
+"""TCP, UDP, ICMP and ICMPv6 headers, decoded over the whole batch at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from netscope.capture.batch import RawBatch
+from netscope.parse.columns import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Status
+from netscope.parse.gather import ByteReader, bits, pick
+from netscope.parse.ip import IpLayer
+
+TCP_MIN_HEADER = 20
+UDP_HEADER = 8
+ICMP_MIN_HEADER = 8  # type, code, checksum and the 4-byte rest-of-header the reference requires
+
+
+@dataclass(slots=True)
+class TransportLayer:
+    """Transport columns for the whole batch; 0 (or -1 for the offset) where `has_l4` is False."""
+
+    status: np.ndarray  # uint8, the IP layer's status with TRUNCATED_L4 added
+    has_l4: np.ndarray  # bool
+    src_port: np.ndarray  # uint16
+    dst_port: np.ndarray  # uint16
+    tcp_flags: np.ndarray  # uint8
+    tcp_seq: np.ndarray  # uint32
+    tcp_ack: np.ndarray  # uint32
+    tcp_window: np.ndarray  # uint16
+    payload_len: np.ndarray  # int64
+    icmp_type: np.ndarray  # uint8
+    icmp_code: np.ndarray  # uint8
+    l4_offset: np.ndarray  # int64
+
+
+def decode_transport(raw: RawBatch, reader: ByteReader, ip: IpLayer) -> TransportLayer:
+    """Read the transport header of every packet whose IP layer is OK.
+
+    A TCP/UDP/ICMP header that does not fit in the IP payload (or a TCP data offset below 5)
+    makes the packet TRUNCATED_L4; any other protocol leaves it OK without `has_l4`.
+    """
+    at = raw.offset + ip.transport_offset
+    # Bytes 0-7: ports + sequence number (TCP), ports + length + checksum (UDP),
+    # type + code + checksum + rest of header (ICMP). Bytes 8-15 of TCP: acknowledgment number,
+    # data offset, flags, window.
+    first, second = reader.words(at, 2)
+    room = ip.payload_end - ip.transport_offset
+
+    ok = ip.status == Status.OK
+    is_tcp = ok & (ip.proto == PROTO_TCP)
+    is_udp = ok & (ip.proto == PROTO_UDP)
+    is_icmp = ok & ((ip.proto == PROTO_ICMP) | (ip.proto == PROTO_ICMPV6))
+
+    tcp_header_len = bits(second, 28, 4) * 4
+    tcp = is_tcp & (room >= TCP_MIN_HEADER) & (tcp_header_len >= TCP_MIN_HEADER) & (tcp_header_len <= room)
+    udp = is_udp & (room >= UDP_HEADER)
+    icmp = is_icmp & (room >= ICMP_MIN_HEADER)
+    has_l4 = tcp | udp | icmp
+    has_ports = tcp | udp
+
+    status = ip.status.copy()
+    status[(is_tcp | is_udp | is_icmp) & ~has_l4] = Status.TRUNCATED_L4
+
+    udp_payload = np.maximum(bits(first, 16, 16) - UDP_HEADER, 0)
+    # Never negative where `tcp` holds: the header fits in `room`, which is at most declared_len.
+    tcp_payload = ip.declared_len - tcp_header_len
+    return TransportLayer(
+        status=status,
+        has_l4=has_l4,
+        src_port=pick(has_ports, bits(first, 48, 16)).astype(np.uint16),
+        dst_port=pick(has_ports, bits(first, 32, 16)).astype(np.uint16),
+        tcp_flags=pick(tcp, bits(second, 16, 8)).astype(np.uint8),
+        tcp_seq=pick(tcp, bits(first, 0, 32)).astype(np.uint32),
+        tcp_ack=pick(tcp, bits(second, 32, 32)).astype(np.uint32),
+        tcp_window=pick(tcp, bits(second, 0, 16)).astype(np.uint16),
+        payload_len=tcp_payload * tcp + udp_payload * udp,
+        icmp_type=pick(icmp, bits(first, 56, 8)).astype(np.uint8),
+        icmp_code=pick(icmp, bits(first, 48, 8)).astype(np.uint8),
+        l4_offset=pick(has_l4, ip.transport_offset, -1),
+    )
