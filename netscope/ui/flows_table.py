@@ -137,6 +137,7 @@ class FlowsTable(DataTable):
         self.shown: list[FlowRow] = []
         self._plan: list[Column] = []
         self._by_key: dict[str, FlowRow] = {}
+        self._drawn: dict[str, list[tuple[str, str]]] = {}  # what each row's cells show now
 
     # -- public: what the app changes ------------------------------------------------------
     def show(self, rows: Sequence[FlowRow], now: float) -> None:
@@ -179,7 +180,7 @@ class FlowsTable(DataTable):
         plan = plan_columns(self.scrollable_content_region.width or 80)
         if plan != self._plan:
             self.clear(columns=True)
-            self._by_key = {}
+            self._by_key, self._drawn = {}, {}
             self._plan = plan
             for column in plan:
                 self.add_column(self._header(column), width=column.width, key=column.key)
@@ -206,15 +207,20 @@ class FlowsTable(DataTable):
         wanted = {row_key(r.key): r for r in ordered}
         for stale in [k for k in self._by_key if k not in wanted]:
             self.remove_row(stale)
+            del self._drawn[stale]
         cursor_row = self.cursor_row
         for rank, flow in enumerate(ordered, 1):
             key = row_key(flow.key)
             cells = self._cells(rank, flow)
+            looks = [(cell.plain, str(cell.style)) for cell in cells]
             if key in self._by_key:
-                for column, cell in zip(self._plan, cells, strict=True):
-                    self.update_cell(key, column.key, cell)
+                drawn = self._drawn[key]
+                for column, cell, look, old in zip(self._plan, cells, looks, drawn, strict=True):
+                    if look != old:  # update_cell repaints: skip the many cells a tick leaves alone
+                        self.update_cell(key, column.key, cell)
             else:
                 self.add_row(*cells, key=key)
+            self._drawn[key] = looks
         self._by_key = wanted
         self.shown = ordered
         for column in self._plan:
