@@ -90,12 +90,10 @@ def decode_ip(raw: RawBatch, reader: ByteReader, link: LinkLayer) -> IpLayer:
     status[is_v6 & (available < IPV6_HEADER)] = Status.TRUNCATED_IP
 
     proto = pick(is_v4, bits(second, 48, 8), bits(first, 8, 8))
-    transport_offset = pick(is_v4, l3 + v4_header_len, l3 + IPV6_HEADER)
-    payload_end = pick(
-        is_v4,
-        l3 + np.minimum(total_len, available),
-        l3 + IPV6_HEADER + np.minimum(v6_payload_len, available - IPV6_HEADER),
-    )
+    # Datagram length counted from the start of the IP header, as both versions' length fields say.
+    ip_len = pick(is_v4, total_len, v6_payload_len + IPV6_HEADER)
+    transport_offset = l3 + pick(is_v4, v4_header_len, IPV6_HEADER)
+    payload_end = l3 + np.minimum(ip_len, available)
     v6 = np.flatnonzero(is_v6 & (status == Status.OK))
     v6_proto, v6_transport, v6_fragment = _walk_extension_headers(
         reader, raw.offset[v6], proto[v6], transport_offset[v6], payload_end[v6]
@@ -104,24 +102,23 @@ def decode_ip(raw: RawBatch, reader: ByteReader, link: LinkLayer) -> IpLayer:
     transport_offset[v6] = v6_transport
     status[v6[v6_fragment]] = Status.FRAGMENT
     # IPv4 options and IPv6 extension headers are not part of the transport segment.
-    declared_len = pick(is_v4, total_len, v6_payload_len + IPV6_HEADER) - (transport_offset - l3)
+    declared_len = ip_len - (transport_offset - l3)
 
     parsed = (status == Status.OK) | (status == Status.FRAGMENT)
-    v4_parsed = parsed & is_v4
     v6_parsed = parsed & is_v6
-    src_hi = pick(v6_parsed, second).view(np.uint64)
-    src_lo = pick(v4_parsed, bits(second, 0, 32), pick(v6_parsed, third)).view(np.uint64)
-    dst_hi = pick(v6_parsed, fourth).view(np.uint64)
-    dst_lo = pick(v4_parsed, bits(third, 32, 32), pick(v6_parsed, fifth)).view(np.uint64)
+    src_lo = pick(is_v4, bits(second, 0, 32), third)
+    src_lo *= parsed
+    dst_lo = pick(is_v4, bits(third, 32, 32), fifth)
+    dst_lo *= parsed
 
     return IpLayer(
         status=status,
         ip_version=link.ip_version * parsed.view(np.uint8),
         proto=pick(parsed, proto).astype(np.uint8),
-        src_hi=src_hi,
-        src_lo=src_lo,
-        dst_hi=dst_hi,
-        dst_lo=dst_lo,
+        src_hi=(second * v6_parsed).view(np.uint64),
+        src_lo=src_lo.view(np.uint64),
+        dst_hi=(fourth * v6_parsed).view(np.uint64),
+        dst_lo=dst_lo.view(np.uint64),
         l3_offset=pick(parsed, l3, -1),
         transport_offset=transport_offset,
         payload_end=payload_end,

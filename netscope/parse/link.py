@@ -85,7 +85,7 @@ def _is_vlan_tag(ethertype: np.ndarray) -> np.ndarray:
 def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertype_at: int) -> LinkLayer:
     """Ethernet, SLL and SLL2: an EtherType, then up to two 802.1Q/802.1ad tags."""
     n = raw.count
-    status = np.where(raw.caplen < header_len, Status.TRUNCATED_LINK, Status.OK).astype(np.uint8)
+    status = (raw.caplen < header_len).view(np.uint8) * np.uint8(Status.TRUNCATED_LINK)  # OK is 0
     ethertype = reader.u16(raw.offset, ethertype_at)
     l3_offset = np.full(n, header_len, dtype=np.int64)
     vlan_id = np.zeros(n, dtype=np.uint16)
