@@ -170,6 +170,8 @@ class NetscopeApp(App[None]):
                           replay_paused=self.pending_pause)
 
     def draw(self) -> None:
+        if self.shown is None or self.snapshot is None or self.shown.state != self.snapshot.state:
+            self.refresh_bindings()  # the speed keys apply only while a replay runs
         self.shown = self.snapshot
         if self.shown is None:
             return
@@ -190,6 +192,12 @@ class NetscopeApp(App[None]):
         snap = self.snapshot
         return snap is not None and snap.source.kind == "file" and snap.state != "finished"
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Grey out the speed keys in the footer unless a replay is running."""
+        if action == "speed" and not self._replay_running():
+            return None
+        return True
+
     def action_freeze(self) -> None:
         self.frozen = not self.frozen
         if self.frozen:
@@ -208,9 +216,6 @@ class NetscopeApp(App[None]):
         self.draw_headers()
 
     def action_speed(self, step: int) -> None:
-        if not self._replay_running():
-            self.notify("Speed applies to a replay that is still running.", timeout=2)
-            return
         current = self.pending_speed if self.pending_speed is not None else self.snapshot.speed
         speed = next_speed(current, step)
         if speed != current:
