@@ -82,7 +82,7 @@ def decode_ip(raw: RawBatch, reader: ByteReader, link: LinkLayer) -> IpLayer:
     # Later assignments win, so the most basic failure of each packet is the one reported.
     status = link.status.copy()
     status[is_v4 & (bits(first, 0, 13) != 0)] = Status.FRAGMENT
-    status[is_v4 & (total_len < v4_header_len)] = Status.BAD_IP
+    status[is_v4 & (total_len < v4_header_len)] = Status.BAD_IP  # incl. 0: no guessing at TSO
     status[is_v4 & (available < v4_header_len)] = Status.TRUNCATED_IP
     status[is_v4 & ((ihl < 5) | (version != 4))] = Status.BAD_IP
     status[is_v4 & (available < IPV4_MIN_HEADER)] = Status.TRUNCATED_IP
