@@ -368,9 +368,13 @@ def test_layout_survives_80x24_and_resizes():
     run(check, size=(80, 24))
 
 
-def test_no_color_makes_the_screen_monochrome():
-    async def check(pilot, app):
-        assert app.no_color
-        assert "▲" not in header_text(app)
+def test_no_color_makes_the_screen_monochrome_and_keeps_the_drop_marker():
+    link = scenario()
 
-    run(check, no_color=True)
+    async def check(pilot, app):
+        assert app.no_color and any(type(f).__name__ == "Monochrome" for f in app._filters)
+        link.push(snapshot(60, if_dropped=3))
+        await settle(pilot)
+        assert "▲3" in header_text(app)  # growth still stands out without colour
+
+    run(check, link, no_color=True)
