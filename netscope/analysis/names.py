@@ -1,0 +1,334 @@
+"""Names for addresses and flows: passive DNS, TLS SNI and HTTP Host, from each flow's first packets.
+
+The engine calls `NameObserver.observe` once per batch. A numpy pass picks the few packets
+worth decoding (DNS ports, a TLS ClientHello record header, an HTTP method at the payload
+start); only those reach the Python decoders, and each flow gets a small budget of decodes,
+so a long flow costs nothing after its first packets. No lookups are ever sent: names come
+from DNS answers that crossed the wire.
+
+Everything kept is bounded: names per address and per flow live in tables that drop their
+oldest entries when full.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import struct
+import sys
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from netscope.analysis.dns import CLASS_IN, CLASS_MASK, TYPE_A, TYPE_AAAA, TYPE_CNAME, DnsMessage, parse_dns
+from netscope.analysis.http_host import METHOD_PREFIXES, parse_http_request
+from netscope.analysis.tls_sni import (
+    CONTENT_HANDSHAKE,
+    HANDSHAKE_CLIENT_HELLO,
+    MAX_RECORD_LEN,
+    parse_client_hello,
+)
+from netscope.capture.batch import RawBatch
+from netscope.flow.records import PROTO_NAMES
+from netscope.parse.columns import PROTO_TCP, ParsedBatch
+from netscope.parse.gather import ByteReader, pick
+
+DNS_PORTS = (53, 5353)  # DNS and mDNS share the wire format
+UDP_HEADER_LEN = 8
+DNS_HEADER_LEN = 12
+DEFAULT_PACKET_BUDGET = 8
+DEFAULT_MAX_NAMES = 65536
+DEFAULT_MAX_FLOWS = 65536
+MAX_CNAME_HOPS = 16
+
+KIND_DNS_UDP, KIND_DNS_TCP, KIND_TLS, KIND_HTTP = 1, 2, 3, 4
+_METHOD_WORDS = np.array([int.from_bytes(prefix, "big") for prefix in METHOD_PREFIXES], dtype=np.int64)
+_METHOD_LEAD_BYTES = np.zeros(256, dtype=bool)  # first letters of the methods: a cheap test before np.isin
+_METHOD_LEAD_BYTES[[prefix[0] for prefix in METHOD_PREFIXES]] = True
+
+FlowKey = tuple[str, str, int, str, int]  # (proto, a_ip, a_port, b_ip, b_port), as FlowRow.key
+_PROTO_NUMBERS = {name: number for number, name in PROTO_NAMES.items()}
+_LOW64 = (1 << 64) - 1
+_KEY = struct.Struct(">5Q")
+
+
+@dataclass(frozen=True, slots=True)
+class FlowNames:
+    """What is known about one flow's names; small and picklable, for snapshots and exports."""
+
+    name_a: str | None = None  # passive DNS name of endpoint A's address
+    name_b: str | None = None
+    sni: str | None = None  # from the flow's TLS ClientHello
+    http_host: str | None = None  # Host header of the flow's first HTTP request
+    dns_query: str | None = None  # first question name of a DNS flow
+
+
+@dataclass
+class NameStats:
+    """Counters that show what the observer did (and that the per-flow budget held)."""
+
+    candidates: int = 0  # packets the numpy pre-filter selected
+    decoded: int = 0  # packets handed to a decoder
+    over_budget: int = 0  # candidates skipped because their flow had used its budget
+    dns_messages: int = 0
+    client_hellos: int = 0
+    http_requests: int = 0
+    names_learned: int = 0  # address -> name mappings recorded (updates included)
+
+
+_NO_NAMES = FlowNames()
+
+
+@dataclass(slots=True)
+class _FlowInfo:
+    decodes: int = 0
+    sni: str | None = None
+    http_host: str | None = None
+    dns_query: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Candidates:
+    """Packets of a batch worth decoding: their index, decoder kind and payload span in the batch buffer."""
+
+    index: np.ndarray  # int64, packet index in the batch
+    kind: np.ndarray  # int64, KIND_*
+    start: np.ndarray  # int64, payload start in RawBatch.data
+    length: np.ndarray  # int64, captured payload bytes
+
+
+def select_candidates(raw: RawBatch, parsed: ParsedBatch) -> Candidates:
+    """The numpy pre-filter: DNS ports, a whole TLS ClientHello record header, an HTTP method word.
+
+    Each test narrows the packets the next one reads, so the batch-wide cost is two gathers
+    (TCP data offset, first payload word) and the record-header reads touch only packets that
+    start with a handshake byte. A read past a packet's end sees the next packet's bytes, so
+    every test is guarded by the captured payload length.
+    """
+    index = np.flatnonzero(parsed.flow_mask() & (parsed.payload_len > 0))
+    reader = ByteReader(raw.data)
+    packet_start = raw.offset[index]
+    l4 = parsed.l4_offset[index]
+    is_tcp = parsed.ip_proto[index] == PROTO_TCP
+    tcp_header_len = reader.u8(packet_start + l4, 12)
+    tcp_header_len >>= 4
+    tcp_header_len *= 4
+    payload_at = pick(is_tcp, tcp_header_len, UDP_HEADER_LEN)
+    payload_at += l4
+    length = np.minimum(parsed.payload_len[index], raw.caplen[index] - payload_at)
+    start = packet_start + payload_at
+
+    src_port, dst_port = parsed.src_port[index], parsed.dst_port[index]
+    dns_port = (src_port == DNS_PORTS[0]) | (src_port == DNS_PORTS[1]) | (dst_port == DNS_PORTS[0]) | (
+        dst_port == DNS_PORTS[1])
+    kind = np.zeros(index.size, dtype=np.int64)
+    kind[dns_port & ~is_tcp & (length >= DNS_HEADER_LEN)] = KIND_DNS_UDP
+    kind[dns_port & is_tcp & (length >= 2 + DNS_HEADER_LEN)] = KIND_DNS_TCP
+
+    stream = np.flatnonzero(is_tcp & ~dns_port & (length >= 4))
+    first_word = reader.u32(start[stream])
+    lead_byte = first_word >> 24
+    maybe_tls = lead_byte == CONTENT_HANDSHAKE
+    tls = stream[maybe_tls]
+    kind[tls[_is_client_hello_record(reader, start[tls], length[tls], first_word[maybe_tls])]] = KIND_TLS
+    maybe_http = _METHOD_LEAD_BYTES[lead_byte]
+    kind[stream[maybe_http][np.isin(first_word[maybe_http], _METHOD_WORDS)]] = KIND_HTTP
+
+    chosen = np.flatnonzero(kind)
+    return Candidates(index[chosen], kind[chosen], start[chosen], length[chosen])
+
+
+def _is_client_hello_record(reader: ByteReader, start: np.ndarray, length: np.ndarray,
+                            first_word: np.ndarray) -> np.ndarray:
+    """Record header of a ClientHello that is whole in the segment: version 3.1-3.4, sane length, type 1."""
+    minor = (first_word >> 8) & 0xFF
+    record_len = reader.u16(start, 3)
+    return (((first_word >> 16) & 0xFF == 3) & (minor >= 1) & (minor <= 4) & (length >= 6) & (record_len >= 1)
+            & (record_len <= MAX_RECORD_LEN) & (record_len + 5 <= length)
+            & (reader.u8(start, 5) == HANDSHAKE_CLIENT_HELLO))
+
+
+def _shared(text: str | None) -> str | None:
+    """One string object per distinct name: thousands of flows to one host keep one copy of it."""
+    return None if text is None else sys.intern(text)
+
+
+def _packed_keys(parsed: ParsedBatch, index: np.ndarray) -> list[bytes]:
+    """Canonical flow keys (§3.2) of the given packets, 40 bytes each: both directions of a flow share one.
+
+    Packed in numpy and cut into bytes objects, which are cheaper to build and to keep than
+    tuples of Python ints: (proto, ip version, port A, port B) in one word, then A and B.
+    """
+    src_hi, src_lo, dst_hi, dst_lo = (parsed.src_hi[index], parsed.src_lo[index], parsed.dst_hi[index],
+                                      parsed.dst_lo[index])
+    src_port, dst_port = parsed.src_port[index].astype(np.uint64), parsed.dst_port[index].astype(np.uint64)
+    low_first = (src_lo < dst_lo) | ((src_lo == dst_lo) & (src_port <= dst_port))
+    src_first = (src_hi < dst_hi) | ((src_hi == dst_hi) & low_first)
+    words = np.empty((index.size, 5), dtype=">u8")
+    words[:, 0] = ((parsed.ip_proto[index].astype(np.uint64) << np.uint64(56))
+                   | (parsed.ip_version[index].astype(np.uint64) << np.uint64(48))
+                   | (np.where(src_first, src_port, dst_port) << np.uint64(32))
+                   | (np.where(src_first, dst_port, src_port) << np.uint64(16)))
+    words[:, 1] = np.where(src_first, src_hi, dst_hi)
+    words[:, 2] = np.where(src_first, src_lo, dst_lo)
+    words[:, 3] = np.where(src_first, dst_hi, src_hi)
+    words[:, 4] = np.where(src_first, dst_lo, src_lo)
+    packed = words.tobytes()
+    return [packed[at:at + _KEY.size] for at in range(0, len(packed), _KEY.size)]
+
+
+def _packed_key(key: FlowKey) -> bytes | None:
+    """The observer's packed key for a presentation key; None if the key cannot name a flow."""
+    proto, a_ip, a_port, b_ip, b_port = key
+    number = _PROTO_NUMBERS.get(proto)
+    try:
+        a, b = ipaddress.ip_address(a_ip), ipaddress.ip_address(b_ip)
+    except ValueError:
+        return None
+    if number is None or a.version != b.version or not (0 <= a_port <= 0xFFFF and 0 <= b_port <= 0xFFFF):
+        return None
+    a_int, b_int = int(a), int(b)
+    head = (number << 56) | (a.version << 48) | (a_port << 32) | (b_port << 16)
+    return _KEY.pack(head, a_int >> 64, a_int & _LOW64, b_int >> 64, b_int & _LOW64)
+
+
+class NameObserver:
+    """Passive DNS (address -> name) and per-flow SNI / Host / DNS question, fed batch by batch."""
+
+    def __init__(self, packet_budget: int = DEFAULT_PACKET_BUDGET, max_names: int = DEFAULT_MAX_NAMES,
+                 max_flows: int = DEFAULT_MAX_FLOWS) -> None:
+        self.packet_budget = packet_budget
+        self.max_names = max_names
+        self.max_flows = max_flows
+        self.stats = NameStats()
+        self._names: OrderedDict[str, str] = OrderedDict()
+        # Per flow, by a packed canonical key built from the batch columns without formatting an
+        # address: the decode budget used and what was found. The oldest flows go first when
+        # full; one that comes back then gets a fresh budget, which still bounds work per flow.
+        self._flows: OrderedDict[bytes, _FlowInfo] = OrderedDict()
+
+    def observe(self, raw: RawBatch, parsed: ParsedBatch) -> None:
+        found = select_candidates(raw, parsed)
+        if not found.index.size:
+            return
+        self.stats.candidates += int(found.index.size)
+        data = raw.data
+        flows = self._flows
+        rows = zip(_packed_keys(parsed, found.index), found.kind.tolist(), found.start.tolist(),
+                   found.length.tolist(), strict=True)
+        for key, kind, start, length in rows:
+            info = flows.get(key)
+            if info is None:
+                info = flows[key] = _FlowInfo()
+                if len(flows) > self.max_flows:
+                    flows.popitem(last=False)
+            if info.decodes >= self.packet_budget:
+                self.stats.over_budget += 1
+                continue
+            info.decodes += 1
+            self.stats.decoded += 1
+            self._decode(info, kind, data[start:start + length].tobytes())
+
+    def name_for(self, ip: str) -> str | None:
+        """The name a DNS answer last gave for this address (text form as in flow keys), if any."""
+        return self._names.get(ip)
+
+    def flow_names(self, key: FlowKey) -> FlowNames | None:
+        """Names for a flow by its canonical key `(proto, a_ip, a_port, b_ip, b_port)`; None if none known."""
+        packed = _packed_key(key)
+        info = None if packed is None else self._flows.get(packed)
+        names = FlowNames(self._names.get(key[1]), self._names.get(key[3]), *(
+            (info.sni, info.http_host, info.dns_query) if info is not None else ()))
+        return None if names == _NO_NAMES else names
+
+    def names_for_flows(self, keys: Iterable[FlowKey]) -> dict[FlowKey, FlowNames]:
+        """Names of the flows that have any, for a snapshot's top flows (a few dict lookups per flow)."""
+        found = {}
+        for key in keys:
+            names = self.flow_names(key)
+            if names is not None:
+                found[key] = names
+        return found
+
+    @property
+    def known_names(self) -> int:
+        return len(self._names)
+
+    @property
+    def known_flows(self) -> int:
+        return len(self._flows)
+
+    def _decode(self, info: _FlowInfo, kind: int, payload: bytes) -> None:
+        if kind == KIND_TLS:
+            hello = parse_client_hello(payload)
+            if hello is not None:
+                self.stats.client_hellos += 1
+                info.sni = info.sni or _shared(hello.sni)
+        elif kind == KIND_HTTP:
+            request = parse_http_request(payload)
+            if request is not None:
+                self.stats.http_requests += 1
+                info.http_host = info.http_host or _shared(request.host)
+        else:
+            if kind == KIND_DNS_TCP:
+                # DNS over TCP: a 2-byte length, then the message, which must be in this segment.
+                message_len = int.from_bytes(payload[:2], "big")
+                if 2 + message_len > len(payload):
+                    return
+                payload = payload[2:2 + message_len]
+            message = parse_dns(payload)
+            if message is not None:
+                self.stats.dns_messages += 1
+                if message.questions:
+                    info.dns_query = info.dns_query or _shared(message.questions[0].name)
+                self._learn(message)
+
+    def _learn(self, message: DnsMessage) -> None:
+        header = message.header
+        if not header.is_response or header.flags & 0xF:
+            return
+        # Addresses are named after the name that was asked for: follow CNAMEs back from the
+        # A/AAAA owner (www.example.com CNAME cdn.example.net, cdn.example.net A ...).
+        aliased_by = {}
+        for record in message.answers:
+            if record.rtype == TYPE_CNAME and record.target is not None:
+                aliased_by.setdefault(record.target.lower(), record.name)
+        for record in message.answers + message.additionals:
+            if record.rtype not in (TYPE_A, TYPE_AAAA) or record.rclass & CLASS_MASK != CLASS_IN:
+                continue
+            address = record.address
+            if address is None or record.name == ".":
+                continue
+            name = record.name
+            for _ in range(MAX_CNAME_HOPS):
+                owner = aliased_by.get(name.lower())
+                if owner is None:
+                    break
+                name = owner
+            self._remember(address, _shared(name))
+
+    def _remember(self, address: str, name: str) -> None:
+        self._names[address] = name
+        self._names.move_to_end(address)
+        if len(self._names) > self.max_names:
+            self._names.popitem(last=False)
+        self.stats.names_learned += 1
+
+
+NAME_FIELDS = ("name_a", "name_b", "sni", "http_host")
+
+
+def annotate_records(records: Iterable[dict[str, Any]], observer: NameObserver) -> Iterator[dict[str, Any]]:
+    """Add `name_a`, `name_b`, `sni` and `http_host` (None when unknown) to flow export records.
+
+    Takes the dicts `export.flows.flow_records` yields and passes them on, so an export can
+    chain it without building a second list.
+    """
+    for record in records:
+        a, b = record["endpoint_a"], record["endpoint_b"]
+        names = observer.flow_names((record["protocol"], a["ip"], a["port"], b["ip"], b["port"]))
+        for field in NAME_FIELDS:
+            record[field] = None if names is None else getattr(names, field)
+        yield record
