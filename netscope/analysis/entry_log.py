@@ -1,9 +1,8 @@
-"""The entries a sliding window still holds, stored in time order for cheap appends and expiry.
+"""Window entries stored in time order, for cheap appends, expiry and look-ups by time span.
 
-Each detector records `(key id, time, member columns)` for the packets it counts. Entries arrive
-in time order, so they are kept as a list of time-ordered chunks: appending touches only the
-newest chunk, expiry drops whole chunks from the front, and a look-up only scans the chunks
-whose time span can hold entries of the keys asked for.
+Entries arrive in time order, so they are kept as a list of time-ordered chunks: appending
+touches only the newest chunk, expiry drops whole chunks from the front, and a look-up reads only
+the part of each chunk inside the time span asked for.
 """
 
 from __future__ import annotations
@@ -27,7 +26,7 @@ class Entries:
     def count(self) -> int:
         return int(self.time.shape[0])
 
-    def take(self, index: np.ndarray) -> Entries:
+    def take(self, index: np.ndarray | slice) -> Entries:
         return Entries(self.key[index], self.time[index], [m[index] for m in self.members])
 
     @staticmethod
@@ -64,20 +63,26 @@ class EntryLog:
         for chunk in self._chunks:
             if chunk.time[-1] < t_from or chunk.time[0] > t_to:
                 continue
-            hit = np.flatnonzero(wanted[chunk.key] & (chunk.time >= t_from))
+            start = int(np.searchsorted(chunk.time, t_from, side="left"))
+            stop = int(np.searchsorted(chunk.time, t_to, side="right"))
+            part = chunk.take(slice(start, stop))
+            hit = np.flatnonzero(wanted[part.key])
             if hit.size:
-                parts.append(chunk.take(hit))
+                parts.append(part.take(hit))
         return Entries.join(parts) if parts else Entries.empty(self.member_columns)
 
-    def expire(self, cutoff: int) -> None:
-        """Forget entries older than `cutoff`: they can no longer be inside any window."""
+    def pop_before(self, cutoff: int) -> Entries:
+        """Remove and return the entries older than `cutoff`: they can no longer be inside any window."""
+        popped = []
         while self._chunks and self._chunks[0].time[-1] < cutoff:
-            self._chunks.pop(0)
+            popped.append(self._chunks.pop(0))
         if self._chunks:
             first = self._chunks[0]
             start = int(np.searchsorted(first.time, cutoff, side="left"))
             if start:
-                self._chunks[0] = first.take(np.arange(start, first.count))
+                popped.append(first.take(slice(0, start)))
+                self._chunks[0] = first.take(slice(start, first.count))
+        return Entries.join(popped) if popped else Entries.empty(self.member_columns)
 
     def renumber(self, remap: np.ndarray) -> None:
         """Apply a KeyTable.rebuild map; every stored key must have survived it."""

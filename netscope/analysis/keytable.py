@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 _MIN_CAPACITY = 1024
-_NO_CLAIM = np.iinfo(np.int64).max
+_NO_CLAIM = np.iinfo(np.int32).max
 _MIX_1 = np.uint64(0xBF58476D1CE4E5B9)
 _MIX_2 = np.uint64(0x94D049BB133111EB)
 
@@ -33,7 +33,11 @@ def _hash(columns: list[np.ndarray]) -> np.ndarray:
 
 
 class KeyTable:
-    """Keys of `width` uint64 columns mapped to ids 0..count-1 in order of first appearance."""
+    """Keys of `width` uint64 columns mapped to ids 0..count-1 in order of first appearance.
+
+    Slots hold only ids (int32); keys live once, in per-id columns, so a slot costs 8 bytes
+    (id and a scratch claim) and the table stays at most half full.
+    """
 
     def __init__(self, width: int) -> None:
         self.width = width
@@ -43,9 +47,8 @@ class KeyTable:
 
     def _reset_slots(self, capacity: int) -> None:
         self._mask = np.uint64(capacity - 1)
-        self._slot_id = np.full(capacity, -1, dtype=np.int64)
-        self._slot_keys = [np.zeros(capacity, dtype=np.uint64) for _ in range(self.width)]
-        self._claims = np.full(capacity, _NO_CLAIM, dtype=np.int64)
+        self._slot_id = np.full(capacity, -1, dtype=np.int32)
+        self._claims = np.full(capacity, _NO_CLAIM, dtype=np.int32)
 
     def key_columns(self) -> list[np.ndarray]:
         """The key of every id, as columns (views; valid until the next insert)."""
@@ -59,23 +62,21 @@ class KeyTable:
             self._grow(self.count + rows)
         out = np.full(rows, -1, dtype=np.int64)
         slot = _hash(query) & self._mask
-        pending = np.arange(rows)
+        pending = np.arange(rows, dtype=np.int32)
         while pending.size:
             at = slot[pending]
             held = self._slot_id[at]
             occupied = held >= 0
             same = occupied.copy()
-            for table_col, query_col in zip(self._slot_keys, query, strict=True):
-                same &= table_col[at] == query_col[pending]
+            for key_col, query_col in zip(self._keys, query, strict=True):
+                same &= key_col[np.maximum(held, 0)] == query_col[pending]
             out[pending[same]] = held[same]
             free = np.flatnonzero(~occupied)
             if free.size:
                 # Several pending rows may want one free slot: one takes it, the others look
                 # again next round and either find their own key there or move on.
                 taken, winners = self._claim(at[free], pending[free])
-                new_ids = np.arange(self.count, self.count + taken.size)
-                self._store(taken, [c[winners] for c in query], new_ids)
-                out[winners] = new_ids
+                out[winners] = self._insert(taken, [c[winners] for c in query])
             moved = pending[occupied & ~same]
             slot[moved] = (slot[moved] + np.uint64(1)) & self._mask
             pending = pending[out[pending] < 0]
@@ -88,17 +89,18 @@ class KeyTable:
         self._claims[slots] = _NO_CLAIM
         return slots[won], rows[won]
 
-    def _store(self, slots: np.ndarray, keys: list[np.ndarray], new_ids: np.ndarray) -> None:
-        end = self.count + new_ids.size
+    def _insert(self, slots: np.ndarray, keys: list[np.ndarray]) -> np.ndarray:
+        end = self.count + slots.size
         if end > self._keys[0].shape[0]:
             size = max(end, 2 * self._keys[0].shape[0])
             self._keys = [np.concatenate([c[: self.count], np.zeros(size - self.count, np.uint64)])
                           for c in self._keys]
+        new_ids = np.arange(self.count, end)
         self._slot_id[slots] = new_ids
-        for slot_col, id_col, key in zip(self._slot_keys, self._keys, keys, strict=True):
-            slot_col[slots] = key
+        for id_col, key in zip(self._keys, keys, strict=True):
             id_col[self.count : end] = key
         self.count = end
+        return new_ids
 
     def _grow(self, expected: int) -> None:
         capacity = self._slot_id.shape[0]
@@ -107,20 +109,28 @@ class KeyTable:
         self._place_all(capacity)
 
     def _place_all(self, capacity: int) -> None:
-        """Rehash every id into an empty table of `capacity` slots (ids unchanged)."""
-        keys = self.key_columns()
+        """Rehash every id into an empty table of `capacity` slots (ids unchanged).
+
+        Linear probing without deletions only needs each key to sit at or after its home slot
+        with no free slot in between. Taking keys by home slot, the next one goes to
+        max(home, previous + 1), a running maximum; the few that would run past the end wrap
+        around through the ordinary probing loop.
+        """
         self._reset_slots(capacity)
-        slot = _hash(keys) & self._mask if self.count else np.zeros(0, np.uint64)
-        pending = np.arange(self.count)
+        home = (_hash(self.key_columns()) & self._mask).astype(np.int64)
+        order = np.argsort(home).astype(np.int32)  # any order among equal homes
+        rank = np.arange(order.size)
+        slot = rank + np.maximum.accumulate(home[order] - rank) if order.size else rank
+        fits = slot < capacity
+        self._slot_id[slot[fits]] = order[fits]
+        pending = order[~fits]
+        probe = home[pending].astype(np.uint64)
         while pending.size:
-            at = slot[pending]
-            free = self._slot_id[at] < 0
-            taken, placed = self._claim(at[free], pending[free])
+            free = self._slot_id[probe] < 0
+            taken, placed = self._claim(probe[free], pending[free])
             self._slot_id[taken] = placed
-            for slot_col, key_col in zip(self._slot_keys, keys, strict=True):
-                slot_col[taken] = key_col[placed]
-            pending = pending[self._slot_id[slot[pending]] != pending]
-            slot[pending] = (slot[pending] + np.uint64(1)) & self._mask
+            left = self._slot_id[probe] != pending
+            pending, probe = pending[left], (probe[left] + np.uint64(1)) & self._mask
 
     def rebuild(self, keep: np.ndarray) -> np.ndarray:
         """Forget the ids where `keep` is False and renumber the rest in order.
@@ -130,7 +140,8 @@ class KeyTable:
         kept = np.flatnonzero(keep[: self.count])
         remap = np.full(self.count, -1, dtype=np.int64)
         remap[kept] = np.arange(kept.size)
-        self._keys = [c[kept] for c in self.key_columns()]
+        room = max(2 * kept.size, _MIN_CAPACITY // 2)
+        self._keys = [np.concatenate([c[kept], np.zeros(room - kept.size, np.uint64)]) for c in self.key_columns()]
         self.count = int(kept.size)
         capacity = _MIN_CAPACITY
         while capacity < 4 * self.count:  # room for as many new keys before the next growth

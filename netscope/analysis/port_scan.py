@@ -40,7 +40,7 @@ class PortScanSettings:
             cooldown_us=seconds_to_us(max(self.cooldown_secs, 0.0)),
             distinct=((2,), (0, 1)),  # destination port (across all hosts), destination address
             fires=lambda entries, distinct: (distinct[0] >= ports) | (distinct[1] >= hosts),
-            dedupe=True,
+            counts_entries=False,
         )
 
 

@@ -34,7 +34,7 @@ class SynFloodSettings:
             cooldown_us=seconds_to_us(max(self.cooldown_secs, 0.0)),
             distinct=((0, 1),),  # source address
             fires=lambda entries, distinct: (entries >= syns) & (distinct[0] >= sources),
-            dedupe=False,  # the SYN count needs every entry
+            counts_entries=True,
         )
 
 
