@@ -4,26 +4,20 @@
 (a packet that raises both gives the SYN flood first). Results equal the reference's sequential
 per-packet rules (windows pruned with `t - front > window`, the cooldown checked before a packet
 is recorded, thresholds compared with `>=`), computed with numpy passes over the batch
-(windows.py), with these deliberate differences:
+(window_eval.py), with these deliberate differences:
 
 * `kind` is always `syn_flood` / `port_scan`;
 * idle keys are freed by packet time, so memory follows the traffic of the last window instead of
-  growing for ever under a random-source flood: at least every 30 s of packet time (every window
-  if shorter), entries older than the window and keys with neither entries nor a cooldown go;
+  growing for ever under a random-source flood: every half window of packet time (at most 30 s),
+  entries older than the window and keys with neither entries nor a cooldown go;
 * UDP replies are not counted as scan probes (udp_replies.py says what a reply is);
 * times are integer microseconds, so window edges do not depend on float rounding;
 * packet time never goes back: a packet stamped earlier than one already seen is treated as
   arriving at the latest time seen (captures merged from several queues can be slightly out of
-  order; the reference would then compare against a queue front that is newer than the packet).
+  order; the reference would then compare against a queue front newer than the packet).
 
-Sharding. In the reference's pipeline each worker has its own detector, so a scan or flood whose
-packets are hashed to different shards by flow may stay below every shard's threshold (§10). A
-sharded netscope must route the anomaly input by anomaly key instead: SYN-flood packets by
-destination ip:port and port-scan input by source ip (a second, tiny routing of the few pure SYNs
-and UDP packets, next to the flow routing), so each key's window lives whole in one shard and the
-thresholds mean what they say. Merging per-shard counts in the aggregator is not enough for the
-distinct counts (the same source seen by two shards would count twice) and cannot reproduce the
-cooldown rule.
+Sharded processing must route anomaly input by anomaly key, not by flow, for thresholds to hold
+(docs/anomalies.md).
 """
 
 from __future__ import annotations

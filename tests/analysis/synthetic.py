@@ -156,18 +156,18 @@ class SequentialOracle:
         return []
 
 
-def random_source_syns(rng: np.random.Generator, start_us: int, count: int, rate: int,
-                       target: int = 0x0A000001, port: int = 80) -> ParsedBatch:
-    """`count` SYNs at `rate` per second to one IPv4 target from random IPv4 sources (spoofed-flood shape)."""
+def random_source_flood(rng: np.random.Generator, start_us: int, count: int, rate: int,
+                        target: int = 0x0A000001, port: int = 80, proto: int = PROTO_TCP) -> ParsedBatch:
+    """`count` SYNs (or UDP packets) at `rate` per second to one IPv4 target from random IPv4 sources."""
     ts = start_us + np.sort(rng.integers(0, max(1, count * 1_000_000 // rate), count))
     zeros = np.zeros(count, dtype=np.int64)
     return ParsedBatch(
         ts_us=ts, wirelen=zeros + 60, caplen=zeros + 60, status=zeros.astype(np.uint8),
-        ip_version=np.full(count, 4, np.uint8), ip_proto=np.full(count, PROTO_TCP, np.uint8),
+        ip_version=np.full(count, 4, np.uint8), ip_proto=np.full(count, proto, np.uint8),
         src_hi=zeros.astype(np.uint64), src_lo=rng.integers(1, 2**32, count).astype(np.uint64),
         dst_hi=zeros.astype(np.uint64), dst_lo=np.full(count, target, np.uint64),
         src_port=rng.integers(1024, 65536, count).astype(np.uint16), dst_port=np.full(count, port, np.uint16),
-        has_l4=np.ones(count, dtype=bool), tcp_flags=np.full(count, SYN, np.uint8),
+        has_l4=np.ones(count, dtype=bool), tcp_flags=np.full(count, SYN if proto == PROTO_TCP else 0, np.uint8),
         tcp_seq=zeros.astype(np.uint32), tcp_ack=zeros.astype(np.uint32), tcp_window=zeros.astype(np.uint16),
         payload_len=zeros, icmp_type=zeros.astype(np.uint8), icmp_code=zeros.astype(np.uint8),
         vlan_id=zeros.astype(np.uint16), l3_offset=zeros + 14, l4_offset=zeros + 34,

@@ -103,3 +103,22 @@ def test_ipv6_target_text():
 def test_window_longer_than_a_day_is_rejected_with_its_key():
     with pytest.raises(ValueError, match=r"syn_flood\.window_secs"):
         SynFloodSettings(window_secs=100_000.0)
+
+
+def test_counts_carry_across_many_small_batches():
+    # 300 SYNs from 49 sources in 30 batches, then the 50th source: all within one window.
+    d = detector()
+    packets = flood(300, 49, step=10_000)
+    for start in range(0, 300, 10):
+        assert d.observe(batch_of(packets[start:start + 10])) == []
+    alerts = d.observe(batch_of([syn(T0 + 3 * SECOND, "10.8.0.1", "10.0.0.1", 80)]))
+    assert [a.description for a in alerts] == ["SYN flood suspected: 301 syns, 50 sources to 10.0.0.1:80"]
+
+
+def test_entries_leave_the_window_between_batches():
+    d = detector(syn_threshold=100, unique_src_threshold=1)
+    d.observe(batch_of(flood(99, 5, step=10_000)))  # 0 .. 0.98 s
+    # At 5.49 s the first 50 (0 .. 0.49 s) are more than 5 s old: 49 remain, plus 51 new = 100.
+    later = flood(51, 5, start=T0 + 5_490_000, step=1)
+    alerts = d.observe(batch_of(later))
+    assert [a.description for a in alerts] == ["SYN flood suspected: 100 syns, 5 sources to 10.0.0.1:80"]
