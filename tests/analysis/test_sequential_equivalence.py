@@ -56,7 +56,7 @@ def test_batches_equal_the_sequential_rules(settings_, packets, cuts):
     assert _run(settings_, packets, cuts) == SequentialOracle(settings_).observe(packets)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(anomaly_settings, packet_streams(), st.lists(st.integers(0, 300), max_size=10),
        st.lists(st.integers(0, 300), max_size=10))
 def test_batch_boundaries_do_not_matter(settings_, packets, cuts, other_cuts):
