@@ -64,12 +64,11 @@ class UdpReplies:
         order = np.argsort(flow, kind="stable")
         f, d = flow[order], direction[order]
         size = f.shape[0]
-        starts = np.empty(size, dtype=bool)
-        if size:
-            starts[0] = True
-            np.not_equal(f[1:], f[:-1], out=starts[1:])
-        run_start = np.maximum.accumulate(np.where(starts, np.arange(size), 0)) if size else starts
         position = np.arange(size)
+        starts = np.empty(size, dtype=bool)
+        starts[:1] = True
+        np.not_equal(f[1:], f[:-1], out=starts[1:])
+        run_start = np.maximum.accumulate(np.where(starts, position, 0))
         latest = [np.maximum.accumulate(np.where(d == side, position, -1)) for side in (0, 1)]
         other = np.where(d == 0, latest[1], latest[0])
         in_batch = other >= run_start

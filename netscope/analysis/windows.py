@@ -171,7 +171,7 @@ class SlidingWindows:
         return members, entries
 
     def _start_cooldowns(self, key: np.ndarray, time: np.ndarray) -> None:
-        """Per key, the last firing sets the cooldown (firings come in time order per key)."""
+        """Each firing key cools down from its latest firing."""
         np.maximum.at(self._until, key, time + self.rule.cooldown_us)
 
     def _store(self, m: Merged, recorded: np.ndarray) -> None:
