@@ -1,0 +1,240 @@
+"""One IP version's flows: numpy columns indexed by row, a hash index over packed keys.
+
+There is no Python object per flow. A flow is a row; a freed row goes on a free list and
+is reused by a later flow. Everything here is written once against a KeyLayout, and the
+tracker holds one table for IPv4 keys (2 words) and one for IPv6 keys (5 words).
+
+Memory per IPv4 row: 16 key + 32 time/byte + 8 packet + 3 state + 8 tick pointers = 67
+bytes, plus 4 bytes per index slot. Row arrays are calloc'd, so capacity that is never
+reached costs no resident memory.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from netscope.flow import tcpstate
+from netscope.flow.buffer import Growable
+from netscope.flow.hashindex import MAX_LOAD, HashIndex, slots_for
+from netscope.flow.keys import KeyLayout, as_records, hash_keys, words_of
+from netscope.flow.records import FlowColumns, TcpState
+from netscope.flow.select import order, smallest
+from netscope.flow.ticklog import TickLog
+from netscope.parse.columns import PROTO_TCP
+
+INT64_MAX = np.iinfo(np.int64).max
+INT64_MIN = np.iinfo(np.int64).min
+FREE_TIME = INT64_MAX  # last_us of a free row: never idle, never the oldest
+PACKETS_MAX = np.iinfo(np.uint32).max  # per-direction packet counters saturate here
+PROTECTED = np.int64(1 << 62)  # added to last_us to evict a row only after all others
+TCP_START, UDP_STATE = int(TcpState.UNKNOWN), int(TcpState.NONE)
+
+_ROW_COLUMNS = {
+    "first_us": np.int64, "last_us": np.int64, "bytes_ab": np.int64, "bytes_ba": np.int64,
+    "packets_ab": np.uint32, "packets_ba": np.uint32,
+    "tcp_state": np.uint8, "client": np.uint8, "fin_mask": np.uint8,
+}
+RANKINGS = ("rate", "bytes", "packets", "age")
+
+
+class FlowTable:
+    """Rows of flows of one key layout, with batch insert, update, release and ranking."""
+
+    def __init__(self, layout: KeyLayout, rows: int) -> None:
+        self.layout = layout
+        self.capacity = rows
+        self.keys = np.zeros((rows, layout.words), dtype=np.uint64)
+        self._records = as_records(self.keys)
+        for name, dtype in _ROW_COLUMNS.items():
+            setattr(self, name, np.zeros(rows, dtype=dtype))
+        self.hwm = 0  # rows at and above this were never used
+        self._free = Growable(np.int64)
+        self.index = HashIndex(slots_for(rows))
+        self.ticks = TickLog(rows)
+
+    @property
+    def live(self) -> int:
+        return self.hwm - self._free.size
+
+    # -- insert and update ---------------------------------------------------------------
+
+    def reserve(self, incoming: int) -> None:
+        """Make room for up to `incoming` new flows: grow rows, grow or clean the index."""
+        needed = self.live + incoming
+        if needed > self.capacity:
+            self._grow_rows(max(needed, 2 * self.capacity))
+        if not self.index.fits(incoming):
+            slots = self.index.size
+            while needed > MAX_LOAD * slots:
+                slots *= 2
+            rows = self.live_rows()
+            self.index.rebuild(slots, hash_keys(self.keys[rows]), rows, self._records)
+
+    def _grow_rows(self, capacity: int) -> None:
+        keys = np.zeros((capacity, self.layout.words), dtype=np.uint64)
+        keys[: self.hwm] = self.keys[: self.hwm]
+        self.keys = keys
+        self._records = as_records(keys)
+        for name, dtype in _ROW_COLUMNS.items():
+            column = np.zeros(capacity, dtype=dtype)
+            column[: self.hwm] = getattr(self, name)[: self.hwm]
+            setattr(self, name, column)
+        self.ticks.grow(capacity)
+        self.capacity = capacity
+
+    def resolve(self, keys: np.ndarray) -> np.ndarray:
+        """Row of each key, inserting the absent ones (call reserve(len(keys)) first)."""
+        records = as_records(keys)
+        return self.index.probe(hash_keys(keys), records, self._records,
+                                claim=lambda query: self._claim(records[query]))
+
+    def find(self, keys: np.ndarray) -> np.ndarray:
+        """Row of each key, -1 where the flow is not in the table."""
+        return self.index.probe(hash_keys(keys), as_records(keys), self._records)
+
+    def _claim(self, records: np.ndarray) -> np.ndarray:
+        """Rows for new flows, holding their keys and no packets yet (apply() starts them).
+
+        Rows above the high-water mark were never written, so only reused rows need clearing.
+        """
+        count = records.shape[0]
+        reused = self._free.pop(count)
+        for name in ("bytes_ab", "bytes_ba", "packets_ab", "packets_ba", "client", "fin_mask"):
+            getattr(self, name)[reused] = 0
+        rows = np.concatenate([reused, np.arange(self.hwm, self.hwm + count - reused.shape[0])])
+        self.hwm += count - reused.shape[0]
+        self._records[rows] = records
+        return rows
+
+    def apply(self, rows: np.ndarray, a_to_b: np.ndarray, ts_us: np.ndarray, wirelen: np.ndarray,
+              flags: np.ndarray) -> np.ndarray:
+        """Count packets into their rows, in packet order; returns which packets started a flow.
+
+        `flags` must be 0 for UDP packets. Returns a per-packet mask: the packet's flow was
+        created by this call.
+        """
+        flow_rows, group = np.unique(rows, return_inverse=True)
+        groups = flow_rows.shape[0]
+        created = (self.packets_ab[flow_rows] == 0) & (self.packets_ba[flow_rows] == 0)
+        self.ticks.touch(flow_rows, created, self.bytes_total(flow_rows), self.packets_total(flow_rows))
+
+        first = np.full(groups, INT64_MAX, dtype=np.int64)
+        np.minimum.at(first, group, ts_us)
+        last = np.full(groups, INT64_MIN, dtype=np.int64)
+        np.maximum.at(last, group, ts_us)
+        self.first_us[flow_rows] = np.where(created, first, np.minimum(self.first_us[flow_rows], first))
+        self.last_us[flow_rows] = np.where(created, last, np.maximum(self.last_us[flow_rows], last))
+        is_tcp = self.layout.proto_of(words_of(self._records[flow_rows])) == PROTO_TCP
+        state = np.where(created, np.where(is_tcp, TCP_START, UDP_STATE), self.tcp_state[flow_rows])
+
+        for forward, packets, octets in ((True, self.packets_ab, self.bytes_ab),
+                                         (False, self.packets_ba, self.bytes_ba)):
+            sent = a_to_b == forward
+            count = np.bincount(group[sent], minlength=groups)
+            volume = np.bincount(group[sent], weights=wirelen[sent], minlength=groups)
+            octets[flow_rows] += volume.astype(np.int64)
+            packets[flow_rows] = np.minimum(packets[flow_rows].astype(np.int64) + count, PACKETS_MAX)
+
+        self.tcp_state[flow_rows], self.fin_mask[flow_rows], self.client[flow_rows] = tcpstate.advance(
+            state.astype(np.uint8), self.fin_mask[flow_rows], self.client[flow_rows], group, a_to_b, flags)
+        return created[group]
+
+    # -- removal ------------------------------------------------------------------------
+
+    def release(self, rows: np.ndarray) -> None:
+        """Free distinct live `rows` for reuse."""
+        self.index.remove(hash_keys(words_of(self._records[rows])), rows)
+        self.ticks.forget(rows)
+        self.last_us[rows] = FREE_TIME
+        self._free.append(rows.astype(np.int64))
+
+    def idle_rows(self, cutoff_us: int) -> np.ndarray:
+        """Rows last seen strictly before `cutoff_us`."""
+        return np.flatnonzero(self.last_us[: self.hwm] < cutoff_us)
+
+    def oldest(self, count: int, protect: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Up to `count` live rows least recently seen, `protect`ed rows last: (rows, rank).
+
+        The rank is last_us, plus PROTECTED for protected rows, so the caller can merge
+        candidates of several tables.
+        """
+        rank = self.last_us[: self.hwm].copy()
+        rank[protect] = self.last_us[protect] + PROTECTED
+        rows = smallest(count, rank)
+        rows = rows[rank[rows] != FREE_TIME]
+        return rows, rank[rows]
+
+    # -- reading --------------------------------------------------------------------------
+
+    def live_rows(self) -> np.ndarray:
+        return np.flatnonzero(self.last_us[: self.hwm] != FREE_TIME)
+
+    def bytes_total(self, rows: np.ndarray) -> np.ndarray:
+        return self.bytes_ab[rows] + self.bytes_ba[rows]
+
+    def packets_total(self, rows: np.ndarray) -> np.ndarray:
+        return self.packets_ab[rows].astype(np.int64) + self.packets_ba[rows]
+
+    def end_tick(self) -> None:
+        self.ticks.end_tick(self.bytes_total, self.packets_total)
+
+    def columns(self, rows: np.ndarray) -> FlowColumns:
+        tick_bytes, tick_packets = self.ticks.values(rows)
+        return FlowColumns(
+            **self.layout.unpack(words_of(self._records[rows])),
+            first_us=self.first_us[rows], last_us=self.last_us[rows],
+            packets_ab=self.packets_ab[rows].astype(np.int64), packets_ba=self.packets_ba[rows].astype(np.int64),
+            bytes_ab=self.bytes_ab[rows], bytes_ba=self.bytes_ba[rows],
+            tcp_state=self.tcp_state[rows], client=self.client[rows],
+            tick_packets=tick_packets, tick_bytes=tick_bytes,
+        )
+
+    def top(self, count: int, by: str) -> FlowColumns:
+        """The `count` best flows by `by` (see FlowTracker.top), best first."""
+        rows, rank = self._ranking(by)
+        chosen = smallest(count, rank, lambda picked: self._tie_columns(self._rows(rows, picked), by))
+        chosen = chosen[rank[chosen] != INT64_MAX]
+        return self._ordered(self._rows(rows, chosen), rank[chosen], by)
+
+    def ordered(self, by: str) -> FlowColumns:
+        """Every live flow, best first by `by`."""
+        rows, rank = self._ranking(by)
+        live = self.live_rows() if rows is None else np.arange(rows.shape[0])
+        return self._ordered(self._rows(rows, live), rank[live], by)
+
+    def _ordered(self, rows: np.ndarray, rank: np.ndarray, by: str) -> FlowColumns:
+        return self.columns(rows[order([rank, *self._tie_columns(rows, by)])])
+
+    @staticmethod
+    def _rows(rows: np.ndarray | None, picked: np.ndarray) -> np.ndarray:
+        return picked if rows is None else rows[picked]
+
+    def _ranking(self, by: str) -> tuple[np.ndarray | None, np.ndarray]:
+        """(rows or None for all rows below hwm, rank): smaller rank is better, free rows INT64_MAX."""
+        if by == "rate":
+            rows, moved = self.ticks.moved()
+            return rows, -moved
+        span = slice(0, self.hwm)
+        if by == "age":
+            rank = self.first_us[span].copy()
+        elif by == "bytes":
+            rank = np.add(self.bytes_ab[span], self.bytes_ba[span])
+            np.negative(rank, out=rank)
+        elif by == "packets":
+            rank = self.packets_ab[span].astype(np.int64)
+            rank += self.packets_ba[span]
+            np.negative(rank, out=rank)
+        else:
+            raise ValueError(f"unknown ranking {by!r}; expected one of {', '.join(RANKINGS)}")
+        rank[self._free.view] = INT64_MAX
+        return None, rank
+
+    def _tie_columns(self, rows: np.ndarray, by: str) -> list[np.ndarray]:
+        """Tie breakers, most significant first: the older flow, then the smaller key.
+
+        FlowTracker merges tables with the same rule (key words compare like ip_version,
+        a_hi, a_lo, b_hi, b_lo, proto, a_port, b_port), so tables can be ranked apart.
+        """
+        words = list(words_of(self._records[rows]).T)
+        return words if by == "age" else [self.first_us[rows], *words]
+

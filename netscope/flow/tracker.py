@@ -1,0 +1,254 @@
+"""Bidirectional TCP/UDP flow tracking, fed a parsed batch at a time (reference §3, §5).
+
+Behaviour kept from the reference: the canonical key and direction, per-direction counts of
+wire bytes, the TCP state names and transitions, the client from the first pure SYN,
+timeouts strictly greater than the limit and at most one maintenance pass per second of
+the clock in use. Deliberate differences (§12): `closed` needs a FIN from each side; time
+only ever comes from packets (or the explicit clock given to expire_idle), never from the
+wall clock behind the caller's back; `max_flows` holds on insert, not once a second;
+first_us/last_us are the min/max packet time, so they cannot go backwards.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from netscope.flow.expired import ExpiredFlows, ExpiredLog, ExpiryReason
+from netscope.flow.keys import LAYOUTS, key_from_text
+from netscope.flow.packets import FlowPackets
+from netscope.flow.records import FlowColumns
+from netscope.flow.select import order
+from netscope.flow.table import RANKINGS, FlowTable
+from netscope.parse.columns import ParsedBatch
+
+PASS_INTERVAL_US = 1_000_000  # maintenance runs at most once per second of the clock in use
+UNLIMITED_START_ROWS = 4096
+MIN_ROWS = 1024
+
+
+@dataclass(frozen=True)
+class FlowSettings:
+    timeout_s: float = 60.0  # <= 0 disables idle expiry
+    max_flows: int = 100_000  # 0 = unlimited
+    collect_expired: bool = False  # keep removed flows for take_expired (costs a gather per pass)
+
+
+@dataclass(slots=True)
+class BatchFlows:
+    """Where each packet of the last observed batch went, for layers that keep per-flow data.
+
+    Rows are per table: `ip_version` (4 or 6; 0 = not a TCP/UDP flow packet) says which.
+    A row keeps its flow for the flow's lifetime and is then reused; `created` marks packets
+    whose flow was new in this batch, which is when per-row data must be reset.
+    """
+
+    ip_version: np.ndarray  # uint8
+    row: np.ndarray  # int64, -1 when not a flow packet
+    a_to_b: np.ndarray  # bool
+    created: np.ndarray  # bool
+
+    @staticmethod
+    def empty(count: int) -> BatchFlows:
+        return BatchFlows(np.zeros(count, np.uint8), np.full(count, -1, np.int64),
+                          np.zeros(count, bool), np.zeros(count, bool))
+
+
+class FlowTracker:
+    """Flow tables for IPv4 and IPv6 keys, their expiry, eviction and rankings."""
+
+    def __init__(self, settings: FlowSettings) -> None:
+        if settings.max_flows < 0:
+            raise ValueError("max_flows must be >= 0 (0 = unlimited)")
+        self.settings = settings
+        limit = settings.max_flows
+        v4_rows = max(MIN_ROWS, limit + limit // 4) if limit else UNLIMITED_START_ROWS
+        # IPv6 is usually the minority: start it small, it grows by doubling when needed.
+        self._tables = [FlowTable(LAYOUTS[0], v4_rows), FlowTable(LAYOUTS[1], max(MIN_ROWS, v4_rows // 8))]
+        self._timeout_us = round(settings.timeout_s * 1e6) if settings.timeout_s > 0 else None
+        self._last_pass_us: int | None = None
+        self._expired = ExpiredLog(self._tables[0].columns(np.empty(0, np.int64)))
+        self.flows_seen = 0
+        self.expired_count = 0
+        self.evicted_count = 0
+        self.last_batch = BatchFlows.empty(0)
+
+    @property
+    def active_flows(self) -> int:
+        return sum(table.live for table in self._tables)
+
+    def row_capacity(self, ip_version: int) -> int:
+        """Rows the table for `ip_version` can hold now (it only grows): sizes per-row arrays."""
+        return self._table(ip_version).capacity
+
+    # -- feeding ----------------------------------------------------------------------------
+
+    def observe(self, batch: ParsedBatch) -> None:
+        """Count the batch's TCP/UDP packets into their flows, in packet order.
+
+        Idle expiry runs where it would run packet by packet: after the first packet that
+        is a second or more past the previous pass, with that packet's time as the clock.
+        The batch is split at those packets, so a flow idle for longer than the timeout
+        before a packet in the middle of a batch is expired and started afresh.
+        """
+        packets = FlowPackets.from_batch(batch)
+        self.last_batch = BatchFlows.empty(batch.count)
+        start = 0
+        for point in self._pass_points(batch.ts_us):
+            self._ingest(packets.between(start, point))
+            self._timeout_pass(int(batch.ts_us[point]))
+            start = point + 1
+        self._ingest(packets.between(start, batch.count - 1))
+
+    def expire_idle(self, now_us: int) -> None:
+        """Idle expiry against an explicit clock (e.g. wall clock while a live capture is idle)."""
+        if self._timeout_us is None:
+            return
+        last = self._last_pass_us
+        if last is None or now_us - last >= PASS_INTERVAL_US:
+            self._last_pass_us = now_us
+            self._timeout_pass(now_us)
+        elif now_us < last:
+            self._last_pass_us = now_us  # the clock went back: count the next second from here
+
+    def _pass_points(self, ts_us: np.ndarray) -> list[int]:
+        """Batch positions after which a timeout pass runs (one numpy scan per pass)."""
+        if self._timeout_us is None or not ts_us.shape[0]:
+            return []
+        if self._last_pass_us is None:
+            self._last_pass_us = int(ts_us[0])
+        points: list[int] = []
+        start = 0
+        while start < ts_us.shape[0]:
+            due = ts_us[start:] >= self._last_pass_us + PASS_INTERVAL_US
+            step = int(np.argmax(due))
+            if not due[step]:
+                break
+            points.append(start + step)
+            self._last_pass_us = int(ts_us[start + step])
+            start += step + 1
+        if ts_us[-1] < self._last_pass_us:
+            self._last_pass_us = int(ts_us[-1])  # the clock went back and stayed back: re-base
+        return points
+
+    def _ingest(self, packets: FlowPackets) -> None:
+        if not packets.count:
+            return
+        updated: dict[int, np.ndarray] = {}
+        for table in self._tables:
+            version = table.layout.version
+            mine = packets.ip_version == version
+            if not mine.any():
+                continue
+            part = packets if mine.all() else packets.take(mine)
+            keys = table.layout.pack(part.a_hi, part.a_lo, part.b_hi, part.b_lo, part.proto,
+                                     part.a_port, part.b_port)
+            table.reserve(part.count)
+            live_before = table.live
+            rows = table.resolve(keys)
+            created = table.apply(rows, part.a_to_b, part.ts_us, part.wirelen, part.flags)
+            self.flows_seen += table.live - live_before
+            updated[version] = rows
+            mapping = self.last_batch
+            mapping.ip_version[part.position] = version
+            mapping.row[part.position] = rows
+            mapping.a_to_b[part.position] = part.a_to_b
+            mapping.created[part.position] = created
+        excess = self.active_flows - self.settings.max_flows
+        if self.settings.max_flows and excess > 0:
+            self._evict(excess, updated, int(packets.ts_us.max()))
+
+    # -- removal ----------------------------------------------------------------------------
+
+    def _timeout_pass(self, now_us: int) -> None:
+        assert self._timeout_us is not None
+        for table in self._tables:
+            self._remove(table, table.idle_rows(now_us - self._timeout_us), ExpiryReason.TIMEOUT, now_us)
+
+    def _evict(self, count: int, updated: dict[int, np.ndarray], now_us: int) -> None:
+        """Remove the `count` least recently seen flows, those just updated only if unavoidable."""
+        candidates = [table.oldest(count, updated.get(table.layout.version, np.empty(0, np.int64)))
+                      for table in self._tables]
+        rank = np.concatenate([r for _, r in candidates])
+        which = np.concatenate([np.full(rows.shape[0], i) for i, (rows, _) in enumerate(candidates)])
+        rows = np.concatenate([rows for rows, _ in candidates])
+        chosen = order([rank, which, rows])[:count]
+        for i, table in enumerate(self._tables):
+            self._remove(table, np.sort(rows[chosen][which[chosen] == i]), ExpiryReason.EVICTION, now_us)
+
+    def _remove(self, table: FlowTable, rows: np.ndarray, reason: ExpiryReason, now_us: int) -> None:
+        if not rows.shape[0]:
+            return
+        if self.settings.collect_expired:
+            self._expired.add(table.columns(rows), reason, now_us)
+        table.release(rows)
+        if reason is ExpiryReason.TIMEOUT:
+            self.expired_count += int(rows.shape[0])
+        else:
+            self.evicted_count += int(rows.shape[0])
+
+    def take_expired(self) -> ExpiredFlows:
+        """Flows removed since the last call (always empty unless collect_expired)."""
+        return self._expired.take()
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def end_tick(self) -> None:
+        """Close the current tick: what each flow moved since becomes its tick_bytes/packets."""
+        for table in self._tables:
+            table.end_tick()
+
+    def top(self, n: int, by: str = "rate") -> FlowColumns:
+        """The n leading flows, best first.
+
+        rate: most bytes in the last completed tick (only flows that moved in it); bytes,
+        packets: largest totals; age: oldest first_us. Ties go to the older flow, then to
+        the smaller key, so equal flows keep their places from one tick to the next.
+        """
+        if by not in RANKINGS:
+            raise ValueError(f"unknown ranking {by!r}; expected one of {', '.join(RANKINGS)}")
+        return _merge([table.top(n, by) for table in self._tables], by, n)
+
+    def snapshot(self) -> FlowColumns:
+        """Every live flow, by bytes_total descending (stable ties as in top), for exports."""
+        return _merge([table.ordered("bytes") for table in self._tables], "bytes")
+
+    def lookup(self, key: tuple[str, str, int, str, int]) -> FlowColumns | None:
+        """One flow by FlowRow.key, `(proto, a_ip, a_port, b_ip, b_port)`; None if not tracked."""
+        parsed = key_from_text(*key)
+        if parsed is None:
+            return None
+        layout, words = parsed
+        table = self._table(layout.version)
+        row = table.find(words)
+        return table.columns(row) if row[0] >= 0 else None
+
+    def _table(self, ip_version: int) -> FlowTable:
+        return next(table for table in self._tables if table.layout.version == ip_version)
+
+
+def _merge(parts: list[FlowColumns], by: str, limit: int | None = None) -> FlowColumns:
+    """One ranking from per-table rankings (each already best first), cut to `limit`.
+
+    Endpoints of IPv4 keys sort before IPv6 ones, so where two flows of different tables
+    tie on (rank, first_us) the IPv4 table's comes first: a stable sort on those two
+    columns over the tables' rows in table order is the whole merge. Columns are gathered
+    one at a time so that a snapshot of many flows is not copied twice over.
+    """
+    nonempty = [part for part in parts if part.count] or parts[:1]
+    if len(nonempty) == 1:
+        merged = nonempty[0]
+        return merged if limit is None or merged.count <= limit else merged.take(slice(0, limit))
+    primary = np.concatenate([_primary(part, by) for part in nonempty])
+    first = np.concatenate([part.first_us for part in nonempty])
+    ranked = order([primary, first])[: limit]
+    return FlowColumns(**{name: np.concatenate([getattr(part, name) for part in nonempty])[ranked]
+                          for name in FlowColumns.__slots__})
+
+
+def _primary(flows: FlowColumns, by: str) -> np.ndarray:
+    """The rank FlowTable orders by, recomputed from columns: smaller is better."""
+    if by == "age":
+        return flows.first_us
+    return -{"rate": flows.tick_bytes, "bytes": flows.bytes_total, "packets": flows.packets_total}[by]
