@@ -1,0 +1,203 @@
+"""Replaying a pcap or pcapng file as RawBatch objects.
+
+libpcap (through pcapy's `next_batch`) decodes the file and applies the BPF filter; each
+batch becomes numpy views over the returned buffers. Wire lengths come from the file's own
+record headers through a predicted, vectorised index (netscope.capture.pcapfile); with a
+filter, or for a file the index cannot follow, they are estimated instead
+(netscope.capture.wirelen) and `wirelen_estimated` counts the packets concerned.
+
+A file that ends mid-record (a capture copied while still being written, a download cut
+short) is still read up to the last complete packet: libpcap fails the whole batch that hits
+the damage, so the source reopens the file, skips what it already delivered and collects the
+remaining packets one by one. That slow path runs once, at the end; `warning` then says what
+happened and `truncated_at` where, when the index knows the byte offset.
+"""
+
+from __future__ import annotations
+
+import logging
+import mmap
+import os
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pcapy
+
+from netscope.capture.batch import RawBatch
+from netscope.capture.errors import CaptureError, file_error, file_format_error, filter_error
+from netscope.capture.pcapfile import RecordIndex, open_index, sniff_format
+from netscope.capture.source import StopSignal, pack_meta, stop_check, unpack_batch
+from netscope.capture.wirelen import estimate_wirelen
+
+log = logging.getLogger(__name__)
+
+
+class FileSource:
+    """One capture file, read front to back in batches of up to `batch_packets` packets."""
+
+    def __init__(self, path: str | os.PathLike[str], bpf_filter: str | None = None,
+                 batch_packets: int = 32768) -> None:
+        self.path = Path(path)
+        self.bpf_filter = bpf_filter or None
+        self.batch_packets = batch_packets
+        self.packets_read = 0
+        self.wirelen_estimated = 0
+        self.truncated_at: int | None = None
+        self.warning: str | None = None
+        self._finished = False
+        self._index: RecordIndex | None = None
+        self.size_bytes = 0
+        self._mmap = self._map_file()
+        try:
+            self._handle = self._open_handle()
+        except CaptureError:
+            self._release_map()
+            raise
+        self.linktype: int = self._handle.datalink()
+        fmt = sniff_format(self._mmap) if self._mmap is not None else None
+        self.file_format = fmt.kind if fmt else None
+        self.snaplen = fmt.snaplen if fmt else 0
+        if fmt is not None and self._mmap is not None and self.bpf_filter is None:
+            self._index = open_index(np.frombuffer(self._mmap, dtype=np.uint8), fmt)
+        else:
+            self._release_map()
+
+    # -- opening -------------------------------------------------------------------------
+    def _map_file(self) -> mmap.mmap | None:
+        """Record the size and map the file for the wire-length index (not pipes or devices)."""
+        try:
+            mode = os.stat(self.path).st_mode
+            if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
+                return None  # opening it here would steal data from libpcap
+            with open(self.path, "rb") as file:
+                self.size_bytes = os.fstat(file.fileno()).st_size
+                if self.size_bytes == 0:
+                    return None
+                return mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        except OSError as exc:
+            raise file_error(self.path, exc) from exc
+
+    def _open_handle(self):
+        try:
+            handle = pcapy.open_offline(str(self.path))
+        except pcapy.PcapError as exc:
+            raise file_format_error(self.path, str(exc)) from exc
+        if self.bpf_filter is not None:
+            try:
+                handle.setfilter(self.bpf_filter)
+            except pcapy.PcapError as exc:
+                handle.close()
+                raise filter_error(self.bpf_filter, str(exc)) from exc
+        return handle
+
+    # -- reading -------------------------------------------------------------------------
+    def batches(self, stop: StopSignal | None = None) -> Iterator[RawBatch]:
+        """Batches until the end of the file, or until `stop` (an Event or a callable) is set."""
+        should_stop = stop_check(stop)
+        while not self._finished and not should_stop():
+            try:
+                packet_bytes, packed_meta = self._handle.next_batch(self.batch_packets)
+            except pcapy.PcapError as exc:
+                yield from self._read_up_to_damage(str(exc))
+                return
+            if not packed_meta:
+                self._finished = True
+                return
+            yield self._to_batch(packet_bytes, packed_meta)
+
+    def _to_batch(self, packet_bytes: bytes, packed_meta: bytes) -> RawBatch:
+        data, offset, caplen, ts_us = unpack_batch(packet_bytes, packed_meta)
+        self.packets_read += caplen.size
+        return RawBatch(data, offset, caplen, self._wire_lengths(data, offset, caplen), ts_us, self.linktype)
+
+    def _wire_lengths(self, data: np.ndarray, offset: np.ndarray, caplen: np.ndarray) -> np.ndarray:
+        if self._index is not None:
+            exact = self._index.wire_lengths(caplen)
+            if exact is not None:
+                return exact
+            log.debug("%s: record index lost track at byte %d; estimating wire lengths from here",
+                      self.path, self._index.position)
+            self._release_map()
+        wirelen, estimated = estimate_wirelen(data, offset, caplen, self.linktype, self.snaplen)
+        self.wirelen_estimated += estimated
+        return wirelen
+
+    def _read_up_to_damage(self, libpcap_message: str) -> Iterator[RawBatch]:
+        """Deliver the packets of the batch libpcap failed, up to the damaged record, then stop."""
+        self._finished = True
+        handle = self._open_handle()
+        try:
+            to_skip = self.packets_read
+            while to_skip:
+                _, meta = handle.next_batch(min(to_skip, self.batch_packets))
+                if not meta:
+                    break
+                to_skip -= len(meta) // 16
+            packets, stamps = [], []
+            try:
+                header, data = handle.next()
+                while header is not None:
+                    sec, usec = header.getts()
+                    packets.append(data)
+                    stamps.append(sec * 1_000_000 + usec)
+                    header, data = handle.next()
+            except pcapy.PcapError:
+                pass  # the damaged record itself
+        finally:
+            handle.close()
+        caplen = np.array([len(p) for p in packets], dtype=np.int64)
+        batch = self._to_batch(b"".join(packets), pack_meta(np.array(stamps, dtype=np.int64), caplen))
+        if self._index is not None:
+            self.truncated_at = self._index.position
+        self.warning = self._damage_warning(libpcap_message)
+        if batch.count:
+            yield batch
+
+    def _damage_warning(self, libpcap_message: str) -> str:
+        where = f"at byte {self.truncated_at:,} of {self.size_bytes:,}" if self.truncated_at is not None \
+            else f"after packet {self.packets_read:,}"
+        return (f"{self.path} is truncated or damaged {where}; the {self.packets_read:,} complete packets "
+                f"before it were read ({libpcap_message})")
+
+    # -- progress ------------------------------------------------------------------------
+    @property
+    def bytes_consumed(self) -> int:
+        """How far into the file reading has got: exact with the index, libpcap's read-ahead without."""
+        if self._finished:
+            return self.size_bytes
+        if self._index is not None:
+            return self._index.position
+        if self._handle is None:
+            return 0
+        try:
+            return os.lseek(self._handle.getfd(), 0, os.SEEK_CUR)
+        except OSError:
+            return 0
+
+    @property
+    def progress(self) -> float | None:
+        """Share of the file read, 0..1; None when the size is unknown (a pipe)."""
+        if not self.size_bytes:
+            return 1.0 if self._finished else None
+        return min(self.bytes_consumed / self.size_bytes, 1.0)
+
+    # -- lifetime ------------------------------------------------------------------------
+    def _release_map(self) -> None:
+        self._index = None
+        if self._mmap is not None:
+            self._mmap.close()
+            self._mmap = None
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+            self._handle = None
+        self._release_map()
+
+    def __enter__(self) -> FileSource:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

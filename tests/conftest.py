@@ -1,0 +1,78 @@
+"""Shared fixtures for tests that need real capture files.
+
+Fixtures:
+    sample_pcap     Path of the real capture bundled with the package (netscope/data/sample.pcap,
+                    3413 Ethernet packets, classic pcap, microsecond timestamps). Read-only.
+    make_variant    make_variant(kind, source=None) -> Path: a rewritten copy of `source`
+                    (default: the sample) in the test's tmp_path, made with the Wireshark/tcpreplay
+                    tools; skips the test when the tool is missing. Kinds are listed in VARIANTS:
+                      "pcapng"      same packets as pcapng                  (editcap -F pcapng)
+                      "nsec"        classic pcap, nanosecond timestamps     (editcap -F nsecpcap)
+                      "snap96"      classic pcap, every packet cut to 96 B  (editcap -F pcap -s 96)
+                      "pcapng-snap96" the same cut, as pcapng               (editcap -F pcapng -s 96)
+                      "vlan"        one 802.1Q tag (VLAN 100) on every frame (tcprewrite)
+                      "truncated"   the first half of the file, cut mid-record (head -c)
+    require_tool    require_tool(name) -> path: skips the test when the program is not on PATH.
+    require_root    skips the test unless it runs as root (live capture, namespaces).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Callable
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+SAMPLE_PCAP = Path(str(resources.files("netscope") / "data" / "sample.pcap"))
+
+# kind -> (tool, argument list built from source and destination paths)
+VARIANTS: dict[str, tuple[str, Callable[[Path, Path], list[str]]]] = {
+    "pcapng": ("editcap", lambda src, dst: ["editcap", "-F", "pcapng", str(src), str(dst)]),
+    "nsec": ("editcap", lambda src, dst: ["editcap", "-F", "nsecpcap", str(src), str(dst)]),
+    "snap96": ("editcap", lambda src, dst: ["editcap", "-F", "pcap", "-s", "96", str(src), str(dst)]),
+    "pcapng-snap96": ("editcap", lambda src, dst: ["editcap", "-F", "pcapng", "-s", "96", str(src), str(dst)]),
+    "vlan": ("tcprewrite", lambda src, dst: ["tcprewrite", "--enet-vlan=add", "--enet-vlan-tag=100",
+                                             "--enet-vlan-cfi=0", "--enet-vlan-pri=0",
+                                             "-i", str(src), "-o", str(dst)]),
+    "truncated": ("head", lambda src, dst: ["sh", "-c", f'head -c {src.stat().st_size // 2} "{src}" > "{dst}"']),
+}
+
+
+def _require_tool(name: str) -> str:
+    path = shutil.which(name)
+    if path is None:
+        pytest.skip(f"{name} is not installed")
+    return path
+
+
+@pytest.fixture
+def require_tool() -> Callable[[str], str]:
+    return _require_tool
+
+
+@pytest.fixture(scope="session")
+def sample_pcap() -> Path:
+    return SAMPLE_PCAP
+
+
+@pytest.fixture
+def make_variant(tmp_path: Path) -> Callable[..., Path]:
+    def make(kind: str, source: Path | None = None) -> Path:
+        tool, command = VARIANTS[kind]
+        _require_tool(tool)
+        src = source or SAMPLE_PCAP
+        dst = tmp_path / f"{src.stem}-{kind}{'.pcapng' if 'pcapng' in kind else '.pcap'}"
+        subprocess.run(command(src, dst), check=True, capture_output=True)
+        return dst
+
+    return make
+
+
+@pytest.fixture
+def require_root() -> None:
+    if os.geteuid() != 0:
+        pytest.skip("needs root (live capture / network namespaces)")
