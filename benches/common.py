@@ -1,0 +1,59 @@
+"""Helpers shared by benchmarks: a large capture built from the bundled sample, and the raw read rate.
+
+Import from a bench script with `sys.path.insert(0, str(Path(__file__).parent))`, then
+`from common import build_large_capture, raw_read_rate`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import pcapy
+
+import netscope
+
+SAMPLE = Path(netscope.__file__).parent / "data" / "sample.pcap"
+SAMPLE_PACKETS = 3413
+
+
+def build_large_capture(target_packets: int, path: Path, file_format: str = "pcap",
+                        source: Path = SAMPLE, source_packets: int = SAMPLE_PACKETS) -> int:
+    """Write at least `target_packets` packets to `path` (copies of `source` end to end, `mergecap -a`).
+
+    Timestamps repeat with every copy, which readers do not care about. Returns the packet count.
+    """
+    if shutil.which("mergecap") is None:
+        raise SystemExit("mergecap (Wireshark tools) is needed to build the large capture")
+    copies = max(1, -(-target_packets // source_packets))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mergecap", "-a", "-F", file_format, "-w", str(path), *[str(source)] * copies],
+                   check=True, capture_output=True)
+    return copies * source_packets
+
+
+def raw_read(path: Path, batch_packets: int = 32768) -> tuple[int, float]:
+    """(packets, CPU seconds) for a bare `next_batch` loop: the floor any reader on pcapy pays.
+
+    CPU time of this process, not wall time, so other load on a shared machine matters less.
+    """
+    reader = pcapy.open_offline(str(path))
+    packets = 0
+    start = time.process_time()
+    while True:
+        _, meta = reader.next_batch(batch_packets)
+        if not meta:
+            break
+        packets += len(meta) // 16
+    elapsed = time.process_time() - start
+    reader.close()
+    return packets, elapsed
+
+
+def raw_read_rate(path: Path, batch_packets: int = 32768, repeat: int = 3) -> float:
+    """Best packets per CPU second of `repeat` bare `next_batch` loops (after one warm-up read)."""
+    raw_read(path, batch_packets)
+    packets, seconds = min((raw_read(path, batch_packets) for _ in range(repeat)), key=lambda r: r[1])
+    return packets / seconds
