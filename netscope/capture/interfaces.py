@@ -40,7 +40,7 @@ def _describe(name: str, link: dict | None, kernel_known: bool) -> str:
     if link is None:
         if not kernel_known:
             return ""
-        return "all interfaces (pseudo-device)" if name == "any" else "pseudo-device"
+        return "all interfaces" if name == "any" else "pseudo-device"
     state = "up" if "UP" in link.get("flags", ()) else "down"
     return f"{link.get('link_type', 'unknown')}, {state}"
 

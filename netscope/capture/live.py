@@ -110,7 +110,7 @@ class LiveSource:
             return str(exc)
         return None
 
-    def batches(self, stop: StopSignal | None = None) -> Iterator[RawBatch]:
+    def batches(self, stop: StopSignal = None) -> Iterator[RawBatch]:
         """Batches until `stop` (an Event or a callable) is set or the source is closed.
 
         An empty batch means the read timed out with nothing captured.

@@ -4,7 +4,8 @@ libpcap (through pcapy's `next_batch`) decodes the file and applies the BPF filt
 batch becomes numpy views over the returned buffers. Wire lengths come from the file's own
 record headers through a predicted, vectorised index (netscope.capture.pcapfile); with a
 filter, or for a file the index cannot follow, they are estimated instead
-(netscope.capture.wirelen) and `wirelen_estimated` counts the packets concerned.
+(netscope.capture.wirelen) and `wirelen_estimated` counts the packets concerned. A pipe is
+read without either: its snaplen is unknown here, so wire length is the captured length.
 
 A file that ends mid-record (a capture copied while still being written, a download cut
 short) is still read up to the last complete packet: libpcap fails the whole batch that hits
@@ -93,7 +94,7 @@ class FileSource:
         return handle
 
     # -- reading -------------------------------------------------------------------------
-    def batches(self, stop: StopSignal | None = None) -> Iterator[RawBatch]:
+    def batches(self, stop: StopSignal = None) -> Iterator[RawBatch]:
         """Batches until the end of the file, or until `stop` (an Event or a callable) is set."""
         should_stop = stop_check(stop)
         while not self._finished and not should_stop():

@@ -11,14 +11,16 @@ from netscope.capture.batch import RawBatch
 
 META_FIELDS = 4  # next_batch meta record: native uint32 sec, usec, offset, caplen
 
-StopSignal = Callable[[], bool]
-
 
 class _HasIsSet(Protocol):
     def is_set(self) -> bool: ...
 
 
-def stop_check(stop: _HasIsSet | StopSignal | None) -> StopSignal:
+# What `batches(stop)` accepts: a threading.Event (anything with is_set), a callable, or None.
+StopSignal = _HasIsSet | Callable[[], bool] | None
+
+
+def stop_check(stop: StopSignal) -> Callable[[], bool]:
     """Accept a threading.Event (or anything with is_set), a plain callable, or nothing."""
     if stop is None:
         return lambda: False
@@ -53,6 +55,6 @@ class PacketSource(Protocol):
     linktype: int
     wirelen_estimated: int  # packets whose wire length was estimated from the IP header
 
-    def batches(self, stop: _HasIsSet | StopSignal | None = None) -> Iterator[RawBatch]: ...
+    def batches(self, stop: StopSignal = None) -> Iterator[RawBatch]: ...
 
     def close(self) -> None: ...

@@ -16,7 +16,7 @@ def test_loopback_is_listed_with_its_address():
     assert listed["lo"].description == "loopback, up"
     assert "127.0.0.1" in listed["lo"].addresses
     if "any" in listed:
-        assert listed["any"] == InterfaceInfo("any", "all interfaces (pseudo-device)", ())
+        assert listed["any"] == InterfaceInfo("any", "all interfaces", ())
 
 
 def test_default_interface_is_a_listed_non_loopback_device():
