@@ -34,7 +34,7 @@ from netscope.ui.app import NetscopeApp
 
 SAMPLE = Path(netscope.__file__).parent / "data" / "sample.pcap"
 SAMPLE_PACKETS = 3413
-POLL_S = 0.02
+POLL_S = 0.05
 
 
 def large_capture(target_packets: int) -> Path:
@@ -82,27 +82,43 @@ def run_engine_only(cfg: Config) -> tuple[float, int]:
         link.close()
 
 
-def run_with_ui(cfg: Config) -> tuple[float, int, list[float]]:
-    """Replay under the UI; also time key presses (units toggle) while it runs."""
+def run_with_ui(cfg: Config, press_every_s: float | None = None) -> tuple[float, int, float, list[float]]:
+    """Replay under the UI: (seconds, packets, UI-process CPU seconds, key latencies).
+
+    With `press_every_s`, `t` (units: the whole table and header redraw) is pressed that
+    often, each press timed from sending the key until its action has run and redrawn the
+    table; throughput runs pass None so the bench's own key presses do not load the screen.
+    """
     key_latencies: list[float] = []
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     link = EngineProcess(cfg)
     app = NetscopeApp(link, cfg.tui)
-    elapsed = packets = 0
+    elapsed = cpu = 0.0
+    packets = 0
+    handled: list[float] = []
+    toggle_units = app.action_units
+
+    def timed_units() -> None:
+        toggle_units()
+        handled.append(time.perf_counter())
+
+    app.action_units = timed_units  # Textual finds actions by attribute, so this one is timed
 
     async def drive() -> None:
-        nonlocal elapsed, packets
+        nonlocal elapsed, cpu, packets
         async with app.run_test(size=(120, 40)) as pilot:
+            next_press = time.perf_counter() + (press_every_s or 0)
             while app.snapshot is None or app.snapshot.state != "finished":
                 if app.error:
                     raise SystemExit(f"engine error: {app.error}")
-                before = app.units
-                pressed = time.perf_counter()
-                await pilot.press("t")
-                if app.units is not before:
-                    key_latencies.append(time.perf_counter() - pressed)
-                await pilot.pause(0.2)
+                if press_every_s is not None and app.snapshot is not None and time.perf_counter() >= next_press:
+                    pressed = time.perf_counter()
+                    await pilot.press("t")
+                    key_latencies.append(handled[-1] - pressed)
+                    next_press = pressed + press_every_s
+                await asyncio.sleep(POLL_S)
             elapsed = time.perf_counter() - start
+            cpu = time.process_time() - cpu_start
             packets = app.snapshot.totals.packets
             await pilot.press("q")
 
@@ -110,7 +126,7 @@ def run_with_ui(cfg: Config) -> tuple[float, int, list[float]]:
         asyncio.run(drive())
     finally:
         link.close()
-    return elapsed, packets, key_latencies
+    return elapsed, packets, cpu, key_latencies
 
 
 def main() -> None:
@@ -126,24 +142,30 @@ def main() -> None:
 
     best = {"headless CLI": float("inf"), "engine only": float("inf"), "engine + UI": float("inf")}
     packets = 0
-    latencies: list[float] = []
-    for _ in range(args.repeat):
+    ui_cpu_share, pair_ratios = [], []
+    for _ in range(args.repeat):  # alternated pairs, so load from elsewhere hits both kinds alike
         best["headless CLI"] = min(best["headless CLI"], run_headless_cli(path)[0])
-        seconds, packets = run_engine_only(cfg)
-        best["engine only"] = min(best["engine only"], seconds)
-        seconds, ui_packets, keys = run_with_ui(cfg)
+        engine_s, packets = run_engine_only(cfg)
+        ui_s, ui_packets, cpu, _ = run_with_ui(cfg)
         assert ui_packets == packets, (ui_packets, packets)
-        best["engine + UI"] = min(best["engine + UI"], seconds)
-        latencies += keys
+        best["engine only"] = min(best["engine only"], engine_s)
+        best["engine + UI"] = min(best["engine + UI"], ui_s)
+        pair_ratios.append(engine_s / ui_s)
+        ui_cpu_share.append(cpu / ui_s)
+        print(f"  pair: engine only {engine_s:.2f} s, engine + UI {ui_s:.2f} s", flush=True)
 
     for label, seconds in best.items():
         print(f"{label:>13}: {seconds:7.2f} s  {packets / seconds / 1e3:8.1f} kpps")
-    ratio = best["engine only"] / best["engine + UI"]
-    print(f"UI throughput ratio (engine+UI / engine only): {ratio:.3f}  (cost {1 - ratio:.1%}, allowed 10%)")
+    pair_ratios.sort()
+    print(f"UI throughput ratio (engine+UI / engine only): best-of {best['engine only'] / best['engine + UI']:.3f}, "
+          f"median of pairs {pair_ratios[len(pair_ratios) // 2]:.3f} (allowed: >= 0.90)")
+    print(f"UI process CPU while replaying (incl. Textual start-up): {min(ui_cpu_share):.0%} of one core")
+
+    *_, latencies = run_with_ui(cfg, press_every_s=0.5)
     if latencies:
         latencies.sort()
-        print(f"key presses while replaying: {len(latencies)}, median {latencies[len(latencies) // 2] * 1e3:.0f} ms, "
-              f"max {latencies[-1] * 1e3:.0f} ms (target < 100 ms)")
+        print(f"key presses while replaying as fast as possible: {len(latencies)}, median "
+              f"{latencies[len(latencies) // 2] * 1e3:.0f} ms, max {latencies[-1] * 1e3:.0f} ms (target < 100 ms)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Sequence
 
 from textual.containers import VerticalScroll
 from textual.content import Content
@@ -38,20 +38,24 @@ class AlertsPane(VerticalScroll):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.alerts: deque[Alert] = deque(maxlen=MAX_ALERTS)
+        self.received = 0  # alerts ever added
+        self._drawn = 0  # `received` when last drawn: redrawing re-lays out the pane, so only on news
         self.border_title = "Alerts"
 
     def compose(self):
         yield Static(Content.styled("no alerts", "$text-muted italic"))
 
-    def add(self, alerts: Iterable[Alert]) -> None:
+    def add(self, alerts: Sequence[Alert]) -> None:
         """Record new alerts (kept even while the display is frozen)."""
         self.alerts.extend(alerts)
+        self.received += len(alerts)
 
     def redraw(self) -> None:
-        self.set_class(bool(self.alerts), "-has-alerts")
-        self.border_title = f"Alerts ({len(self.alerts)})" if self.alerts else "Alerts"
-        if not self.alerts:
+        if self.received == self._drawn:
             return
+        self._drawn = self.received
+        self.set_class(True, "-has-alerts")
+        self.border_title = f"Alerts ({self.received})"
         lines = [
             Content.assemble(
                 (formatting.clock(alert.ts), "$text-muted"), "  ",

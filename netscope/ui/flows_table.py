@@ -138,6 +138,7 @@ class FlowsTable(DataTable):
         self._plan: list[Column] = []
         self._by_key: dict[str, FlowRow] = {}
         self._drawn: dict[str, list[tuple[str, str]]] = {}  # what each row's cells show now
+        self._order: list[str] = []  # row keys in the order last sorted
 
     # -- public: what the app changes ------------------------------------------------------
     def show(self, rows: Sequence[FlowRow], now: float) -> None:
@@ -180,7 +181,7 @@ class FlowsTable(DataTable):
         plan = plan_columns(self.scrollable_content_region.width or 80)
         if plan != self._plan:
             self.clear(columns=True)
-            self._by_key, self._drawn = {}, {}
+            self._by_key, self._drawn, self._order = {}, {}, []
             self._plan = plan
             for column in plan:
                 self.add_column(self._header(column), width=column.width, key=column.key)
@@ -223,10 +224,14 @@ class FlowsTable(DataTable):
             self._drawn[key] = looks
         self._by_key = wanted
         self.shown = ordered
-        for column in self._plan:
-            self.columns[column.key].label = self._header(column)
+        labels = [self._header(column) for column in self._plan]
+        relabel = [self.columns[c.key].label.plain for c in self._plan] != [label.plain for label in labels]
+        for column, label in zip(self._plan, labels, strict=True):
+            self.columns[column.key].label = label
         if ordered:
-            self.sort("rank", key=lambda cell: int(cell.plain))
+            if relabel or list(wanted) != self._order:  # sort() drops every cached cell render
+                self.sort("rank", key=lambda cell: int(cell.plain))
+                self._order = list(wanted)
             if selected is not None and row_key(selected) in wanted:
                 target = self.get_row_index(row_key(selected))
             else:

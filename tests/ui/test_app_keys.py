@@ -30,8 +30,12 @@ def run(test, link: FakeLink | None = None, size=(120, 40), **app_args) -> Netsc
 
 
 async def settle(pilot) -> None:
-    """Let the poll timer drain the link and the screen redraw."""
-    await pilot.pause(0.12)
+    """Let the poll timer drain the link and the screen draw what it got (bounded wait)."""
+    app = pilot.app
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if not app.link.queue and (app.frozen or app.error or app.shown is app.snapshot):
+            break
     await pilot.pause()
 
 

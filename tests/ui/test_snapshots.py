@@ -12,7 +12,12 @@ from .fake_link import scenario
 
 
 async def _drawn(pilot) -> None:
-    await pilot.pause(0.12)
+    """Wait (bounded) until the app has drawn everything the fake link queued, then a frame."""
+    app = pilot.app
+    for _ in range(100):
+        await pilot.pause(0.05)
+        if not app.link.queue and app.shown is app.snapshot and app.snapshot is not None:
+            break
     await pilot.pause()
 
 
