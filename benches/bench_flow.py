@@ -24,7 +24,10 @@ def memory() -> str:
 
 
 def flow_batch(flow_ids: np.ndarray, ts_us: int, flags: int, reverse: np.ndarray | None = None) -> ParsedBatch:
-    """One IPv4 TCP packet per id: flow i is 10.x.y.z:(1024 + i % 48000) <-> 172.16.y.z:80."""
+    """One IPv4 TCP packet per id at ts_us + its index (distinct times, as in a capture).
+
+    Flow i is 10.x.y.z:(1024 + i % 48000) <-> 172.16.y.z:80.
+    """
     i = flow_ids.astype(np.uint64)
     n = i.shape[0]
     client = (np.uint64(10) << np.uint64(24)) | (i & np.uint64(0xFFFFFF))
@@ -34,7 +37,7 @@ def flow_batch(flow_ids: np.ndarray, ts_us: int, flags: int, reverse: np.ndarray
     back = np.zeros(n, bool) if reverse is None else reverse
     zeros64, zeros8 = np.zeros(n, np.uint64), np.zeros(n, np.uint8)
     return ParsedBatch(
-        ts_us=np.full(n, ts_us, np.int64), wirelen=np.full(n, 60, np.int64), caplen=np.full(n, 60, np.int64),
+        ts_us=ts_us + np.arange(n, dtype=np.int64), wirelen=np.full(n, 60, np.int64), caplen=np.full(n, 60, np.int64),
         status=np.full(n, Status.OK, np.uint8), ip_version=np.full(n, 4, np.uint8), ip_proto=np.full(n, 6, np.uint8),
         src_hi=zeros64, src_lo=np.where(back, server, client), dst_hi=zeros64, dst_lo=np.where(back, client, server),
         src_port=np.where(back, server_port, client_port), dst_port=np.where(back, client_port, server_port),
@@ -63,7 +66,7 @@ def main() -> None:
 
     elapsed = 0.0
     for lo in range(0, flows, batch):
-        packets = flow_batch(np.arange(lo, min(lo + batch, flows)), 1_000_000, TCP_SYN)
+        packets = flow_batch(np.arange(lo, min(lo + batch, flows)), 1_000_000 + lo, TCP_SYN)
         elapsed += timed(lambda p=packets: tracker.observe(p))
     print(f"insert {tracker.active_flows:,} new flows: {flows / elapsed:,.0f} flows/s  | {memory()}")
 

@@ -29,9 +29,7 @@ class HashIndex:
     """Key -> row map over keys stored elsewhere (the table's key array, passed to each call)."""
 
     def __init__(self, slots: int) -> None:
-        if slots & (slots - 1):
-            raise ValueError("slot count must be a power of two")
-        self._reset(slots)
+        self.clear(slots)
 
     def _reset(self, slots: int) -> None:
         self.slots = np.zeros(slots, dtype=np.int32)
@@ -77,8 +75,9 @@ class HashIndex:
             if claim is None:
                 done[empty] = True
             else:
-                newly_tomb = (value == TOMBSTONE) & (first_tomb < 0)
-                first_tomb[newly_tomb] = pos[newly_tomb]
+                if self.tombstones:
+                    newly_tomb = (value == TOMBSTONE) & (first_tomb < 0)
+                    first_tomb[newly_tomb] = pos[newly_tomb]
                 if empty.size:
                     self._insert(empty, pending, pos, first_tomb, rows, done, held, claim)
             advance = ~done & ~held
@@ -91,21 +90,26 @@ class HashIndex:
                 rows: np.ndarray, done: np.ndarray, held: np.ndarray,
                 claim: Callable[[np.ndarray], np.ndarray]) -> None:
         """One round of inserts for the queries that reached an empty slot (see probe)."""
-        target = np.where(first_tomb[empty] >= 0, first_tomb[empty], pos[empty])
-        current = self.slots[target]
-        # A remembered tombstone may have been taken by another key in an earlier round:
-        # walk again from there, as a query that lost a claim does.
-        free = (current == EMPTY) | (current == TOMBSTONE)
         tickets = (-2 - np.arange(empty.size)).astype(np.int32)
-        self.slots[target[free]] = tickets[free]
-        won = free & (self.slots[target] == tickets)
+        if self.tombstones:
+            target = np.where(first_tomb[empty] >= 0, first_tomb[empty], pos[empty])
+            current = self.slots[target]
+            # A remembered tombstone may have been taken by another key in an earlier round:
+            # walk again from there, as a query that lost a claim does.
+            free = (current == EMPTY) | (current == TOMBSTONE)
+            self.slots[target[free]] = tickets[free]
+            won = free & (self.slots[target] == tickets)
+            self.tombstones -= int(np.count_nonzero(current[won] == TOMBSTONE))
+        else:  # every target is the empty slot just read: nothing can have taken it
+            target = pos[empty]
+            self.slots[target] = tickets
+            won = self.slots[target] == tickets
         winners = empty[won]
         new_rows = claim(pending[winners])
         self.slots[target[won]] = (new_rows + 1).astype(np.int32)
         rows[pending[winners]] = new_rows
         done[winners] = True
         self.live += int(winners.size)
-        self.tombstones -= int(np.count_nonzero(current[won] == TOMBSTONE))
         retry = empty[~won]
         pos[retry] = target[~won]
         first_tomb[retry] = -1
@@ -123,7 +127,12 @@ class HashIndex:
         self.live -= int(rows.shape[0])
         self.tombstones += int(rows.shape[0])
 
-    def rebuild(self, slots: int, hashes: np.ndarray, rows: np.ndarray, stored: np.ndarray) -> None:
-        """Start over with `slots` slots holding exactly `rows` (drops tombstones, or grows)."""
+    def clear(self, slots: int) -> None:
+        """Drop every entry (and tombstone) and resize to `slots`: the start of a rebuild."""
+        if slots & (slots - 1):
+            raise ValueError("slot count must be a power of two")
         self._reset(slots)
+
+    def place(self, hashes: np.ndarray, rows: np.ndarray, stored: np.ndarray) -> None:
+        """Insert `rows`, whose keys are in `stored` and not in the index yet (a rebuild)."""
         self.probe(hashes, stored[rows], stored, claim=lambda query: rows[query])

@@ -29,13 +29,10 @@ class FlowPackets:
     flags: np.ndarray  # uint8, TCP flags; 0 for UDP so the state machine ignores those packets
 
     @staticmethod
-    def from_batch(batch: ParsedBatch) -> FlowPackets:
-        position = np.flatnonzero(batch.flow_mask())
-        whole = position.shape[0] == batch.count
-
+    def gather(batch: ParsedBatch, position: np.ndarray) -> FlowPackets:
+        """The packets of `batch` at `position` (indices of flow packets, ascending)."""
         def column(name: str) -> np.ndarray:
-            values = getattr(batch, name)
-            return values if whole else values[position]
+            return getattr(batch, name)[position]
 
         src_hi, src_lo, src_port = column("src_hi"), column("src_lo"), column("src_port")
         dst_hi, dst_lo, dst_port = column("dst_hi"), column("dst_lo"), column("dst_port")
@@ -54,11 +51,5 @@ class FlowPackets:
     def count(self) -> int:
         return int(self.position.shape[0])
 
-    def take(self, index: np.ndarray | slice) -> FlowPackets:
+    def take(self, index: np.ndarray) -> FlowPackets:
         return FlowPackets(**{f.name: getattr(self, f.name)[index] for f in fields(self)})
-
-    def between(self, first: int, last: int) -> FlowPackets:
-        """The packets whose batch position is in [first, last]."""
-        lo = int(np.searchsorted(self.position, first))
-        hi = int(np.searchsorted(self.position, last, side="right"))
-        return self if (lo, hi) == (0, self.count) else self.take(slice(lo, hi))

@@ -35,6 +35,9 @@ _ROW_COLUMNS = {
     "tcp_state": np.uint8, "client": np.uint8, "fin_mask": np.uint8,
 }
 RANKINGS = ("rate", "bytes", "packets", "age")
+# Rows or packets handled per numpy pass where a pass could otherwise cover the whole table
+# or batch: keeps temporaries (tens of bytes per element) small next to the table itself.
+CHUNK = 16_384
 
 
 class FlowTable:
@@ -67,8 +70,10 @@ class FlowTable:
             slots = self.index.size
             while needed > MAX_LOAD * slots:
                 slots *= 2
-            rows = self.live_rows()
-            self.index.rebuild(slots, hash_keys(self.keys[rows]), rows, self._records)
+            self.index.clear(slots)
+            for start in range(0, self.hwm, CHUNK):
+                rows = start + np.flatnonzero(self.last_us[start : min(start + CHUNK, self.hwm)] != FREE_TIME)
+                self.index.place(hash_keys(words_of(self._records[rows])), rows, self._records)
 
     def _grow_rows(self, capacity: int) -> None:
         keys = np.zeros((capacity, self.layout.words), dtype=np.uint64)
@@ -99,8 +104,9 @@ class FlowTable:
         """
         count = records.shape[0]
         reused = self._free.pop(count)
-        for name in ("bytes_ab", "bytes_ba", "packets_ab", "packets_ba", "client", "fin_mask"):
-            getattr(self, name)[reused] = 0
+        if reused.size:
+            for name in ("bytes_ab", "bytes_ba", "packets_ab", "packets_ba", "client", "fin_mask"):
+                getattr(self, name)[reused] = 0
         rows = np.concatenate([reused, np.arange(self.hwm, self.hwm + count - reused.shape[0])])
         self.hwm += count - reused.shape[0]
         self._records[rows] = records
@@ -199,8 +205,11 @@ class FlowTable:
     def ordered(self, by: str) -> FlowColumns:
         """Every live flow, best first by `by`."""
         rows, rank = self._ranking(by)
-        live = self.live_rows() if rows is None else np.arange(rows.shape[0])
-        return self._ordered(self._rows(rows, live), rank[live], by)
+        picked = self.live_rows() if rows is None else np.arange(rows.shape[0])
+        rows = self._rows(rows, picked)
+        rows = rows[order([rank[picked], *self._tie_columns(rows, by)])]
+        del rank, picked  # a snapshot of a big table is big: free what the gather no longer needs
+        return self.columns(rows)
 
     def _ordered(self, rows: np.ndarray, rank: np.ndarray, by: str) -> FlowColumns:
         return self.columns(rows[order([rank, *self._tie_columns(rows, by)])])

@@ -20,7 +20,7 @@ from netscope.flow.keys import LAYOUTS, key_from_text
 from netscope.flow.packets import FlowPackets
 from netscope.flow.records import FlowColumns
 from netscope.flow.select import order
-from netscope.flow.table import RANKINGS, FlowTable
+from netscope.flow.table import CHUNK, RANKINGS, FlowTable
 from netscope.parse.columns import ParsedBatch
 
 PASS_INTERVAL_US = 1_000_000  # maintenance runs at most once per second of the clock in use
@@ -92,14 +92,14 @@ class FlowTracker:
         The batch is split at those packets, so a flow idle for longer than the timeout
         before a packet in the middle of a batch is expired and started afresh.
         """
-        packets = FlowPackets.from_batch(batch)
+        flow_positions = np.flatnonzero(batch.flow_mask())
         self.last_batch = BatchFlows.empty(batch.count)
         start = 0
         for point in self._pass_points(batch.ts_us):
-            self._ingest(packets.between(start, point))
+            self._ingest(batch, flow_positions, start, point)
             self._timeout_pass(int(batch.ts_us[point]))
             start = point + 1
-        self._ingest(packets.between(start, batch.count - 1))
+        self._ingest(batch, flow_positions, start, batch.count - 1)
 
     def expire_idle(self, now_us: int) -> None:
         """Idle expiry against an explicit clock (e.g. wall clock while a live capture is idle)."""
@@ -132,32 +132,39 @@ class FlowTracker:
             self._last_pass_us = int(ts_us[-1])  # the clock went back and stayed back: re-base
         return points
 
-    def _ingest(self, packets: FlowPackets) -> None:
-        if not packets.count:
-            return
-        updated: dict[int, np.ndarray] = {}
-        for table in self._tables:
-            version = table.layout.version
-            mine = packets.ip_version == version
-            if not mine.any():
-                continue
-            part = packets if mine.all() else packets.take(mine)
-            keys = table.layout.pack(part.a_hi, part.a_lo, part.b_hi, part.b_lo, part.proto,
-                                     part.a_port, part.b_port)
-            table.reserve(part.count)
-            live_before = table.live
-            rows = table.resolve(keys)
-            created = table.apply(rows, part.a_to_b, part.ts_us, part.wirelen, part.flags)
-            self.flows_seen += table.live - live_before
-            updated[version] = rows
-            mapping = self.last_batch
-            mapping.ip_version[part.position] = version
-            mapping.row[part.position] = rows
-            mapping.a_to_b[part.position] = part.a_to_b
-            mapping.created[part.position] = created
+    def _ingest(self, batch: ParsedBatch, flow_positions: np.ndarray, first: int, last: int) -> None:
+        """Count the flow packets at batch positions first..last, then enforce max_flows."""
+        lo, hi = np.searchsorted(flow_positions, [first, last + 1])
+        updated: dict[int, list[np.ndarray]] = {table.layout.version: [] for table in self._tables}
+        for start in range(lo, hi, CHUNK):
+            packets = FlowPackets.gather(batch, flow_positions[start : min(start + CHUNK, hi)])
+            for table in self._tables:
+                mine = packets.ip_version == table.layout.version
+                if mine.all():
+                    updated[table.layout.version].append(self._count_into(table, packets))
+                elif mine.any():
+                    updated[table.layout.version].append(self._count_into(table, packets.take(mine)))
         excess = self.active_flows - self.settings.max_flows
-        if self.settings.max_flows and excess > 0:
-            self._evict(excess, updated, int(packets.ts_us.max()))
+        if self.settings.max_flows and excess > 0 and hi > lo:
+            protect = {version: np.concatenate(rows) if rows else np.empty(0, np.int64)
+                       for version, rows in updated.items()}
+            self._evict(excess, protect, int(batch.ts_us[flow_positions[lo:hi]].max()))
+
+    def _count_into(self, table: FlowTable, packets: FlowPackets) -> np.ndarray:
+        """Count packets of one IP version into `table`; returns their rows."""
+        keys = table.layout.pack(packets.a_hi, packets.a_lo, packets.b_hi, packets.b_lo, packets.proto,
+                                 packets.a_port, packets.b_port)
+        table.reserve(packets.count)
+        live_before = table.live
+        rows = table.resolve(keys)
+        created = table.apply(rows, packets.a_to_b, packets.ts_us, packets.wirelen, packets.flags)
+        self.flows_seen += table.live - live_before
+        mapping = self.last_batch
+        mapping.ip_version[packets.position] = table.layout.version
+        mapping.row[packets.position] = rows
+        mapping.a_to_b[packets.position] = packets.a_to_b
+        mapping.created[packets.position] = created
+        return rows
 
     # -- removal ----------------------------------------------------------------------------
 
@@ -166,10 +173,9 @@ class FlowTracker:
         for table in self._tables:
             self._remove(table, table.idle_rows(now_us - self._timeout_us), ExpiryReason.TIMEOUT, now_us)
 
-    def _evict(self, count: int, updated: dict[int, np.ndarray], now_us: int) -> None:
-        """Remove the `count` least recently seen flows, those just updated only if unavoidable."""
-        candidates = [table.oldest(count, updated.get(table.layout.version, np.empty(0, np.int64)))
-                      for table in self._tables]
+    def _evict(self, count: int, protect: dict[int, np.ndarray], now_us: int) -> None:
+        """Remove the `count` least recently seen flows, `protect`ed ones only if unavoidable."""
+        candidates = [table.oldest(count, protect[table.layout.version]) for table in self._tables]
         rank = np.concatenate([r for _, r in candidates])
         which = np.concatenate([np.full(rows.shape[0], i) for i, (rows, _) in enumerate(candidates)])
         rows = np.concatenate([rows for rows, _ in candidates])
@@ -178,11 +184,11 @@ class FlowTracker:
             self._remove(table, np.sort(rows[chosen][which[chosen] == i]), ExpiryReason.EVICTION, now_us)
 
     def _remove(self, table: FlowTable, rows: np.ndarray, reason: ExpiryReason, now_us: int) -> None:
-        if not rows.shape[0]:
-            return
-        if self.settings.collect_expired:
-            self._expired.add(table.columns(rows), reason, now_us)
-        table.release(rows)
+        for start in range(0, rows.shape[0], CHUNK):
+            chunk = rows[start : start + CHUNK]
+            if self.settings.collect_expired:
+                self._expired.add(table.columns(chunk), reason, now_us)
+            table.release(chunk)
         if reason is ExpiryReason.TIMEOUT:
             self.expired_count += int(rows.shape[0])
         else:

@@ -96,7 +96,8 @@ def test_rebuild_drops_tombstones_and_can_grow():
     hashes = colliding(300, buckets=7)
     rows = index.probe(hashes, keys, store.records, claim=store.claim(keys))
     index.remove(hashes[::2], rows[::2])
-    index.rebuild(2 * MIN_SLOTS, hashes[1::2], rows[1::2], store.records)
+    index.clear(2 * MIN_SLOTS)
+    index.place(hashes[1::2], rows[1::2], store.records)
     assert index.size == 2 * MIN_SLOTS and index.tombstones == 0 and index.live == 150
     assert np.array_equal(index.probe(hashes[1::2], keys[1::2], store.records), rows[1::2])
     assert (index.probe(hashes[::2], keys[::2], store.records) == -1).all()
