@@ -7,6 +7,7 @@ the part of each chunk inside the time span asked for.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -83,6 +84,12 @@ class EntryLog:
                 popped.append(first.take(slice(0, start)))
                 self._chunks[0] = first.take(slice(start, first.count))
         return Entries.join(popped) if popped else Entries.empty(self.member_columns)
+
+    def rewrite(self, keep: Callable[[Entries], Entries]) -> None:
+        """Replace everything stored by `keep(all entries)`, which must stay in time order."""
+        if self._chunks:
+            kept = keep(Entries.join(self._chunks))
+            self._chunks = [kept] if kept.count else []
 
     def renumber(self, remap: np.ndarray) -> None:
         """Apply a KeyTable.rebuild map; every stored key must have survived it."""

@@ -34,6 +34,7 @@ MAX_SPAN_US = 86_400 * 1_000_000  # longest window or cooldown; keeps virtual ti
 # Housekeeping runs every half window of packet time, and at least as often as the reference's
 # (30 s, §4.3): keys then live at most 1.5 windows after their last counted packet.
 CLEANUP_EVERY_US = 30 * 1_000_000
+COMPACT_AT_LEAST = 4096  # member log growth that triggers dropping superseded occurrences
 
 
 def seconds_to_us(seconds: float) -> int:
@@ -63,6 +64,7 @@ class SlidingWindows:
         self._members = EntryLog(member_columns)
         self._entries = EntryLog(0)
         self._member_columns = member_columns
+        self._members_compacted = 0  # member log size after its last rewrite
         self._gap = max(rule.window_us, rule.cooldown_us) + 1
         self._cleanup_every = min(CLEANUP_EVERY_US, rule.window_us // 2)
         self._last_cleanup: int | None = None
@@ -117,6 +119,7 @@ class SlidingWindows:
         cutoff = now - self.rule.window_us
         self._advance(cutoff)
         self._members.pop_before(cutoff)
+        self._members_compacted = min(self._members_compacted, len(self._members))
         count = self._keys.count
         keep = (self._last_time[:count] >= cutoff) | (self._until[:count] > now)
         if keep.all():
@@ -194,3 +197,10 @@ class SlidingWindows:
         self._first_time[keys[stale]] = oldest[stale]
         self._last_time[keys] = newest
         self._members.append(newest_of_each(entries))
+        # Older occurrences of a member are dead weight for distinct counts; drop them whenever
+        # the member log has doubled since it was last cleaned, so a key with few, busy members
+        # is not re-read a batch at a time.
+        stored = len(self._members)
+        if stored >= 2 * self._members_compacted + COMPACT_AT_LEAST:
+            self._members.rewrite(newest_of_each)
+            self._members_compacted = len(self._members)

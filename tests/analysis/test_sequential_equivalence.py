@@ -1,10 +1,12 @@
 """The batch evaluation gives exactly what the per-packet rules give, however packets are batched."""
 
 import itertools
+from unittest.mock import patch
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from netscope.analysis import entry_log, windows
 from netscope.analysis.anomaly import AnomalyDetector, AnomalySettings, PortScanSettings, SynFloodSettings
 
 from .synthetic import ACK, SYN, SYN_ACK, Packet, SequentialOracle, batch_of, udp
@@ -79,3 +81,12 @@ def test_default_settings_on_a_long_mixed_stream():
     expected = SequentialOracle(AnomalySettings()).observe(packets)
     assert len(expected) >= 4
     assert _run(AnomalySettings(), packets, [1, 2, 1000, 4000, 4096, 9000, 15000]) == expected
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(anomaly_settings, packet_streams(), st.lists(st.integers(0, 300), max_size=6))
+def test_storage_housekeeping_does_not_change_results(settings_, packets, cuts):
+    # Tiny log chunks and member-log rewrites after every batch exercise the storage paths
+    # that realistic volumes reach only after thousands of packets.
+    with patch.object(entry_log, "CHUNK_ENTRIES", 3), patch.object(windows, "COMPACT_AT_LEAST", 0):
+        assert _run(settings_, packets, cuts) == SequentialOracle(settings_).observe(packets)
