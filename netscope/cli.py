@@ -7,6 +7,7 @@ Every failure a user can cause ends here as one `error: ...` line and a non-zero
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from typing import Any
 
@@ -37,6 +38,14 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "stats": ("stats", "enabled"),
     "stats_interval_ms": ("stats", "interval_ms"),
     "top_flows": ("stats", "top_flows"),
+    "write_pcap": ("output", "write_pcap"),
+    "write_pcap_rotate_mb": ("output", "write_pcap_rotate_mb"),
+    "write_pcap_max_files": ("output", "write_pcap_max_files"),
+    "anomalies": ("analysis.anomalies", "enabled"),
+    "alerts_jsonl": ("analysis", "alerts_jsonl"),
+    "names": ("analysis", "names"),
+    "pipeline": ("pipeline", "enabled"),
+    "workers": ("pipeline", "workers"),
     "tick_ms": ("tui", "tick_ms"),
     "replay_speed": ("tui", "replay_speed"),
 }
@@ -80,9 +89,18 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--export-json", metavar="PATH", help="write the flow table as JSON at exit")
     out.add_argument("--export-csv", metavar="PATH", help="write the flow table as CSV at exit")
     out.add_argument("--expired-flows-jsonl", metavar="PATH", help="stream expired/evicted flows as JSON lines")
-    flows = p.add_argument_group("flows")
+    out.add_argument("--write-pcap", metavar="PATH", help="write every captured packet to a pcap file")
+    out.add_argument("--write-pcap-rotate-mb", type=int, metavar="MB", help="start a new pcap segment every MB")
+    out.add_argument("--write-pcap-max-files", type=int, metavar="N", help="keep only the newest N segments")
+    flows = p.add_argument_group("flows and analysis")
     flows.add_argument("--flow-timeout-s", type=float, metavar="SECS", help="idle timeout (default 60, 0 = never)")
     flows.add_argument("--max-flows", type=int, metavar="N", help="flow table cap (default 100000, 0 = none)")
+    flows.add_argument("--anomalies", action=flag, help="SYN-flood and port-scan detection (default off)")
+    flows.add_argument("--alerts-jsonl", metavar="PATH", help="stream alerts as JSON lines")
+    flows.add_argument("--names", action=flag, help="passive DNS, TLS SNI and HTTP Host names (default on)")
+    flows.add_argument("--pipeline", action=flag, help="shard flows across worker processes")
+    flows.add_argument("--workers", type=int, metavar="N", help="pipeline workers (0 = auto); N > 0 implies "
+                       "--pipeline")
     tui = p.add_argument_group("terminal UI")
     tui.add_argument("--tick-ms", type=int, metavar="MS", help="screen refresh and rate interval (default 1000)")
     tui.add_argument("--replay-speed", type=_speed, metavar="X", help="replay pace: 1, 2, 10, 100 or max")
@@ -96,15 +114,27 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _set(config: Config, section: str, key: str, value: Any) -> Config:
+    """Replace one key; `section` may be dotted (analysis.anomalies) for nested tables."""
+    if "." not in section:
+        return config.replace(section, **{key: value})
+    top, inner = section.split(".", 1)
+    node = getattr(config, top)
+    updated = dataclasses.replace(node, **{inner: dataclasses.replace(getattr(node, inner), **{key: value})})
+    return dataclasses.replace(config, **{top: updated})
+
+
 def merge_flags(config: Config, args: dict[str, Any]) -> Config:
     """Apply the flags that were given; -i and --read-pcap each clear the other, as in the reference."""
     for dest, (section, key) in FLAG_KEYS.items():
         if dest in args:
             value = args[dest]
-            if dest in ("read_pcap", "interface", "filter", "export_json", "export_csv",
-                        "expired_flows_jsonl") and value == "":
+            if dest in ("read_pcap", "interface", "filter", "export_json", "export_csv", "write_pcap",
+                        "expired_flows_jsonl", "alerts_jsonl") and value == "":
                 value = None
-            config = config.replace(section, **{key: value})
+            config = _set(config, section, key, value)
+    if args.get("workers"):
+        config = config.replace("pipeline", enabled=True)
     if "interface" in args:
         config = config.replace("capture", read_pcap=None)
     if "read_pcap" in args:
@@ -167,4 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         return run_tui_session(config)
     except (CaptureError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return EXIT_RUNTIME
+    except Exception as exc:  # a bug of ours: still one line, the traceback only on request
+        if args.get("verbose"):
+            raise
+        print(f"error: internal error: {type(exc).__name__}: {exc} (run with -v for a traceback)", file=sys.stderr)
         return EXIT_RUNTIME

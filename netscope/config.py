@@ -49,6 +49,9 @@ class OutputConfig:
     export_csv: str | None = None
     expired_flows_jsonl: str | None = None
     quiet: bool = False
+    write_pcap: str | None = None
+    write_pcap_rotate_mb: int = 0
+    write_pcap_max_files: int = 0
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,48 @@ class StatsConfig:
     enabled: bool = False
     interval_ms: int = 1000
     top_flows: int = 0
+
+
+@dataclass(frozen=True)
+class SynFloodConfig:
+    enabled: bool = True
+    window_secs: float = 5.0
+    syn_threshold: int = 200
+    unique_src_threshold: int = 50
+    cooldown_secs: float = 10.0
+
+
+@dataclass(frozen=True)
+class PortScanConfig:
+    enabled: bool = True
+    window_secs: float = 10.0
+    unique_ports_threshold: int = 25
+    unique_hosts_threshold: int = 10
+    cooldown_secs: float = 30.0
+
+
+@dataclass(frozen=True)
+class AnomaliesConfig:
+    enabled: bool = False
+    syn_flood: SynFloodConfig = field(default_factory=SynFloodConfig)
+    port_scan: PortScanConfig = field(default_factory=PortScanConfig)
+
+
+@dataclass(frozen=True)
+class AnalysisConfig:
+    rtt: bool = True
+    retrans: bool = True
+    out_of_order: bool = True
+    names: bool = True
+    alerts_jsonl: str | None = None
+    anomalies: AnomaliesConfig = field(default_factory=AnomaliesConfig)
+
+
+@dataclass(frozen=True)
+class PipelineConfig:
+    enabled: bool = False
+    workers: int = 0
+    channel_capacity: int = 4096
 
 
 @dataclass(frozen=True)
@@ -79,6 +124,8 @@ class Config:
     output: OutputConfig = field(default_factory=OutputConfig)
     flow: FlowConfig = field(default_factory=FlowConfig)
     stats: StatsConfig = field(default_factory=StatsConfig)
+    analysis: AnalysisConfig = field(default_factory=AnalysisConfig)
+    pipeline: PipelineConfig = field(default_factory=PipelineConfig)
     tui: TuiConfig = field(default_factory=TuiConfig)
 
     def replace(self, section: str, **values: Any) -> Config:
@@ -89,7 +136,7 @@ class Config:
 # Path-like keys where "" means "unset", as in the reference (§1.3).
 _EMPTY_MEANS_UNSET = {
     "capture.interface", "capture.read_pcap", "capture.filter", "output.export_json",
-    "output.export_csv", "output.expired_flows_jsonl",
+    "output.export_csv", "output.expired_flows_jsonl", "output.write_pcap", "analysis.alerts_jsonl",
 }
 
 
@@ -171,6 +218,10 @@ def validate(config: Config) -> Config:
         ("stats.interval_ms", c.stats.interval_ms > 0, "must be > 0"),
         ("stats.top_flows", c.stats.top_flows >= 0, "must be >= 0"),
         ("tui.tick_ms", c.tui.tick_ms >= 16, "must be >= 16"),
+        ("output.write_pcap_rotate_mb", c.output.write_pcap_rotate_mb >= 0, "must be >= 0"),
+        ("output.write_pcap_max_files", c.output.write_pcap_max_files >= 0, "must be >= 0"),
+        ("pipeline.workers", c.pipeline.workers >= 0, "must be >= 0 (0 = auto)"),
+        ("pipeline.channel_capacity", c.pipeline.channel_capacity > 0, "must be > 0"),
         ("tui.replay_speed", c.tui.replay_speed >= 0, "must be >= 0 (0 = as fast as possible)"),
         ("tui.top_n", c.tui.top_n > 0, "must be > 0"),
         ("tui.history_points", c.tui.history_points > 1, "must be > 1"),
@@ -179,6 +230,17 @@ def validate(config: Config) -> Config:
         if not ok:
             section, name = key.split(".")
             raise ConfigError(f"{key} {why}, got {getattr(getattr(c, section), name)!r}")
+    for name in ("syn_flood", "port_scan"):
+        detector = getattr(c.analysis.anomalies, name)
+        for key in ("window_secs", "cooldown_secs"):
+            if not 0 <= getattr(detector, key) <= 86400:
+                raise ConfigError(f"analysis.anomalies.{name}.{key} must be between 0 and 86400 seconds")
+    o = c.output
+    if (o.write_pcap_rotate_mb or o.write_pcap_max_files) and not o.write_pcap:
+        raise ConfigError("output.write_pcap must be set when pcap rotation is enabled")
+    if (o.write_pcap_rotate_mb or o.write_pcap_max_files) and not (o.write_pcap_rotate_mb and o.write_pcap_max_files):
+        raise ConfigError("output.write_pcap_rotate_mb and output.write_pcap_max_files must both be > 0 "
+                          "when rotation is enabled")
     if c.capture.buffer_size_mb == 0:
         c = c.replace("capture", buffer_size_mb=None)
     return c

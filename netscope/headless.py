@@ -112,7 +112,7 @@ def run_headless(config: Config) -> int:
     live = not config.capture.read_pcap
     source = open_source(config)
     try:
-        outputs = build_outputs(config)
+        outputs = build_outputs(config, source)
     except OutputError:
         source.close()
         raise

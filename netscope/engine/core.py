@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from netscope.analysis.alerts import Alert
+from netscope.analysis.names import NameObserver
 from netscope.capture.batch import RawBatch
 from netscope.engine.recent import RecentPackets
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
@@ -31,11 +32,13 @@ class EngineSettings:
 class Engine:
     """Owns the tracker, the detectors and the run's counters."""
 
-    def __init__(self, settings: EngineSettings, source: SourceInfo, detectors: list | None = None) -> None:
+    def __init__(self, settings: EngineSettings, source: SourceInfo, detectors: list | None = None,
+                 names: NameObserver | None = None) -> None:
         self.settings = settings
         self.source = source
         self.tracker = FlowTracker(settings.flow)
         self.detectors = detectors or []
+        self.names = names
         self.recent = RecentPackets() if settings.keep_recent_packets else None
         self._status_counts = np.zeros(len(Status), dtype=np.int64)
         self._packets = 0
@@ -72,6 +75,8 @@ class Engine:
                 self.unrecorded_alerts.extend(alerts)
         self._flow_packets += int(parsed.flow_mask().sum())
         self.tracker.observe(parsed)
+        if self.names is not None:
+            self.names.observe(raw, parsed)
         if self.recent is not None:
             self.recent.add(raw, parsed)
         return parsed
@@ -114,6 +119,8 @@ class Engine:
         self.tracker.end_tick()
         n = self.settings.top_n if top_n is None else top_n
         top = self.tracker.top(n, by="bytes" if state == "finished" else "rate") if n else None
+        rows = tuple(top.rows(interval)) if top is not None else ()
+        names = self.names.names_for_flows(row.key for row in rows) if self.names is not None else {}
         self._seq += 1
         snapshot = TickSnapshot(
             seq=self._seq,
@@ -126,7 +133,8 @@ class Engine:
             interval_packets=self._interval_packets,
             interval_bytes=self._interval_bytes,
             totals=self.totals(),
-            top_flows=tuple(top.rows(interval)) if top is not None else (),
+            top_flows=rows,
+            flow_names=names,
             new_alerts=tuple(new_alerts),
             progress=progress,
         )

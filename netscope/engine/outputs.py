@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from netscope.capture.batch import RawBatch
 from netscope.export.flows import write_csv, write_json
 from netscope.export.jsonl import JsonlWriter, alert_objects, expired_flow_objects
+from netscope.export.pcap_writer import PcapWriteError, PcapWriter
 
 
 class OutputError(Exception):
@@ -31,17 +33,32 @@ class OutputPaths:
     export_csv: str | None = None
     expired_flows_jsonl: str | None = None
     alerts_jsonl: str | None = None
+    write_pcap: str | None = None
+    write_pcap_rotate_mb: int = 0
+    write_pcap_max_files: int = 0
 
 
 class RunOutputs:
-    def __init__(self, paths: OutputPaths) -> None:
+    def __init__(self, paths: OutputPaths, linktype: int = 1, snaplen: int = 65535) -> None:
         self.paths = paths
-        self.expired = _open(paths.expired_flows_jsonl, "expired-flows file")
+        self.expired = self.alerts = self.pcap = None
         try:
+            self.expired = _open(paths.expired_flows_jsonl, "expired-flows file")
             self.alerts = _open(paths.alerts_jsonl, "alerts file")
-        except OutputError:
+            if paths.write_pcap:
+                self.pcap = PcapWriter(paths.write_pcap, linktype, snaplen, rotate_mb=paths.write_pcap_rotate_mb,
+                                       max_files=paths.write_pcap_max_files)
+        except (OutputError, PcapWriteError, ValueError) as exc:
             self.close()
-            raise
+            raise OutputError(str(exc)) from None
+
+    def write_packets(self, raw: RawBatch) -> None:
+        """Raw packets to the pcap file, before any analysis could fail on them."""
+        if self.pcap is not None:
+            try:
+                self.pcap.write(raw)
+            except PcapWriteError as exc:
+                raise OutputError(str(exc)) from None
 
     @property
     def collect_expired(self) -> bool:
@@ -69,16 +86,25 @@ class RunOutputs:
                 if not path:
                     continue
                 try:
-                    writer(table, path)
+                    writer(table, path, engine.names)
                 except OSError as exc:
                     raise OutputError(f"cannot write flow export {path}: {exc.strerror or exc}") from None
                 written.append((label, path))
         for label, stream in (("expired flows", self.expired), ("alerts", self.alerts)):
             if stream is not None:
                 written.append((label, stream.path))
+        if self.pcap is not None:
+            try:
+                self.pcap.close()
+            except PcapWriteError as exc:
+                raise OutputError(str(exc)) from None
+            written += [("pcap", str(path)) for path in self.pcap.segments]
         return written
 
     def close(self) -> None:
-        for stream in (getattr(self, "expired", None), getattr(self, "alerts", None)):
+        for stream in (self.expired, self.alerts, self.pcap):
             if stream is not None:
-                stream.close()
+                try:
+                    stream.close()
+                except PcapWriteError:
+                    continue  # finish() or the failed write already reported it

@@ -55,7 +55,7 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
         return
     engine = build_engine(config, source, keep_recent_packets=True, top_n=config.tui.top_n)
     try:
-        outputs = build_outputs(config)
+        outputs = build_outputs(config, source)
     except OutputError as exc:
         source.close()
         events.put(EngineFinished((), None, str(exc)))

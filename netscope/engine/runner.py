@@ -113,7 +113,9 @@ class Runner:
                 self._wait(wait)
                 continue  # speed or pause may have changed while waiting
             end = self.clock.slice_end(raw.ts_us, start)
-            self.engine.process(raw.slice(start, end))
+            piece = raw.slice(start, end)
+            self.outputs.write_packets(piece)
+            self.engine.process(piece)
             self.outputs.record(self.engine)
             start = end
             self._service()

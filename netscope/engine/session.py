@@ -6,6 +6,8 @@ import os
 from importlib import resources
 from pathlib import Path
 
+from netscope.analysis.anomaly import AnomalyDetector, AnomalySettings, PortScanSettings, SynFloodSettings
+from netscope.analysis.names import NameObserver
 from netscope.capture.interfaces import default_interface
 from netscope.capture.live import LiveSource
 from netscope.capture.offline import FileSource
@@ -73,10 +75,27 @@ def build_engine(config: Config, source, *, keep_recent_packets: bool, top_n: in
         top_n=top_n,
         keep_recent_packets=keep_recent_packets,
     )
-    return Engine(settings, source_info(config, source))
+    return Engine(settings, source_info(config, source), detectors=build_detectors(config),
+                  names=NameObserver() if config.analysis.names else None)
 
 
-def build_outputs(config: Config) -> RunOutputs:
+def build_detectors(config: Config) -> list[AnomalyDetector]:
+    a = config.analysis.anomalies
+    if not a.enabled:
+        return []
+    settings = AnomalySettings(
+        syn_flood=SynFloodSettings(**vars(a.syn_flood)),
+        port_scan=PortScanSettings(**vars(a.port_scan)),
+    )
+    return [AnomalyDetector(settings)]
+
+
+def build_outputs(config: Config, source) -> RunOutputs:
     o = config.output
     return RunOutputs(OutputPaths(export_json=o.export_json, export_csv=o.export_csv,
-                                  expired_flows_jsonl=o.expired_flows_jsonl))
+                                  expired_flows_jsonl=o.expired_flows_jsonl,
+                                  alerts_jsonl=config.analysis.alerts_jsonl,
+                                  write_pcap=o.write_pcap, write_pcap_rotate_mb=o.write_pcap_rotate_mb,
+                                  write_pcap_max_files=o.write_pcap_max_files),
+                      linktype=source.linktype,
+                      snaplen=getattr(source, "snaplen", None) or config.capture.snaplen)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from netscope.analysis.alerts import Alert
+from netscope.analysis.names import FlowNames
 from netscope.flow.records import FlowRow
 
 
@@ -57,6 +58,7 @@ class TickSnapshot:
     top_flows: tuple[FlowRow, ...]
     new_alerts: tuple[Alert, ...] = ()
     progress: float | None = None  # share of the file read, 0..1, for replays
+    flow_names: dict[tuple, FlowNames] = field(default_factory=dict)  # FlowRow.key -> names seen for it
 
     @property
     def pps(self) -> float:

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from netscope.analysis.names import NAME_FIELDS, NameObserver, annotate_records
 from netscope.flow.records import Client, FlowColumns, TcpState, format_ip
 
 CSV_COLUMNS = [
@@ -66,10 +67,15 @@ def flow_records(flows: FlowColumns) -> Iterator[dict[str, Any]]:
         yield record
 
 
-def write_json(flows: FlowColumns, path: str | Path) -> None:
-    """Pretty-printed (2-space) JSON array, as the reference writes it."""
+def _records(flows: FlowColumns, names: NameObserver | None) -> Iterator[dict[str, Any]]:
+    records = flow_records(flows)
+    return records if names is None else annotate_records(records, names)
+
+
+def write_json(flows: FlowColumns, path: str | Path, names: NameObserver | None = None) -> None:
+    """Pretty-printed (2-space) JSON array, as the reference writes it (plus names when observed)."""
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(list(flow_records(flows)), fh, indent=2)
+        json.dump(list(_records(flows, names)), fh, indent=2)
         fh.write("\n")
 
 
@@ -85,19 +91,20 @@ def _csv_cell(name: str, value: Any) -> str:
     return str(value)
 
 
-def csv_row(record: dict[str, Any]) -> list[str]:
+def csv_row(record: dict[str, Any], columns: list[str] = CSV_COLUMNS) -> list[str]:
     flat = dict(record)
     for side in ("a", "b"):
         endpoint = flat.pop(f"endpoint_{side}")
         flat[f"endpoint_{side}_ip"] = endpoint["ip"]
         flat[f"endpoint_{side}_port"] = endpoint["port"]
-    return [_csv_cell(name, flat[name]) for name in CSV_COLUMNS]
+    return [_csv_cell(name, flat[name]) for name in columns]
 
 
-def write_csv(flows: FlowColumns, path: str | Path) -> None:
-    """The reference's 23 columns, quoted by the csv module where a value needs it."""
+def write_csv(flows: FlowColumns, path: str | Path, names: NameObserver | None = None) -> None:
+    """The reference's 23 columns (then the name columns when names were observed), csv-quoted."""
+    columns = CSV_COLUMNS if names is None else CSV_COLUMNS + list(NAME_FIELDS)
     with open(path, "w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(CSV_COLUMNS)
-        for record in flow_records(flows):
-            writer.writerow(csv_row(record))
+        writer.writerow(columns)
+        for record in _records(flows, names):
+            writer.writerow(csv_row(record, columns))
