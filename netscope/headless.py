@@ -108,7 +108,6 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
 
 def run_headless(config: Config) -> int:
     console = Console(highlight=False)
-    errors = Console(stderr=True, highlight=False)
     live = not config.capture.read_pcap
     source = open_source(config)
     try:
@@ -152,9 +151,9 @@ def run_headless(config: Config) -> int:
             outputs.close()
             source.close()
     if result is not None and result.warning:
-        errors.print(f"warning: {result.warning}", markup=False)
+        print(f"warning: {result.warning}", file=sys.stderr)
     console.print(summary_table(engine.totals(), result, written, live))
     if error:
-        errors.print(f"error: {error}", markup=False)
+        print(f"error: {error}", file=sys.stderr)
         return 1
     return 0

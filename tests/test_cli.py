@@ -1,0 +1,177 @@
+"""The headless CLI end to end: exports against tshark, bad input, Ctrl-C, live capture on lo."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.tshark_oracle import export_flows, tshark_flows
+
+DATA = Path(__file__).parent / "data"
+
+
+def netscope(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "netscope", *args], capture_output=True, text=True,
+                          timeout=timeout, **kwargs)
+
+
+def export_of(capture: Path, tmp_path: Path, *extra: str) -> list[dict]:
+    out = tmp_path / "flows.json"
+    result = netscope("--headless", "--read-pcap", str(capture), "--export-json", str(out), *extra)
+    assert result.returncode == 0, result.stderr
+    assert "Traceback" not in result.stderr
+    return json.loads(out.read_text())
+
+
+def test_sample_export_matches_the_shared_tshark_table(sample_pcap: Path, tmp_path: Path) -> None:
+    expected = json.loads((DATA / "sample.flows.json").read_text())
+    want = {(r["proto"], r["a"][0], r["a"][1], r["b"][0], r["b"][1]):
+            (r["pkts_ab"], r["pkts_ba"], r["bytes_ab"], r["bytes_ba"]) for r in expected}
+    assert export_flows(export_of(sample_pcap, tmp_path)) == want
+
+
+@pytest.mark.parametrize("kind", ["vlan", "snap96", "pcapng", "pcapng-snap96", "nsec"])
+def test_variant_exports_match_tshark(kind: str, make_variant, require_tool, tmp_path: Path) -> None:
+    require_tool("tshark")
+    capture = make_variant(kind)
+    assert export_flows(export_of(capture, tmp_path)) == tshark_flows(capture)
+
+
+def test_filter_and_count(sample_pcap: Path, tmp_path: Path) -> None:
+    udp_only = export_of(sample_pcap, tmp_path, "-f", "udp")
+    assert udp_only and {r["protocol"] for r in udp_only} == {"udp"}
+    first_100 = export_of(sample_pcap, tmp_path, "-c", "100")
+    assert sum(r["packets_total"] for r in first_100) <= 100
+
+
+def test_truncated_capture_processes_what_is_readable(make_variant, tmp_path: Path) -> None:
+    capture = make_variant("truncated")
+    out = tmp_path / "flows.json"
+    result = netscope("--headless", "--read-pcap", str(capture), "--export-json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "warning:" in result.stderr and "Traceback" not in result.stderr
+    assert sum(r["packets_total"] for r in json.loads(out.read_text())) > 1000
+
+
+def _one_error_line(result: subprocess.CompletedProcess, code: int, text: str) -> None:
+    assert result.returncode == code, (result.stdout, result.stderr)
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(lines) == 1 and text in lines[0], result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
+    not_capture = tmp_path / "notes.txt"
+    not_capture.write_text("hello, this is not a capture\n" * 10)
+    bad_config = tmp_path / "bad.toml"
+    bad_config.write_text("[flow]\nmax_flow = 3\n")
+    wrong_value = tmp_path / "wrong.toml"
+    wrong_value.write_text("[flow]\ntimeout_secs = 'soon'\n")
+    _one_error_line(netscope("--headless", "--read-pcap", str(tmp_path / "missing.pcap")), 1, "missing.pcap")
+    _one_error_line(netscope("--headless", "--read-pcap", str(not_capture)), 1, "notes.txt")
+    _one_error_line(netscope("--headless", "--read-pcap", str(not_capture), "-f", "tcp prt 80"), 1, "")
+    _one_error_line(netscope("--headless", "--config", str(bad_config)), 2, "flow.max_flow")
+    _one_error_line(netscope("--headless", "--config", str(wrong_value)), 2, "flow.timeout_secs")
+    _one_error_line(netscope("--headless", "-i", "nosuchif0"), 1, "nosuchif0")
+
+
+def test_invalid_filter_is_named(sample_pcap: Path) -> None:
+    _one_error_line(netscope("--headless", "--read-pcap", str(sample_pcap), "-f", "tcp prt 80"), 1, "tcp prt 80")
+
+
+def test_unwritable_export_is_reported_after_processing(sample_pcap: Path, tmp_path: Path) -> None:
+    result = netscope("--headless", "--read-pcap", str(sample_pcap), "--export-json",
+                      str(tmp_path / "no" / "dir" / "f.json"))
+    _one_error_line(result, 1, "f.json")
+    assert "Packets captured" in result.stdout
+
+
+def _udp_burst(port: int, count: int, stop: threading.Event) -> None:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+        for i in range(count):
+            sender.sendto(b"x" * (10 + i % 7), ("127.0.0.1", port))
+            time.sleep(0.002)
+    stop.set()
+
+
+def _free_port(kind: int) -> int:
+    with socket.socket(socket.AF_INET, kind) as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.timeout(90)
+def test_live_capture_on_lo_counts_udp_and_tcp_then_ctrl_c_writes_exports(require_root, tmp_path: Path) -> None:
+    udp_port, tcp_port = _free_port(socket.SOCK_DGRAM), _free_port(socket.SOCK_STREAM)
+    out = tmp_path / "live.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netscope", "--headless", "-i", "lo", "-f",
+         f"udp port {udp_port} or tcp port {tcp_port}", "--export-json", str(out), "--stats"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the first stats line says the handle is open
+            line = proc.stdout.readline()
+            if line.startswith("[stats]"):
+                break
+        server = socket.socket()
+        server.bind(("127.0.0.1", tcp_port))
+        server.listen(1)
+        client = socket.create_connection(("127.0.0.1", tcp_port))
+        conn, _ = server.accept()
+        client.sendall(b"hello over tcp")
+        assert conn.recv(100) == b"hello over tcp"
+        client.close()
+        conn.close()
+        server.close()
+        done = threading.Event()
+        _udp_burst(udp_port, 50, done)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        _stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr
+    flows = json.loads(out.read_text())
+    udp = [r for r in flows if r["protocol"] == "udp" and udp_port in (r["endpoint_a"]["port"],
+                                                                      r["endpoint_b"]["port"])]
+    tcp = [r for r in flows if r["protocol"] == "tcp" and tcp_port in (r["endpoint_a"]["port"],
+                                                                      r["endpoint_b"]["port"])]
+    assert len(udp) == 1 and udp[0]["packets_total"] == 50
+    assert udp[0]["bytes_total"] == sum(14 + 20 + 8 + 10 + i % 7 for i in range(50))
+    assert len(tcp) == 1 and tcp[0]["client"] is not None
+    assert tcp[0]["tcp_state"] in ("closed", "fin_wait") and tcp[0]["packets_total"] >= 8
+
+
+def test_synthetic_flows_pass_and_fail_budget() -> None:
+    ok = netscope("--synthetic-flows", "20000")
+    assert ok.returncode == 0 and "Flows inserted:     20,000" in ok.stdout and "PASS" in ok.stdout
+    over = netscope("--synthetic-flows", "20000", "--memory-budget-mb", "1")
+    assert over.returncode == 2 and "FAIL" in over.stdout
+
+
+def test_list_interfaces_shows_lo() -> None:
+    result = netscope("--list-interfaces")
+    assert result.returncode == 0 and any(line.startswith("lo ") for line in result.stdout.splitlines())
+
+
+def test_default_run_without_privilege_replays_the_bundled_sample(tmp_path: Path) -> None:
+    if os.geteuid() == 0 and not Path("/usr/sbin/capsh").exists() and not Path("/sbin/capsh").exists():
+        pytest.skip("root without capsh: cannot drop CAP_NET_RAW to see the unprivileged default")
+    command = [sys.executable, "-m", "netscope", "--headless", "-q"]
+    if os.geteuid() == 0:
+        command = ["capsh", "--drop=cap_net_raw", "--", "-c", " ".join(command)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "bundled sample" in result.stderr and "3,413" in result.stdout

@@ -1,0 +1,54 @@
+"""The independent oracle: a capture's bidirectional TCP/UDP flow table as dissected by tshark.
+
+Adapted from the shared tools/tshark_flows.py: per flow, packets and wire bytes (frame.len)
+per direction, with endpoints ordered as the reference orders them.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import subprocess
+from pathlib import Path
+
+FIELDS = ["frame.len", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport",
+          "udp.srcport", "udp.dstport", "ip.frag_offset", "ipv6.fraghdr.offset"]
+
+FlowKey = tuple[str, str, int, str, int]
+
+
+def _endpoint_key(ip: str, port: int) -> tuple[int, bytes, int]:
+    address = ipaddress.ip_address(ip)
+    return address.version, address.packed.rjust(16, b"\0"), port
+
+
+def tshark_flows(path: Path) -> dict[FlowKey, tuple[int, int, int, int]]:
+    """(proto, a_ip, a_port, b_ip, b_port) -> (packets a->b, packets b->a, bytes a->b, bytes b->a)."""
+    command = ["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
+    for field in FIELDS:
+        command += ["-e", field]
+    out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+    flows: dict[FlowKey, list[int]] = {}
+    for line in out.splitlines():
+        cells = line.split("\t") + [""] * len(FIELDS)
+        flen, s4, d4, s6, d6, tsp, tdp, usp, udp_, frag4, frag6 = cells[: len(FIELDS)]
+        if (frag4 and frag4 != "0") or (frag6 and frag6 != "0"):
+            continue
+        src, dst = (s4, d4) if s4 else (s6, d6)
+        if not src or not (tsp or usp):
+            continue
+        proto, sp, dp = ("tcp", int(tsp), int(tdp)) if tsp else ("udp", int(usp), int(udp_))
+        forward = _endpoint_key(src, sp) <= _endpoint_key(dst, dp)
+        a, b = ((src, sp), (dst, dp)) if forward else ((dst, dp), (src, sp))
+        record = flows.setdefault((proto, a[0], a[1], b[0], b[1]), [0, 0, 0, 0])
+        record[0 if forward else 1] += 1
+        record[2 if forward else 3] += int(flen)
+    return {key: tuple(value) for key, value in flows.items()}
+
+
+def export_flows(records: list[dict]) -> dict[FlowKey, tuple[int, int, int, int]]:
+    """The same table from a netscope JSON export."""
+    return {
+        (r["protocol"], r["endpoint_a"]["ip"], r["endpoint_a"]["port"], r["endpoint_b"]["ip"],
+         r["endpoint_b"]["port"]): (r["packets_a_to_b"], r["packets_b_to_a"], r["bytes_a_to_b"], r["bytes_b_to_a"])
+        for r in records
+    }
