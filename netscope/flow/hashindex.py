@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from netscope.flow.buffer import lazy_zeros
 from netscope.flow.keys import same_keys
 
 EMPTY = 0
@@ -32,7 +33,7 @@ class HashIndex:
         self.clear(slots)
 
     def _reset(self, slots: int) -> None:
-        self.slots = np.zeros(slots, dtype=np.int32)
+        self.slots = lazy_zeros(slots, np.int32)
         self.live = 0
         self.tombstones = 0
 

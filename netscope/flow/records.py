@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -55,6 +56,10 @@ class FlowColumns:
     Endpoint A is the smaller endpoint by (ip version, address, port), as in the reference
     (§3.2); "a_to_b" counters are for packets sent from A. Times are microseconds since the
     epoch. `tick_*` hold what the flow moved during the last completed tick (for rates).
+
+    The optional columns are None when nobody filled them: `row` comes from the flow table
+    (per IP version, for layers that keep per-row data), the TCP health columns from
+    netscope.analysis.tcp_health (NaN = no value, i.e. null in exports).
     """
 
     proto: np.ndarray  # uint8: 6 tcp, 17 udp
@@ -75,6 +80,14 @@ class FlowColumns:
     client: np.ndarray  # uint8, Client
     tick_packets: np.ndarray  # int64
     tick_bytes: np.ndarray  # int64
+    row: np.ndarray | None = None  # int64, row in the flow table of the flow's IP version
+    retransmissions: np.ndarray | None = None  # int64
+    out_of_order: np.ndarray | None = None  # int64
+    rtt_last_ms: np.ndarray | None = None  # float64
+    rtt_min_ms: np.ndarray | None = None  # float64
+    rtt_ewma_ms: np.ndarray | None = None  # float64
+    rtt_samples: np.ndarray | None = None  # int64
+    rtt_handshake_ms: np.ndarray | None = None  # float64
 
     @property
     def count(self) -> int:
@@ -89,17 +102,22 @@ class FlowColumns:
         return self.packets_ab + self.packets_ba
 
     def take(self, index: np.ndarray) -> FlowColumns:
-        return FlowColumns(**{name: getattr(self, name)[index] for name in self.__slots__})
+        return FlowColumns(**{name: None if (column := getattr(self, name)) is None else column[index]
+                              for name in self.__slots__})
 
     @staticmethod
     def concat(parts: list[FlowColumns]) -> FlowColumns:
-        return FlowColumns(
-            **{name: np.concatenate([getattr(p, name) for p in parts]) for name in FlowColumns.__slots__}
-        )
+        """Parts stacked; an optional column survives only if every part has it."""
+        columns = {}
+        for name in FlowColumns.__slots__:
+            values = [getattr(p, name) for p in parts]
+            columns[name] = None if any(v is None for v in values) else np.concatenate(values)
+        return FlowColumns(**columns)
 
     def rows(self, tick_seconds: float = 1.0) -> list[FlowRow]:
         """Python rows for screens and exports (per-flow Python work: keep it off the hot path)."""
         out = []
+        health = {row_field: getattr(self, name) for name, row_field in _HEALTH_FIELDS.items()}
         for i in range(self.count):
             v = int(self.ip_version[i])
             out.append(
@@ -120,9 +138,22 @@ class FlowColumns:
                     tick_bytes=int(self.tick_bytes[i]),
                     tick_packets=int(self.tick_packets[i]),
                     rate_bps=int(self.tick_bytes[i]) * 8 / max(tick_seconds, 1e-3),
+                    **{field: _python_value(column[i]) for field, column in health.items() if column is not None},
                 )
             )
         return out
+
+
+def _python_value(value: np.generic) -> int | float | None:
+    """A numpy scalar as int, float, or None for NaN (no measurement)."""
+    plain = value.item()
+    return None if isinstance(plain, float) and math.isnan(plain) else plain
+
+
+# FlowColumns health columns that FlowRow carries too (FlowRow.rtt_ms is the EWMA).
+_HEALTH_FIELDS = {"retransmissions": "retransmissions", "out_of_order": "out_of_order", "rtt_ewma_ms": "rtt_ms",
+                  "rtt_min_ms": "rtt_min_ms", "rtt_last_ms": "rtt_last_ms", "rtt_samples": "rtt_samples",
+                  "rtt_handshake_ms": "rtt_handshake_ms"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +176,14 @@ class FlowRow:
     tick_bytes: int = 0
     tick_packets: int = 0
     rate_bps: float = 0.0
+    # TCP health (None: not measured, or no sample yet); rtt_ms is the smoothed RTT (EWMA)
+    retransmissions: int | None = None
+    out_of_order: int | None = None
+    rtt_ms: float | None = None
+    rtt_min_ms: float | None = None
+    rtt_last_ms: float | None = None
+    rtt_samples: int | None = None
+    rtt_handshake_ms: float | None = None
 
     @property
     def key(self) -> tuple[str, str, int, str, int]:

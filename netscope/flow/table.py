@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from netscope.flow import tcpstate
-from netscope.flow.buffer import Growable
+from netscope.flow.buffer import Growable, lazy_zeros
 from netscope.flow.hashindex import MAX_LOAD, HashIndex, slots_for
 from netscope.flow.keys import KeyLayout, as_records, hash_keys, words_of
 from netscope.flow.records import FlowColumns, TcpState
@@ -46,10 +46,10 @@ class FlowTable:
     def __init__(self, layout: KeyLayout, rows: int) -> None:
         self.layout = layout
         self.capacity = rows
-        self.keys = np.zeros((rows, layout.words), dtype=np.uint64)
+        self.keys = lazy_zeros((rows, layout.words), np.uint64)
         self._records = as_records(self.keys)
         for name, dtype in _ROW_COLUMNS.items():
-            setattr(self, name, np.zeros(rows, dtype=dtype))
+            setattr(self, name, lazy_zeros(rows, dtype))
         self.hwm = 0  # rows at and above this were never used
         self._free = Growable(np.int64)
         self.index = HashIndex(slots_for(rows))
@@ -76,12 +76,12 @@ class FlowTable:
                 self.index.place(hash_keys(words_of(self._records[rows])), rows, self._records)
 
     def _grow_rows(self, capacity: int) -> None:
-        keys = np.zeros((capacity, self.layout.words), dtype=np.uint64)
+        keys = lazy_zeros((capacity, self.layout.words), np.uint64)
         keys[: self.hwm] = self.keys[: self.hwm]
         self.keys = keys
         self._records = as_records(keys)
         for name, dtype in _ROW_COLUMNS.items():
-            column = np.zeros(capacity, dtype=dtype)
+            column = lazy_zeros(capacity, dtype)
             column[: self.hwm] = getattr(self, name)[: self.hwm]
             setattr(self, name, column)
         self.ticks.grow(capacity)
@@ -113,16 +113,27 @@ class FlowTable:
         return rows
 
     def apply(self, rows: np.ndarray, a_to_b: np.ndarray, ts_us: np.ndarray, wirelen: np.ndarray,
-              flags: np.ndarray) -> np.ndarray:
-        """Count packets into their rows, in packet order; returns which packets started a flow.
+              flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Count packets into their rows, in packet order.
 
-        `flags` must be 0 for UDP packets. Returns a per-packet mask: the packet's flow was
-        created by this call.
+        `flags` must be 0 for UDP packets. Returns (created, starts): a per-packet mask of
+        packets whose flow this call created, and the index of each created flow's first packet.
         """
-        flow_rows, group = np.unique(rows, return_inverse=True)
+        flow_rows, first_packet, group = np.unique(rows, return_index=True, return_inverse=True)
         groups = flow_rows.shape[0]
-        created = (self.packets_ab[flow_rows] == 0) & (self.packets_ba[flow_rows] == 0)
-        self.ticks.touch(flow_rows, created, self.bytes_total(flow_rows), self.packets_total(flow_rows))
+        packets_ab, packets_ba = self.packets_ab[flow_rows], self.packets_ba[flow_rows]
+        bytes_ab, bytes_ba = self.bytes_ab[flow_rows], self.bytes_ba[flow_rows]
+        created = (packets_ab == 0) & (packets_ba == 0)
+        self.ticks.touch(flow_rows, created, bytes_ab + bytes_ba, packets_ab.astype(np.int64) + packets_ba)
+
+        # Per (flow, direction) sums in one bincount each: slot 2g is A->B, 2g+1 is B->A.
+        slot = 2 * group + ~a_to_b
+        count = np.bincount(slot, minlength=2 * groups).reshape(groups, 2)
+        volume = np.bincount(slot, weights=wirelen, minlength=2 * groups).astype(np.int64).reshape(groups, 2)
+        self.bytes_ab[flow_rows] = bytes_ab + volume[:, 0]
+        self.bytes_ba[flow_rows] = bytes_ba + volume[:, 1]
+        self.packets_ab[flow_rows] = np.minimum(packets_ab + count[:, 0], PACKETS_MAX)
+        self.packets_ba[flow_rows] = np.minimum(packets_ba + count[:, 1], PACKETS_MAX)
 
         first = np.full(groups, INT64_MAX, dtype=np.int64)
         np.minimum.at(first, group, ts_us)
@@ -130,20 +141,15 @@ class FlowTable:
         np.maximum.at(last, group, ts_us)
         self.first_us[flow_rows] = np.where(created, first, np.minimum(self.first_us[flow_rows], first))
         self.last_us[flow_rows] = np.where(created, last, np.maximum(self.last_us[flow_rows], last))
-        is_tcp = self.layout.proto_of(words_of(self._records[flow_rows])) == PROTO_TCP
-        state = np.where(created, np.where(is_tcp, TCP_START, UDP_STATE), self.tcp_state[flow_rows])
 
-        for forward, packets, octets in ((True, self.packets_ab, self.bytes_ab),
-                                         (False, self.packets_ba, self.bytes_ba)):
-            sent = a_to_b == forward
-            count = np.bincount(group[sent], minlength=groups)
-            volume = np.bincount(group[sent], weights=wirelen[sent], minlength=groups)
-            octets[flow_rows] += volume.astype(np.int64)
-            packets[flow_rows] = np.minimum(packets[flow_rows].astype(np.int64) + count, PACKETS_MAX)
-
+        state = self.tcp_state[flow_rows]
+        if created.any():
+            new = np.flatnonzero(created)
+            is_tcp = self.layout.proto_of(words_of(self._records[flow_rows[new]])) == PROTO_TCP
+            state[new] = np.where(is_tcp, TCP_START, UDP_STATE)
         self.tcp_state[flow_rows], self.fin_mask[flow_rows], self.client[flow_rows] = tcpstate.advance(
-            state.astype(np.uint8), self.fin_mask[flow_rows], self.client[flow_rows], group, a_to_b, flags)
-        return created[group]
+            state, self.fin_mask[flow_rows], self.client[flow_rows], group, a_to_b, flags)
+        return created[group], first_packet[created]
 
     # -- removal ------------------------------------------------------------------------
 
@@ -192,7 +198,7 @@ class FlowTable:
             packets_ab=self.packets_ab[rows].astype(np.int64), packets_ba=self.packets_ba[rows].astype(np.int64),
             bytes_ab=self.bytes_ab[rows], bytes_ba=self.bytes_ba[rows],
             tcp_state=self.tcp_state[rows], client=self.client[rows],
-            tick_packets=tick_packets, tick_bytes=tick_bytes,
+            tick_packets=tick_packets, tick_bytes=tick_bytes, row=rows,
         )
 
     def top(self, count: int, by: str) -> FlowColumns:

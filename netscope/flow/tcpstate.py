@@ -50,7 +50,7 @@ def advance(state: np.ndarray, fin_mask: np.ndarray, client: np.ndarray, group: 
 
     def last_of(events: np.ndarray) -> np.ndarray:
         out = np.full(groups, -1, dtype=np.int64)
-        np.maximum.at(out, group[events], order[events])
+        np.maximum.at(out, group, np.where(events, order, -1))
         return out
 
     absolute = rst | syn

@@ -12,15 +12,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from netscope.flow.buffer import Growable
+from netscope.flow.buffer import Growable, lazy_zeros
 
 
 class TickLog:
     """Per-table tick bookkeeping; rows are the owning table's rows."""
 
     def __init__(self, capacity: int) -> None:
-        self.touch_entry = np.zeros(capacity, dtype=np.int32)  # >0 old entry + 1, <0 -(new entry + 1)
-        self.result_entry = np.zeros(capacity, dtype=np.int32)  # last tick's result index + 1
+        self.touch_entry = lazy_zeros(capacity, np.int32)  # >0 old entry + 1, <0 -(new entry + 1)
+        self.result_entry = lazy_zeros(capacity, np.int32)  # last tick's result index + 1
         self._new_rows = Growable(np.int32)
         self._old_rows = Growable(np.int32)
         self._old_bytes = Growable(np.int64)
@@ -31,7 +31,7 @@ class TickLog:
 
     def grow(self, capacity: int) -> None:
         for name in ("touch_entry", "result_entry"):
-            grown = np.zeros(capacity, dtype=np.int32)
+            grown = lazy_zeros(capacity, np.int32)
             old = getattr(self, name)
             grown[: old.shape[0]] = old
             setattr(self, name, grown)

@@ -41,18 +41,22 @@ class BatchFlows:
 
     Rows are per table: `ip_version` (4 or 6; 0 = not a TCP/UDP flow packet) says which.
     A row keeps its flow for the flow's lifetime and is then reused; `created` marks packets
-    whose flow was new in this batch, which is when per-row data must be reset.
+    whose flow was new in this batch, which is when per-row data must be reset. `started`
+    marks the first packet of each such flow: a row can end one flow and start another
+    within a batch (expiry or eviction between two parts of it), and only `started` tells
+    where.
     """
 
     ip_version: np.ndarray  # uint8
     row: np.ndarray  # int64, -1 when not a flow packet
     a_to_b: np.ndarray  # bool
     created: np.ndarray  # bool
+    started: np.ndarray  # bool
 
     @staticmethod
     def empty(count: int) -> BatchFlows:
         return BatchFlows(np.zeros(count, np.uint8), np.full(count, -1, np.int64),
-                          np.zeros(count, bool), np.zeros(count, bool))
+                          np.zeros(count, bool), np.zeros(count, bool), np.zeros(count, bool))
 
 
 class FlowTracker:
@@ -157,13 +161,14 @@ class FlowTracker:
         table.reserve(packets.count)
         live_before = table.live
         rows = table.resolve(keys)
-        created = table.apply(rows, packets.a_to_b, packets.ts_us, packets.wirelen, packets.flags)
+        created, starts = table.apply(rows, packets.a_to_b, packets.ts_us, packets.wirelen, packets.flags)
         self.flows_seen += table.live - live_before
         mapping = self.last_batch
         mapping.ip_version[packets.position] = table.layout.version
         mapping.row[packets.position] = rows
         mapping.a_to_b[packets.position] = packets.a_to_b
         mapping.created[packets.position] = created
+        mapping.started[packets.position[starts]] = True
         return rows
 
     # -- removal ----------------------------------------------------------------------------
@@ -249,8 +254,11 @@ def _merge(parts: list[FlowColumns], by: str, limit: int | None = None) -> FlowC
     primary = np.concatenate([_primary(part, by) for part in nonempty])
     first = np.concatenate([part.first_us for part in nonempty])
     ranked = order([primary, first])[: limit]
-    return FlowColumns(**{name: np.concatenate([getattr(part, name) for part in nonempty])[ranked]
-                          for name in FlowColumns.__slots__})
+    columns = {}
+    for name in FlowColumns.__slots__:
+        values = [getattr(part, name) for part in nonempty]
+        columns[name] = None if any(v is None for v in values) else np.concatenate(values)[ranked]
+    return FlowColumns(**columns)
 
 
 def _primary(flows: FlowColumns, by: str) -> np.ndarray:

@@ -74,6 +74,20 @@ def test_last_batch_maps_each_packet_to_its_row():
     assert mapping.row[0] == mapping.row[4] != mapping.row[2]
     assert mapping.a_to_b[[0, 2, 3, 4]].tolist() == [True, False, True, True]
     assert mapping.created.tolist() == [True, False, False, True, True, False]
+    assert mapping.started.tolist() == [True, False, False, True, False, False]
+    snapshot = tracker.snapshot()
+    rows = {(r.key, int(row)) for r, row in zip(snapshot.rows(), snapshot.row, strict=True)}
+    assert (("tcp", "10.0.0.2", 1002, "172.16.0.1", 80), int(mapping.row[0])) in rows
+
+
+def test_started_marks_where_a_reused_row_begins_a_new_flow():
+    tracker = FlowTracker(FlowSettings(timeout_s=1))
+    # Flow 1 expires at the pass after the packet at 3 s; flow 3 then takes its row, same batch.
+    tracker.observe(make_batch([v4(1, ts=0), v4(2, ts=3_000_000), v4(3, ts=3_000_001), v4(3, ts=3_000_002)]))
+    mapping = tracker.last_batch
+    assert mapping.row[0] == mapping.row[2] == mapping.row[3]
+    assert mapping.created.tolist() == [True, True, True, True]
+    assert mapping.started.tolist() == [True, True, True, False]
 
 
 def test_packet_counters_saturate():
