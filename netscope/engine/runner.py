@@ -50,6 +50,8 @@ class Runner:
         self.paused = False
         self._next_tick = time.monotonic() + tick_s
         self._seen = 0
+        self._batch_progress = (0.0, 0.0, 1)  # source progress before/after the current batch, its size
+        self._fed_in_batch = 0
 
     # -- commands and ticks -------------------------------------------------------------
     def _state(self) -> str:
@@ -82,9 +84,16 @@ class Runner:
             self.engine.tracker.expire_idle(int(time.time() * 1e6))
             self.outputs.record(self.engine)
         snapshot = self.engine.tick(state or self._state(), self.clock.speed if not self.live else 1.0,
-                                    self.engine.take_alerts(), progress=getattr(self.source, "progress", None))
+                                    self.engine.take_alerts(), progress=self._progress())
         self.publish(snapshot)
         self._next_tick = time.monotonic() + self.tick_s
+
+    def _progress(self) -> float | None:
+        """Share of the file replayed: the source reads a whole batch ahead, so interpolate within it."""
+        before, after, size = self._batch_progress
+        if getattr(self.source, "progress", None) is None:
+            return None
+        return before + (after - before) * min(self._fed_in_batch / max(size, 1), 1.0)
 
     def _service(self) -> None:
         """Commands and due ticks: called between slices and while waiting."""
@@ -104,6 +113,9 @@ class Runner:
 
     # -- the loop -----------------------------------------------------------------------
     def _feed(self, raw: RawBatch) -> None:
+        before = self._batch_progress[1]
+        self._batch_progress = (before, getattr(self.source, "progress", None) or 0.0, raw.count)
+        self._fed_in_batch = 0
         start = 0
         while start < raw.count and not self.stop_event.is_set():
             while self.paused and not self.stop_event.is_set():
@@ -117,7 +129,7 @@ class Runner:
             self.outputs.write_packets(piece)
             self.engine.process(piece)
             self.outputs.record(self.engine)
-            start = end
+            start = self._fed_in_batch = end
             self._service()
 
     def run(self) -> RunResult:

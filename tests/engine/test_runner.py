@@ -1,0 +1,92 @@
+"""The runner: pacing by packet time, pause/speed/detail commands, count, progress, final tick."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from netscope.config import Config
+from netscope.engine.messages import FlowDetail, RequestDetail, SetPaused, SetSpeed
+from netscope.engine.outputs import OutputPaths, RunOutputs
+from netscope.engine.pacing import ReplayClock
+from netscope.engine.runner import Runner
+from netscope.engine.session import build_engine, open_source
+from netscope.engine.snapshot import TickSnapshot
+
+BUSIEST = ("tcp", "10.88.0.1", 39246, "10.88.0.2", 5201)
+
+
+def make_runner(sample: Path, speed: float, commands: list, published: list, count: int = 0) -> Runner:
+    config = Config().replace("capture", read_pcap=str(sample))
+    source = open_source(config)
+    engine = build_engine(config, source, keep_recent_packets=True, top_n=10)
+
+    def poll():
+        out, commands[:] = list(commands), []
+        return out
+
+    return Runner(engine, source, RunOutputs(OutputPaths()), tick_s=0.05, replay_speed=speed, count=count,
+                  publish=published.append, poll_commands=poll)
+
+
+def test_replay_clock_maps_capture_time_to_wall_time() -> None:
+    clock = ReplayClock(10.0)
+    assert clock.wait_s(1_000_000) <= 0  # the first packet anchors the clock
+    assert 0.09 < clock.wait_s(2_000_000) <= 0.1  # one capture second later, at 10x
+    ts = np.array([0, 10_000, 400_000, 600_000, 2_000_000])
+    assert clock.slice_end(ts, 0) == 3  # 50 ms of wall time at 10x is 500 ms of capture time
+    clock.set_speed(0.0, None)
+    assert clock.unpaced and clock.slice_end(ts, 1) == 5 and clock.wait_s(10**12) == 0
+
+
+def test_unpaced_run_ends_finished_with_every_packet_and_full_progress(sample_pcap: Path) -> None:
+    published: list = []
+    result = make_runner(sample_pcap, 0.0, [], published).run()
+    ticks = [m for m in published if isinstance(m, TickSnapshot)]
+    assert result.packets == 3413 and not result.stopped_early
+    final = ticks[-1]
+    assert final.state == "finished" and final.progress == 1.0 and final.totals.packets == 3413
+    assert final.top_flows[0].key == BUSIEST  # ranked by total bytes once finished
+
+
+def test_count_stops_early(sample_pcap: Path) -> None:
+    published: list = []
+    result = make_runner(sample_pcap, 0.0, [], published, count=500).run()
+    assert result.packets == 500 and result.stopped_early
+    assert published[-1].totals.packets == 500
+
+
+def test_paced_replay_takes_capture_time_over_speed_and_pause_holds_it(sample_pcap: Path) -> None:
+    published: list = []
+    commands: list = [SetSpeed(8.0)]
+    runner = make_runner(sample_pcap, 1.0, commands, published)
+    start = time.monotonic()
+    runner.run()
+    paced = time.monotonic() - start
+    # the sample spans about 5.2 s of capture time: about 0.65 s at 8x, never instantly
+    assert 0.4 < paced < 5.0
+    replaying = [m for m in published if isinstance(m, TickSnapshot) and m.state == "replaying"]
+    assert replaying and all(m.speed == 8.0 for m in replaying)
+    assert all(0 < m.progress < 1 for m in replaying[:-1] if m.progress is not None)
+
+    published.clear()
+    commands[:] = [SetPaused(True)]
+    runner = make_runner(sample_pcap, 50.0, commands, published)
+    runner._handle_commands()
+    runner._wait(0.3)
+    assert runner.paused and runner.engine.totals().packets == 0
+
+
+def test_detail_request_returns_counters_and_recent_packets(sample_pcap: Path) -> None:
+    published: list = []
+    commands: list = []
+    runner = make_runner(sample_pcap, 0.0, commands, published)
+    runner.run()
+    commands.append(RequestDetail(BUSIEST))
+    runner._handle_commands()
+    detail = published[-1]
+    assert isinstance(detail, FlowDetail) and detail.flow is not None
+    assert detail.flow.packets_total == 732 + 449
+    assert detail.packets and all(p.linktype == 1 and len(p.data) >= 54 for p in detail.packets)
