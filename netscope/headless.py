@@ -21,7 +21,7 @@ from netscope.capture.errors import CaptureError
 from netscope.config import Config
 from netscope.engine.outputs import OutputError
 from netscope.engine.runner import Runner, RunResult
-from netscope.engine.session import build_engine, build_outputs, open_source
+from netscope.engine.session import build_engine, build_outputs, finish_engine, open_source
 from netscope.engine.snapshot import TickSnapshot, Totals
 
 
@@ -145,6 +145,7 @@ def run_headless(config: Config) -> int:
             error = str(exc)
         finally:
             try:
+                finish_engine(engine, outputs)
                 written = outputs.finish(engine)
             except OutputError as exc:
                 error = error or str(exc)

@@ -44,7 +44,7 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
     from netscope.capture.errors import CaptureError
     from netscope.engine.outputs import OutputError
     from netscope.engine.runner import Runner
-    from netscope.engine.session import build_engine, build_outputs, open_source
+    from netscope.engine.session import build_engine, build_outputs, finish_engine, open_source
 
     written: list[tuple[str, str]] = []
     warning = error = None
@@ -73,6 +73,7 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
         error = str(exc)
     finally:
         try:
+            finish_engine(engine, outputs)
             written = outputs.finish(engine)
         except OutputError as exc:
             error = error or str(exc)
@@ -89,7 +90,8 @@ class EngineProcess:
         self._commands: mp.Queue = ctx.Queue()
         self._events: mp.Queue = ctx.Queue()
         self._process = ctx.Process(target=_engine_main, args=(config, self._commands, self._events),
-                                    name="netscope-engine", daemon=True)
+                                    name="netscope-engine",
+                                    daemon=not config.pipeline.enabled)  # daemons cannot fork workers
         self._process.start()
         self.finished: EngineFinished | None = None
 

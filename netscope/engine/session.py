@@ -16,6 +16,8 @@ from netscope.engine.core import Engine, EngineSettings
 from netscope.engine.outputs import OutputPaths, RunOutputs
 from netscope.engine.snapshot import SourceInfo
 from netscope.flow.tracker import FlowSettings
+from netscope.pipeline.build import build_pipeline_engine, open_live_pipeline
+from netscope.pipeline.engine import PipelineEngine
 
 LINK_NAMES = {1: "Ethernet", 113: "Linux SLL", 276: "Linux SLL2", 0: "Loopback (NULL)", 108: "Loopback (LOOP)",
               12: "Raw IP", 101: "Raw IP", 228: "Raw IPv4", 229: "Raw IPv6"}
@@ -55,8 +57,15 @@ def open_source(config: Config):
     c = config.capture
     if c.read_pcap:
         return FileSource(c.read_pcap, bpf_filter=c.filter)
-    return LiveSource(c.interface, snaplen=c.snaplen, promiscuous=c.promiscuous, timeout_ms=c.timeout_ms,
-                      buffer_size_mb=c.buffer_size_mb, immediate_mode=c.immediate_mode, bpf_filter=c.filter)
+
+    def open_live() -> LiveSource:
+        return LiveSource(c.interface, snaplen=c.snaplen, promiscuous=c.promiscuous, timeout_ms=c.timeout_ms,
+                          buffer_size_mb=c.buffer_size_mb, immediate_mode=c.immediate_mode, bpf_filter=c.filter)
+
+    if config.pipeline.enabled:  # each worker opens its own handle in one kernel fanout group
+        return open_live_pipeline(config, open_live, lambda source: build_engine(
+            _single_process(config), source, keep_recent_packets=False, top_n=0))
+    return open_live()
 
 
 def source_info(config: Config, source) -> SourceInfo:
@@ -66,15 +75,31 @@ def source_info(config: Config, source) -> SourceInfo:
                       link=LINK_NAMES.get(source.linktype, f"Unsupported({source.linktype})"))
 
 
-def build_engine(config: Config, source, *, keep_recent_packets: bool, top_n: int) -> Engine:
+def build_engine(config: Config, source, *, keep_recent_packets: bool, top_n: int) -> Engine | PipelineEngine:
     settings = EngineSettings(
         flow=FlowSettings(timeout_s=config.flow.timeout_secs, max_flows=config.flow.max_flows,
                           collect_expired=bool(config.output.expired_flows_jsonl)),
         top_n=top_n,
         keep_recent_packets=keep_recent_packets,
     )
+    if config.pipeline.enabled:
+        return build_pipeline_engine(config, source, source_info(config, source), lambda shard_source: build_engine(
+            _single_process(config), shard_source, keep_recent_packets=False, top_n=top_n), top_n=top_n)
     return Engine(settings, source_info(config, source), detectors=build_detectors(config),
                   names=NameObserver() if config.analysis.names else None)
+
+
+def _single_process(config: Config) -> Config:
+    """The config a pipeline shard builds its own Engine from."""
+    return config.replace("pipeline", enabled=False)
+
+
+def finish_engine(engine, outputs: RunOutputs) -> None:
+    """Before exports: a pipeline hands over its shards' last alerts, expired flows and tables."""
+    finish = getattr(engine, "finish", None)
+    if finish is not None:
+        finish()
+        outputs.record(engine)
 
 
 def build_detectors(config: Config) -> list[AnomalyDetector]:

@@ -1,0 +1,1 @@
+"""Sharded pipeline: flows split across worker processes by a symmetric hash of their endpoints."""

@@ -1,0 +1,337 @@
+"""The reader side of the pipeline: an Engine look-alike the Runner drives unchanged.
+
+`PipelineEngine.process` routes a batch to the shards (files) and returns at once; `tick`
+asks every worker for its partial snapshot and merges them; `flow_table` collects the
+workers' tables at the end. Exactly the methods and attributes Runner and RunOutputs use
+are offered, so headless output, the TUI and the exports need no pipeline-specific code.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import time
+from collections.abc import Callable, Iterator
+from multiprocessing.connection import Connection
+
+import numpy as np
+
+from netscope.analysis.alerts import Alert
+from netscope.capture.batch import RawBatch
+from netscope.capture.errors import CaptureError
+from netscope.capture.source import StopSignal, empty_batch, stop_check
+from netscope.engine.core import Engine
+from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
+from netscope.flow.expired import ExpiredFlows
+from netscope.flow.records import FlowColumns
+from netscope.pipeline.merge import MergedNames, empty_flows, merge_alerts, merge_flow_tables, merge_top, merge_totals
+from netscope.pipeline.ring import BatchRing, RingLayout
+from netscope.pipeline.routing import shard_ids
+from netscope.pipeline.worker import (
+    BatchReady,
+    FinishRequest,
+    LookupRequest,
+    TickRequest,
+    WorkerFailed,
+    WorkerFinal,
+    WorkerReady,
+    WorkerTick,
+    file_worker_main,
+    live_worker_main,
+    wait_ready,
+)
+
+RING_SLOTS = 4
+SLOT_BYTES = 16 << 20
+FREE_SLOT_POLL_S = 0.0002
+JOIN_TIMEOUT_S = 10.0
+READY_TIMEOUT_S = 10.0
+
+
+def worker_count(configured: int) -> int:
+    """`pipeline.workers`, or 0 = auto: half the cores, 1..8 (reference §6.3)."""
+    return configured if configured > 0 else min(max((os.cpu_count() or 2) // 2, 1), 8)
+
+
+class Workers:
+    """The forked shard processes and their pipes; stops them, and never leaves one behind."""
+
+    def __init__(self) -> None:
+        self.processes: list[mp.Process] = []
+        self.conns: list[Connection] = []
+        self.finals: list[WorkerFinal] = []
+
+    def start(self, target: Callable, args_for: Callable[[int, Connection], tuple], count: int) -> None:
+        ctx = mp.get_context("fork")
+        for index in range(count):
+            mine, theirs = ctx.Pipe()
+            process = ctx.Process(target=target, args=args_for(index, theirs), name=f"netscope-worker-{index}",
+                                  daemon=False)
+            process.start()
+            theirs.close()
+            self.processes.append(process)
+            self.conns.append(mine)
+
+    def send(self, index: int, message: object) -> None:
+        try:
+            self.conns[index].send(message)
+        except OSError:
+            raise self._failure(index, None) from None
+
+    def receive(self, index: int) -> object:
+        try:
+            message = self.conns[index].recv()
+        except (EOFError, OSError):
+            raise self._failure(index, None) from None
+        if isinstance(message, WorkerFailed):
+            raise self._failure(index, message.error)
+        return message
+
+    def ask_all(self, message: object) -> list:
+        for index in range(len(self.conns)):
+            self.send(index, message)
+        return [self.receive(index) for index in range(len(self.conns))]
+
+    def check_alive(self) -> None:
+        for index, process in enumerate(self.processes):
+            if not process.is_alive():
+                raise self._failure(index, None)
+
+    def _failure(self, index: int, error: str | None) -> CaptureError:
+        return CaptureError(f"pipeline worker {index} failed: {error or 'the process ended unexpectedly'}")
+
+    def finish(self) -> list[WorkerFinal]:
+        """Collect every worker's final table (once), then join them all."""
+        if not self.finals and self.processes:
+            try:
+                self.finals = self.ask_all(FinishRequest())
+            finally:
+                self.stop()
+        return self.finals
+
+    def stop(self) -> None:
+        for conn in self.conns:
+            conn.close()
+        for process in self.processes:
+            process.join(JOIN_TIMEOUT_S)
+            if process.is_alive():
+                process.kill()
+                process.join()
+        self.conns = []
+        self.processes = []
+
+
+class TrackerView:
+    """What Runner and RunOutputs ask of `engine.tracker`, answered by the shards."""
+
+    def __init__(self, engine: PipelineEngine) -> None:
+        self._engine = engine
+        self.expired: list[ExpiredFlows] = []
+        self.expire_now_us: int | None = None
+
+    def take_expired(self) -> ExpiredFlows:
+        parts, self.expired = self.expired, []
+        if not parts:
+            return ExpiredFlows(empty_flows(), np.empty(0, np.uint8), np.empty(0, np.int64))
+        return ExpiredFlows(FlowColumns.concat([p.flows for p in parts]), np.concatenate([p.reason for p in parts]),
+                            np.concatenate([p.ts_us for p in parts]))
+
+    def expire_idle(self, now_us: int) -> None:
+        """Live idle expiry: passed to the workers with the next tick request."""
+        self.expire_now_us = now_us
+
+    def lookup(self, key: tuple[str, str, int, str, int]) -> FlowColumns | None:
+        return self._engine.lookup(key)
+
+
+class PipelineEngine:
+    """Shards analysis over worker processes; the Runner drives it like an Engine."""
+
+    def __init__(self, source_info: SourceInfo, make_engine: Callable[[], Engine], *, workers: int,
+                 top_n: int, slot_packets: int, live: LivePipelineSource | None = None) -> None:
+        self.source = source_info
+        self.top_n = top_n
+        self.tracker = TrackerView(self)
+        self.recent = None  # recent packets live in the shards; the detail view shows counters only
+        self.names: MergedNames | None = None
+        self.last_packet_us: int | None = None
+        self.kernel_stats = (0, 0, 0)
+        self.wirelen_estimated = 0
+        self.dispatch_dropped = 0
+        self.unrecorded_alerts: list[Alert] = []
+        self._totals = Totals()
+        self._seq = 0
+        self._last_tick_wall = time.monotonic()
+        self._ring: BatchRing | None = None
+        if live is not None:
+            self.workers = live.workers
+            self._shards = len(live.workers.conns)
+        else:
+            self._shards = workers
+            self._ring = BatchRing(RingLayout(RING_SLOTS, slot_packets, SLOT_BYTES, workers))
+            self.workers = Workers()
+            try:
+                self.workers.start(file_worker_main, lambda i, conn: (i, self._ring, conn, make_engine), workers)
+            except BaseException:
+                self.close()
+                raise
+
+    # -- dispatch (files) -----------------------------------------------------------------
+
+    def process(self, raw: RawBatch) -> None:
+        """Hand a batch to the shards. Files wait for a free slot (back-pressure, never a drop)."""
+        if self._ring is None or not raw.count:
+            return
+        shards = shard_ids(raw, self._shards)
+        start = 0
+        while start < raw.count:
+            slot = self._free_slot()
+            stop = self._ring.piece_end(raw, start)
+            count, sequence = self._ring.write(slot, raw, start, stop, shards)
+            present = np.bincount(shards[start:stop], minlength=self._shards)
+            for worker in range(self._shards):
+                if present[worker]:
+                    self.workers.send(worker, BatchReady(slot, count, sequence, raw.linktype))
+                else:
+                    self._ring.mark_done(worker, slot, sequence)
+            start = stop
+        self.last_packet_us = max(self.last_packet_us or 0, int(raw.ts_us.max()))
+
+    def _free_slot(self) -> int:
+        checked = time.monotonic()
+        while (slot := self._ring.free_slot()) is None:
+            time.sleep(FREE_SLOT_POLL_S)
+            if time.monotonic() - checked > 1.0:
+                self.workers.check_alive()
+                checked = time.monotonic()
+        return slot
+
+    # -- ticks ----------------------------------------------------------------------------
+
+    def take_alerts(self) -> list[Alert]:
+        return []  # alerts arrive with the workers' ticks and go straight into the merged snapshot
+
+    def tick(self, state: str, speed: float, new_alerts: list[Alert], progress: float | None = None,
+             top_n: int | None = None) -> TickSnapshot:
+        n = self.top_n if top_n is None else top_n
+        if not self.workers.processes:  # after finish: the last merged state, unchanged
+            parts: list[WorkerTick] = []
+        else:
+            parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us))
+        self.tracker.expire_now_us = None
+        now = time.monotonic()
+        interval = max(now - self._last_tick_wall, 1e-3)
+        self._last_tick_wall = now
+        alerts = merge_alerts([new_alerts] + [part.alerts for part in parts])
+        self.unrecorded_alerts.extend(alerts)
+        self.tracker.expired.extend(part.expired for part in parts if part.expired is not None)
+        if parts:
+            self._absorb_totals([part.snapshot.totals for part in parts])
+            stamps = [part.last_packet_us for part in parts if part.last_packet_us is not None]
+            if stamps:
+                self.last_packet_us = max([*stamps, self.last_packet_us or 0])
+        by = "bytes" if state == "finished" else "rate"
+        top = merge_top([part.snapshot.top_flows for part in parts], n, by) if n else ()
+        flow_names = {}
+        for part in parts:
+            flow_names.update(part.snapshot.flow_names)
+        self._seq += 1
+        return TickSnapshot(
+            seq=self._seq, wall_time=time.time(),
+            capture_time=None if self.last_packet_us is None else self.last_packet_us / 1e6,
+            interval_s=interval, state=state, speed=speed, source=self.source,
+            interval_packets=sum(part.snapshot.interval_packets for part in parts),
+            interval_bytes=sum(part.snapshot.interval_bytes for part in parts),
+            totals=self._totals, top_flows=top,
+            flow_names={row.key: flow_names[row.key] for row in top if row.key in flow_names},
+            new_alerts=tuple(alerts), progress=progress)
+
+    def _absorb_totals(self, parts: list[Totals]) -> None:
+        overrides = {"dispatch_dropped": self.dispatch_dropped}
+        if self._ring is not None:
+            overrides["wirelen_estimated"] = self.wirelen_estimated
+        self._totals = merge_totals(parts, **overrides)
+        merged = self._totals
+        self.kernel_stats = (merged.kernel_received, merged.kernel_dropped, merged.if_dropped)
+
+    def totals(self) -> Totals:
+        return self._totals
+
+    def lookup(self, key: tuple[str, str, int, str, int]) -> FlowColumns | None:
+        if not self.workers.processes:
+            return None
+        return next((found for found in self.workers.ask_all(LookupRequest(key)) if found is not None), None)
+
+    # -- the end --------------------------------------------------------------------------
+
+    def flow_table(self) -> FlowColumns:
+        finals = self.finish()
+        return merge_flow_tables([final.flows for final in finals]) if finals else empty_flows()
+
+    def finish(self) -> list[WorkerFinal]:
+        """Stop the workers after they hand over what is left and their tables and names; idempotent.
+
+        A last tick first collects alerts and expired flows raised since the previous one (a
+        run that ends on an error never had its final tick) and the final totals.
+        """
+        try:
+            if self.workers.processes:
+                self.tick("finished", 0.0, [])
+            finals = self.workers.finish()
+        finally:
+            self.close()
+        observers = [final.names for final in finals if final.names is not None]
+        if observers and self.names is None:
+            self.names = MergedNames(observers)
+        return finals
+
+    def close(self) -> None:
+        """Workers stopped and shared memory removed, whatever state the run ended in."""
+        self.workers.stop()
+        if self._ring is not None:
+            self._ring.close()
+
+
+class LivePipelineSource:
+    """Live capture in the workers, one handle each in a PACKET_FANOUT_HASH group.
+
+    The reader captures nothing itself; to the Runner this source yields idle batches so its
+    loop keeps ticking, and ends once a packet count (-c), shared by all workers, is used up.
+    """
+
+    def __init__(self, open_capture: Callable[[], object], make_engine: Callable[[object], Engine], workers: int,
+                 count: int, timeout_ms: int) -> None:
+        self.budget = mp.get_context("fork").Value("q", count if count > 0 else -1)
+        self.timeout_s = timeout_ms / 1000
+        self.workers = Workers()
+        self.engine: PipelineEngine | None = None
+        self.wirelen_estimated = 0
+        self.workers.start(live_worker_main, lambda _i, conn: (conn, open_capture, make_engine, self.budget), workers)
+        try:
+            ready = [wait_ready(conn, READY_TIMEOUT_S) for conn in self.workers.conns]
+            failed = next((r for r in ready if not isinstance(r, WorkerReady)), False)
+            if failed is not False:
+                raise CaptureError(failed.error if isinstance(failed, WorkerFailed) else
+                                   "a pipeline worker did not open its capture in time")
+        except BaseException:
+            self.close()
+            raise
+        self.linktype = ready[0].linktype
+        self.snaplen = ready[0].snaplen
+
+    def batches(self, stop: StopSignal = None) -> Iterator[RawBatch]:
+        should_stop = stop_check(stop)
+        idle = empty_batch(self.linktype)
+        while not should_stop() and self.budget.value != 0:
+            time.sleep(self.timeout_s)
+            yield idle
+
+    def stats(self) -> tuple[int, int, int]:
+        """The workers' libpcap counters summed, as of the last merged tick."""
+        return self.engine.kernel_stats if self.engine is not None else (0, 0, 0)
+
+    def close(self) -> None:
+        if self.engine is not None:
+            self.engine.close()
+        else:
+            self.workers.stop()

@@ -1,0 +1,119 @@
+"""Shared-memory batch slots between the reader and the workers: bytes are copied once, never pickled.
+
+The reader copies a batch (or a piece of one, when it does not fit a slot) into a free slot
+with a shard id per packet; every worker reads the same slot and keeps its own packets. A
+slot is free again once every worker has marked it done with the slot's current sequence
+number, written into a small shared array: no queue round trip per batch.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from multiprocessing import shared_memory
+
+import numpy as np
+
+from netscope.capture.batch import RawBatch
+
+_COLUMNS = ("offset", "caplen", "wirelen", "ts_us")
+
+
+@dataclass(frozen=True)
+class RingLayout:
+    slots: int
+    slot_packets: int
+    slot_bytes: int
+    workers: int
+
+    @property
+    def size(self) -> int:
+        per_slot = self.slot_bytes + self.slot_packets * (8 * len(_COLUMNS) + 1)
+        return self.slots * per_slot + 8 * self.slots * (self.workers + 1)
+
+
+class BatchRing:
+    """Slots in one shared memory block, created by the reader before the workers are forked.
+
+    Forked workers inherit the mapping itself, so they never attach by name (attaching would
+    register the segment with the resource tracker a second time).
+    """
+
+    def __init__(self, layout: RingLayout) -> None:
+        self.layout = layout
+        self._owner_pid = os.getpid()
+        self._shm = shared_memory.SharedMemory(create=True, size=layout.size)
+        self.name = self._shm.name
+        self._map_views()
+
+    def _map_views(self) -> None:
+        lay = self.layout
+        buffer = self._shm.buf
+        at = 0
+
+        def take(dtype, shape) -> np.ndarray:
+            nonlocal at
+            view = np.ndarray(shape, dtype=dtype, buffer=buffer, offset=at)
+            at += view.nbytes
+            return view
+
+        self.data = take(np.uint8, (lay.slots, lay.slot_bytes))
+        self.columns = {name: take(np.int64, (lay.slots, lay.slot_packets)) for name in _COLUMNS}
+        self.shard = take(np.uint8, (lay.slots, lay.slot_packets))
+        at = -(-at // 8) * 8
+        self.written = take(np.int64, (lay.slots,))  # sequence number of the slot's current contents
+        self.done = take(np.int64, (lay.workers, lay.slots))  # what each worker has finished with
+        self.written[:] = 0
+        self.done[:] = 0
+
+    # -- reader side ----------------------------------------------------------------------
+
+    def free_slot(self) -> int | None:
+        """A slot every worker has finished with, or None."""
+        free = np.flatnonzero((self.done == self.written).all(axis=0))
+        return int(free[0]) if free.size else None
+
+    def piece_end(self, raw: RawBatch, start: int) -> int:
+        """End of the piece of `raw` from `start` that fits one slot (at least one packet)."""
+        lay = self.layout
+        stop = min(raw.count, start + lay.slot_packets)
+        ends = raw.offset[start:stop] + raw.caplen[start:stop] - raw.offset[start]
+        fits = int(np.searchsorted(np.maximum.accumulate(ends), lay.slot_bytes, side="right"))
+        return start + max(fits, 1)
+
+    def write(self, slot: int, raw: RawBatch, start: int, stop: int, shard: np.ndarray) -> tuple[int, int]:
+        """Copy packets start..stop-1 into `slot`; returns (packets, sequence number)."""
+        first = int(raw.offset[start])
+        end = int((raw.offset[start:stop] + raw.caplen[start:stop]).max())
+        self.data[slot, : end - first] = raw.data[first:end]
+        count = stop - start
+        cols = self.columns
+        np.subtract(raw.offset[start:stop], first, out=cols["offset"][slot, :count])
+        cols["caplen"][slot, :count] = raw.caplen[start:stop]
+        cols["wirelen"][slot, :count] = raw.wirelen[start:stop]
+        cols["ts_us"][slot, :count] = raw.ts_us[start:stop]
+        self.shard[slot, :count] = shard[start:stop]
+        self.written[slot] += 1
+        return count, int(self.written[slot])
+
+    # -- worker side ----------------------------------------------------------------------
+
+    def batch_for(self, slot: int, count: int, worker: int, linktype: int) -> RawBatch:
+        """The worker's packets of a slot; columns are copies, bytes stay a view into the slot."""
+        mine = np.flatnonzero(self.shard[slot, :count] == worker)
+        cols = {name: values[slot, :count][mine] for name, values in self.columns.items()}
+        return RawBatch(self.data[slot], cols["offset"], cols["caplen"], cols["wirelen"], cols["ts_us"], linktype)
+
+    def mark_done(self, worker: int, slot: int, sequence: int) -> None:
+        self.done[worker, slot] = sequence
+
+    # -- lifetime -------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Drop the views, unmap and remove the segment (reader only; workers just exit)."""
+        if os.getpid() != self._owner_pid or self.data is None:
+            return
+        self.data = self.shard = self.written = self.done = None
+        self.columns = {}
+        self._shm.close()
+        self._shm.unlink()

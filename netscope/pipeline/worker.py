@@ -1,0 +1,169 @@
+"""One shard: a forked process that owns an Engine (flow tracker, anomaly detector, names).
+
+A file worker takes its packets from the shared ring as the reader announces slots; a live
+worker captures from its own handle in the kernel's fanout group. Both answer the same
+requests on their pipe: a tick (its partial snapshot, new alerts, expired flows), a flow
+lookup for the detail view, and finish (its whole flow table). Workers ignore SIGINT: the
+reader decides when a run ends and tells them, so exports are never cut short.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+
+from netscope.analysis.alerts import Alert
+from netscope.analysis.names import NameObserver
+from netscope.engine.core import Engine
+from netscope.engine.snapshot import TickSnapshot
+from netscope.flow.expired import ExpiredFlows
+from netscope.flow.records import FlowColumns
+from netscope.pipeline.ring import BatchRing
+
+
+@dataclass(frozen=True)
+class BatchReady:
+    slot: int
+    count: int
+    sequence: int
+    linktype: int
+
+
+@dataclass(frozen=True)
+class TickRequest:
+    state: str
+    top_n: int
+    expire_now_us: int | None  # live: idle expiry against this clock first (files use packet time only)
+
+
+@dataclass(frozen=True)
+class LookupRequest:
+    key: tuple[str, str, int, str, int]
+
+
+@dataclass(frozen=True)
+class FinishRequest:
+    pass
+
+
+@dataclass(frozen=True)
+class WorkerTick:
+    snapshot: TickSnapshot
+    alerts: list[Alert]
+    expired: ExpiredFlows | None
+    last_packet_us: int | None
+
+
+@dataclass(frozen=True)
+class WorkerFinal:
+    flows: FlowColumns
+    names: NameObserver | None
+
+
+@dataclass(frozen=True)
+class WorkerReady:
+    linktype: int
+    snaplen: int
+
+
+@dataclass(frozen=True)
+class WorkerFailed:
+    error: str
+
+
+class ShardWorker:
+    """The request handling shared by file and live workers."""
+
+    def __init__(self, engine: Engine, conn: Connection) -> None:
+        self.engine = engine
+        self.conn = conn
+        self.finished = False
+
+    def handle(self, request: object) -> None:
+        engine = self.engine
+        if isinstance(request, TickRequest):
+            if request.expire_now_us is not None:
+                engine.tracker.expire_idle(request.expire_now_us)
+            alerts = engine.take_alerts()
+            engine.unrecorded_alerts = []
+            snapshot = engine.tick(request.state, 1.0, alerts, top_n=request.top_n)
+            expired = engine.tracker.take_expired() if engine.settings.flow.collect_expired else None
+            self.conn.send(WorkerTick(snapshot, alerts, expired, engine.last_packet_us))
+        elif isinstance(request, LookupRequest):
+            self.conn.send(engine.tracker.lookup(request.key))
+        elif isinstance(request, FinishRequest):
+            self.conn.send(WorkerFinal(engine.flow_table(), engine.names))
+            self.finished = True
+
+
+def _guarded(conn: Connection, body: Callable[[], None]) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        body()
+    except Exception as exc:
+        detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
+        with contextlib.suppress(OSError):
+            conn.send(WorkerFailed(detail))
+
+
+def file_worker_main(index: int, ring: BatchRing, conn: Connection, make_engine: Callable[[], Engine]) -> None:
+    def body() -> None:
+        worker = ShardWorker(make_engine(), conn)
+        while not worker.finished:
+            try:
+                request = conn.recv()
+            except EOFError:
+                return  # the reader is gone
+            if isinstance(request, BatchReady):
+                batch = ring.batch_for(request.slot, request.count, index, request.linktype)
+                if batch.count:
+                    worker.engine.process(batch)
+                ring.mark_done(index, request.slot, request.sequence)
+            else:
+                worker.handle(request)
+
+    _guarded(conn, body)
+
+
+def live_worker_main(conn: Connection, open_capture: Callable[[], object], make_engine: Callable[[object], Engine],
+                     budget) -> None:
+    """Capture and analyse until finished; `budget` (shared, -1 = unlimited) enforces -c across workers."""
+    def body() -> None:
+        source = open_capture()
+        try:
+            conn.send(WorkerReady(source.linktype, source.snaplen))
+            worker = ShardWorker(make_engine(source), conn)
+            for raw in source.batches(lambda: worker.finished):
+                if raw.count:
+                    with budget.get_lock():
+                        if budget.value >= 0:
+                            take = min(budget.value, raw.count)
+                            budget.value -= take
+                            raw = raw.slice(0, take)
+                    if raw.count:
+                        worker.engine.wirelen_estimated = source.wirelen_estimated
+                        worker.engine.process(raw)
+                worker.engine.kernel_stats = source.stats()
+                while not worker.finished and conn.poll():
+                    worker.handle(conn.recv())
+        finally:
+            source.close()
+
+    _guarded(conn, body)
+
+
+def wait_ready(conn: Connection, timeout_s: float) -> WorkerReady | WorkerFailed | None:
+    """The first message of a live worker; None if it said nothing in time."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if conn.poll(0.05):
+            try:
+                return conn.recv()
+            except EOFError:
+                return WorkerFailed("the worker process ended before capturing")
+    return None
