@@ -1,7 +1,8 @@
 """Flow-table throughput and memory: python benches/bench_flow.py [flows] [batch]
 
 Prints figures only (no assertions): new flows/s through FlowTracker.observe, packets/s
-updating existing flows, top-N and snapshot times over the full table, eviction churn, and
+updating existing flows, end_tick, top-N and snapshot times over the full table, inserts
+into a full table (evicting), the fixed cost of an observe call on small batches, and
 VmRSS/VmHWM after each phase. Batches are built outside the timed region.
 """
 
@@ -92,6 +93,11 @@ def main() -> None:
         elapsed += timed(lambda p=packets: tracker.observe(p))
     print(f"insert into a full table (evicting): {churn / elapsed:,.0f} flows/s, "
           f"{tracker.evicted_count:,} evicted  | {memory()}")
+
+    for size in (1, 64, 1024):
+        packets = flow_batch(rng.integers(flows, flows + churn, size), 9_000_000, TCP_ACK)  # live flows
+        per_call = best_ms(lambda p=packets: tracker.observe(p), repeat=50)
+        print(f"observe() of {size:>5}-packet batches: {per_call * 1e3:,.0f} us per call")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,7 @@
 
 Slots hold `row + 1` (0 = empty, -1 = tombstone) in an int32 array, so the index costs
 4 bytes a slot and no Python object per flow. Every operation walks all of its keys at
-once: each probe round is one numpy pass over the keys still unresolved, and linear
-probing keeps the rounds few at the load we allow.
+once: each probe round is one numpy pass over the keys still unresolved (linear probing).
 """
 
 from __future__ import annotations
@@ -17,8 +16,13 @@ from netscope.flow.keys import same_keys
 
 EMPTY = 0
 TOMBSTONE = -1
+NO_TOMB = -1  # first_tomb of a query that has passed no tombstone yet
+NO_REUSE = -2  # first_tomb of a query that must take an empty slot
 MAX_LOAD = 0.6  # live entries plus tombstones, as a fraction of the slots
 MIN_SLOTS = 1024
+WINDOW = 16  # slots a round examines per key once at most WIDE_BELOW keys are left
+WIDE_BELOW = 2048
+_OFFSETS = np.arange(WINDOW)
 
 
 def slots_for(rows: int) -> int:
@@ -56,53 +60,65 @@ class HashIndex:
         wins (whichever ticket the scatter kept) and the others match its row a round later.
         An insert takes the first tombstone on its path once an empty slot proves the key
         absent, so deletions do not eat the load budget for good.
+
+        A round looks at one slot per key while many keys are unresolved, and at a window
+        of WINDOW slots once few are left: linear probing leaves a long tail of keys with
+        long runs to walk, and a round costs about the same for a handful of keys as for
+        a thousand.
         """
         rows = np.full(hashes.shape[0], -1, dtype=np.int64)
         mask = self.size - 1
         pending = np.arange(hashes.shape[0])
         pos = (hashes & np.uint64(mask)).astype(np.int64)
-        first_tomb = np.full(pending.shape[0], -1, dtype=np.int64)
+        first_tomb = np.full(pending.shape[0], NO_TOMB, dtype=np.int64)
         while pending.size:
-            value = self.slots[pos]
+            width = 1 if pending.size > WIDE_BELOW else WINDOW
+            window = self.slots[(pos[:, None] + _OFFSETS[:width]) & mask]
+            empty = window == EMPTY
+            reached = empty.any(axis=1)
+            stop = np.where(reached, empty.argmax(axis=1), width)  # slots before the first empty
+            before = _OFFSETS[:width] < stop[:, None]
             done = np.zeros(pending.size, dtype=bool)
-            held = np.zeros(pending.size, dtype=bool)  # stay on this slot for the next round
-            occupied = np.flatnonzero(value > 0)
-            if occupied.size:
-                candidate = value[occupied].astype(np.int64) - 1
-                same = same_keys(stored[candidate], queries[pending[occupied]])
-                rows[pending[occupied[same]]] = candidate[same]
-                done[occupied[same]] = True
-            empty = np.flatnonzero(value == EMPTY)
+            held = np.zeros(pending.size, dtype=bool)  # look at the slot in pos again next round
+            query, offset = np.nonzero((window > 0) & before)
+            if query.size:
+                candidate = window[query, offset].astype(np.int64) - 1
+                same = same_keys(stored[candidate], queries[pending[query]])
+                rows[pending[query[same]]] = candidate[same]
+                done[query[same]] = True
+            reached &= ~done
             if claim is None:
-                done[empty] = True
+                done |= reached
             else:
                 if self.tombstones:
-                    newly_tomb = (value == TOMBSTONE) & (first_tomb < 0)
-                    first_tomb[newly_tomb] = pos[newly_tomb]
-                if empty.size:
-                    self._insert(empty, pending, pos, first_tomb, rows, done, held, claim)
+                    tomb = (window == TOMBSTONE) & before
+                    seen = tomb.any(axis=1) & (first_tomb == NO_TOMB)
+                    first_tomb[seen] = (pos[seen] + tomb[seen].argmax(axis=1)) & mask
+                if reached.any():
+                    self._insert(np.flatnonzero(reached), (pos + stop) & mask, pending, pos, first_tomb,
+                                 rows, done, held, claim)
             advance = ~done & ~held
-            pos[advance] = (pos[advance] + 1) & mask
+            pos[advance] = (pos[advance] + width) & mask
             keep = ~done
             pending, pos, first_tomb = pending[keep], pos[keep], first_tomb[keep]
         return rows
 
-    def _insert(self, empty: np.ndarray, pending: np.ndarray, pos: np.ndarray, first_tomb: np.ndarray,
-                rows: np.ndarray, done: np.ndarray, held: np.ndarray,
+    def _insert(self, empty: np.ndarray, empty_pos: np.ndarray, pending: np.ndarray, pos: np.ndarray,
+                first_tomb: np.ndarray, rows: np.ndarray, done: np.ndarray, held: np.ndarray,
                 claim: Callable[[np.ndarray], np.ndarray]) -> None:
-        """One round of inserts for the queries that reached an empty slot (see probe)."""
+        """One round of inserts for the queries `empty`, which found an empty slot (see probe)."""
         tickets = (-2 - np.arange(empty.size)).astype(np.int32)
-        if self.tombstones:
-            target = np.where(first_tomb[empty] >= 0, first_tomb[empty], pos[empty])
+        reuse = first_tomb[empty] >= 0
+        if reuse.any():
+            target = np.where(reuse, first_tomb[empty], empty_pos[empty])
             current = self.slots[target]
-            # A remembered tombstone may have been taken by another key in an earlier round:
-            # walk again from there, as a query that lost a claim does.
+            # A remembered tombstone may have been taken by another key in an earlier round.
             free = (current == EMPTY) | (current == TOMBSTONE)
             self.slots[target[free]] = tickets[free]
             won = free & (self.slots[target] == tickets)
             self.tombstones -= int(np.count_nonzero(current[won] == TOMBSTONE))
-        else:  # every target is the empty slot just read: nothing can have taken it
-            target = pos[empty]
+        else:  # every target is an empty slot just read: nothing can have taken it
+            target = empty_pos[empty]
             self.slots[target] = tickets
             won = self.slots[target] == tickets
         winners = empty[won]
@@ -111,22 +127,40 @@ class HashIndex:
         rows[pending[winners]] = new_rows
         done[winners] = True
         self.live += int(winners.size)
+        # Losers look at the slot they wanted again: the winner there may hold the same key.
+        # One that wanted a tombstone then walks on to an empty slot without reusing
+        # tombstones, or keys sharing a tombstone would take one round each to get in.
         retry = empty[~won]
         pos[retry] = target[~won]
-        first_tomb[retry] = -1
+        first_tomb[retry] = np.where(reuse[~won], NO_REUSE, first_tomb[retry])
         held[retry] = True
 
     def remove(self, hashes: np.ndarray, rows: np.ndarray) -> None:
-        """Tombstone the slots of `rows` (distinct rows, all present); keys need not be compared."""
+        """Delete `rows` (distinct rows, all present); keys need not be compared.
+
+        A deleted slot becomes a tombstone, so that probes keep walking past it, except at
+        the end of a run: a slot followed by an empty one is on no key's path, so it and any
+        tombstones just before it go back to empty. That undoes about half of all deletions
+        at our load and keeps rebuilds rare under churn.
+        """
         mask = self.size - 1
         target = rows.astype(np.int64) + 1
         pos = (hashes & np.uint64(mask)).astype(np.int64)
+        gone = []
         while target.size:
             found = self.slots[pos] == target
-            self.slots[pos[found]] = TOMBSTONE
+            gone.append(pos[found])
             pos, target = (pos[~found] + 1) & mask, target[~found]
         self.live -= int(rows.shape[0])
         self.tombstones += int(rows.shape[0])
+        candidates = np.concatenate(gone) if gone else np.empty(0, np.int64)
+        self.slots[candidates] = TOMBSTONE
+        while candidates.size:
+            ends_run = (self.slots[candidates] == TOMBSTONE) & (self.slots[(candidates + 1) & mask] == EMPTY)
+            cleared = np.unique(candidates[ends_run])
+            self.slots[cleared] = EMPTY
+            self.tombstones -= int(cleared.shape[0])
+            candidates = (cleared - 1) & mask
 
     def clear(self, slots: int) -> None:
         """Drop every entry (and tombstone) and resize to `slots`: the start of a rebuild."""

@@ -198,7 +198,7 @@ class FlowTable:
             packets_ab=self.packets_ab[rows].astype(np.int64), packets_ba=self.packets_ba[rows].astype(np.int64),
             bytes_ab=self.bytes_ab[rows], bytes_ba=self.bytes_ba[rows],
             tcp_state=self.tcp_state[rows], client=self.client[rows],
-            tick_packets=tick_packets, tick_bytes=tick_bytes, row=rows,
+            tick_packets=tick_packets, tick_bytes=tick_bytes, row=rows.astype(np.int64),
         )
 
     def top(self, count: int, by: str) -> FlowColumns:
@@ -211,7 +211,7 @@ class FlowTable:
     def ordered(self, by: str) -> FlowColumns:
         """Every live flow, best first by `by`."""
         rows, rank = self._ranking(by)
-        picked = self.live_rows() if rows is None else np.arange(rows.shape[0])
+        picked = self.live_rows() if rows is None else np.flatnonzero(rank != INT64_MAX)
         rows = self._rows(rows, picked)
         rows = rows[order([rank[picked], *self._tie_columns(rows, by)])]
         del rank, picked  # a snapshot of a big table is big: free what the gather no longer needs
@@ -227,8 +227,7 @@ class FlowTable:
     def _ranking(self, by: str) -> tuple[np.ndarray | None, np.ndarray]:
         """(rows or None for all rows below hwm, rank): smaller rank is better, free rows INT64_MAX."""
         if by == "rate":
-            rows, moved = self.ticks.moved()
-            return rows, -moved
+            return self.ticks.ranked()
         span = slice(0, self.hwm)
         if by == "age":
             rank = self.first_us[span].copy()

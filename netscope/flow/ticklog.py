@@ -14,6 +14,8 @@ import numpy as np
 
 from netscope.flow.buffer import Growable, lazy_zeros
 
+GONE = np.iinfo(np.int64).max
+
 
 class TickLog:
     """Per-table tick bookkeeping; rows are the owning table's rows."""
@@ -25,8 +27,10 @@ class TickLog:
         self._old_rows = Growable(np.int32)
         self._old_bytes = Growable(np.int64)
         self._old_packets = Growable(np.int64)
-        self.result_rows = np.empty(0, dtype=np.int32)  # -1 where the flow has gone since
-        self.result_bytes = np.empty(0, dtype=np.int64)
+        # The last tick's results. Bytes are kept negated, as the "rate" ranking wants them
+        # (smaller is better), and GONE marks a flow that has gone since.
+        self.result_rows = np.empty(0, dtype=np.int32)
+        self.result_rank = np.empty(0, dtype=np.int64)
         self.result_packets = np.empty(0, dtype=np.int64)
 
     def grow(self, capacity: int) -> None:
@@ -58,12 +62,12 @@ class TickLog:
         self._new_rows.view[-entry[entry < 0] - 1] = -1
         self.touch_entry[rows] = 0
         result = self.result_entry[rows]
-        self.result_rows[result[result > 0] - 1] = -1
+        self.result_rank[result[result > 0] - 1] = GONE
         self.result_entry[rows] = 0
 
     def end_tick(self, bytes_total: np.ndarray, packets_total: np.ndarray) -> None:
         """Close the tick; *_total are the table's per-row totals (read for touched rows only)."""
-        self.result_entry[self.result_rows[self.result_rows >= 0]] = 0
+        self.result_entry[self.result_rows] = 0
         new_rows = self._new_rows.view
         new_rows = new_rows[new_rows >= 0]
         old_rows = self._old_rows.view
@@ -71,8 +75,8 @@ class TickLog:
         old_rows = old_rows[live]
         rows = np.concatenate([new_rows, old_rows])
         self.result_rows = rows
-        self.result_bytes = np.concatenate(
-            [bytes_total(new_rows), bytes_total(old_rows) - self._old_bytes.view[live]])
+        self.result_rank = np.concatenate(
+            [-bytes_total(new_rows), self._old_bytes.view[live] - bytes_total(old_rows)])
         self.result_packets = np.concatenate(
             [packets_total(new_rows), packets_total(old_rows) - self._old_packets.view[live]])
         self.touch_entry[rows] = 0
@@ -86,11 +90,10 @@ class TickLog:
         moved = entry >= 0
         tick_bytes = np.zeros(rows.shape[0], dtype=np.int64)
         tick_packets = np.zeros(rows.shape[0], dtype=np.int64)
-        tick_bytes[moved] = self.result_bytes[entry[moved]]
+        tick_bytes[moved] = -self.result_rank[entry[moved]]
         tick_packets[moved] = self.result_packets[entry[moved]]
         return tick_bytes, tick_packets
 
-    def moved(self) -> tuple[np.ndarray, np.ndarray]:
-        """(rows, bytes) of the flows that moved in the last completed tick and still exist."""
-        alive = self.result_rows >= 0
-        return self.result_rows[alive].astype(np.int64), self.result_bytes[alive]
+    def ranked(self) -> tuple[np.ndarray, np.ndarray]:
+        """(rows, -bytes) of the flows that moved in the last completed tick; GONE where freed since."""
+        return self.result_rows, self.result_rank

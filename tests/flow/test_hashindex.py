@@ -57,6 +57,18 @@ def test_insert_then_find_with_every_key_colliding():
     assert (index.slots[:50] > 0).any()
 
 
+def test_many_colliding_keys_use_single_slots_then_windows():
+    """More keys than WIDE_BELOW, in runs longer than WINDOW, some of them twice."""
+    index, store = HashIndex(1 << 13), Store(capacity=8192)
+    values = [*range(3000), *range(0, 3000, 7)]
+    keys = keys_of(values)
+    hashes = np.array([(v % 40) * 100 for v in values], np.uint64)
+    rows = index.probe(hashes, keys, store.records, claim=store.claim(keys))
+    assert index.live == store.used == 3000
+    assert np.array_equal(rows[3000:], rows[:3000:7])
+    assert np.array_equal(index.probe(hashes, keys, store.records), rows)
+
+
 def test_equal_new_keys_in_one_call_get_one_row():
     index, store = HashIndex(MIN_SLOTS), Store()
     keys = keys_of([5, 9, 5, 5, 9, 11])
@@ -75,19 +87,46 @@ def test_absent_keys_are_minus_one_without_claim():
     assert index.probe(colliding(2), other, store.records).tolist() == [-1, 1]
 
 
+def chain_order(index: HashIndex, rows: np.ndarray, start: int = MIN_SLOTS - 3) -> np.ndarray:
+    """Indices into `rows` in the order their entries sit along the probe chain from `start`."""
+    slot_of = {int(index.slots[(start + i) % index.size]) - 1: i for i in range(rows.shape[0])}
+    return np.argsort([slot_of[int(r)] for r in rows])
+
+
 def test_remove_leaves_tombstones_that_inserts_reuse():
     index, store = HashIndex(MIN_SLOTS), Store()
     keys = keys_of(list(range(10)))
     hashes = colliding(10)
     rows = index.probe(hashes, keys, store.records, claim=store.claim(keys))
-    index.remove(hashes[:3], rows[:3])
+    head = chain_order(index, rows)[:3]
+    index.remove(hashes[head], rows[head])
     assert (index.slots == TOMBSTONE).sum() == 3 and index.live == 7 and index.tombstones == 3
     # Keys behind the tombstones are still found, removed ones are not.
-    assert index.probe(hashes, keys, store.records).tolist() == [-1, -1, -1, *rows[3:].tolist()]
+    expected = rows.copy()
+    expected[head] = -1
+    assert np.array_equal(index.probe(hashes, keys, store.records), expected)
     fresh = keys_of([100, 101])
     index.probe(colliding(2), fresh, store.records, claim=store.claim(fresh))
-    assert index.tombstones == 1 and index.live == 9
-    assert (index.slots == TOMBSTONE).sum() == 1
+    # Both want the first tombstone; the one that loses it goes on to the empty slot after the run.
+    assert index.tombstones == 2 and index.live == 9
+    assert (index.slots == TOMBSTONE).sum() == 2
+    assert index.probe(colliding(2), fresh, store.records).min() >= 0
+
+
+def test_deleting_the_end_of_a_chain_leaves_no_tombstones():
+    index, store = HashIndex(MIN_SLOTS), Store()
+    keys = keys_of(list(range(10)))
+    hashes = colliding(10)
+    rows = index.probe(hashes, keys, store.records, claim=store.claim(keys))
+    chain = chain_order(index, rows)
+    index.remove(hashes[chain[[4, 6]]], rows[chain[[4, 6]]])  # inside the run: tombstones
+    assert index.tombstones == 2
+    tail = chain[7:]
+    index.remove(hashes[tail], rows[tail])  # the end of the run: empty again, the tombstone at 6 too
+    assert index.tombstones == 1 and (index.slots == TOMBSTONE).sum() == 1 and index.live == 5
+    expected = rows.copy()
+    expected[chain[[4, 6, 7, 8, 9]]] = -1
+    assert np.array_equal(index.probe(hashes, keys, store.records), expected)
 
 
 def test_rebuild_drops_tombstones_and_can_grow():
@@ -127,6 +166,7 @@ def test_index_agrees_with_a_dict(ops, buckets):
             present = sorted({v for v in values if v in expected})
             index.remove(hashes_of(present), np.array([expected.pop(v) for v in present], np.int64))
         assert index.live == len(expected)
+        assert index.tombstones == (index.slots == TOMBSTONE).sum()
         every = list(range(41))
         found = index.probe(hashes_of(every), keys_of(every), store.records).tolist()
         assert found == [expected.get(v, -1) for v in every]
