@@ -5,8 +5,8 @@ is reused by a later flow. Everything here is written once against a KeyLayout, 
 tracker holds one table for IPv4 keys (2 words) and one for IPv6 keys (5 words).
 
 Memory per IPv4 row: 16 key + 32 time/byte + 8 packet + 3 state + 8 tick pointers = 67
-bytes, plus 4 bytes per index slot. Row arrays are calloc'd, so capacity that is never
-reached costs no resident memory.
+bytes, plus 4 bytes per index slot. Row arrays are lazily zeroed (buffer.lazy_zeros), so
+capacity that is never reached costs no resident memory.
 """
 
 from __future__ import annotations
@@ -206,7 +206,7 @@ class FlowTable:
         rows, rank = self._ranking(by)
         chosen = smallest(count, rank, lambda picked: self._tie_columns(self._rows(rows, picked), by))
         chosen = chosen[rank[chosen] != INT64_MAX]
-        return self._ordered(self._rows(rows, chosen), rank[chosen], by)
+        return self._sorted_columns(self._rows(rows, chosen), rank[chosen], by)
 
     def ordered(self, by: str) -> FlowColumns:
         """Every live flow, best first by `by`."""
@@ -217,7 +217,7 @@ class FlowTable:
         del rank, picked  # a snapshot of a big table is big: free what the gather no longer needs
         return self.columns(rows)
 
-    def _ordered(self, rows: np.ndarray, rank: np.ndarray, by: str) -> FlowColumns:
+    def _sorted_columns(self, rows: np.ndarray, rank: np.ndarray, by: str) -> FlowColumns:
         return self.columns(rows[order([rank, *self._tie_columns(rows, by)])])
 
     @staticmethod

@@ -82,10 +82,6 @@ class FlowTracker:
     def active_flows(self) -> int:
         return sum(table.live for table in self._tables)
 
-    def row_capacity(self, ip_version: int) -> int:
-        """Rows the table for `ip_version` can hold now (it only grows): sizes per-row arrays."""
-        return self._table(ip_version).capacity
-
     # -- feeding ----------------------------------------------------------------------------
 
     def observe(self, batch: ParsedBatch) -> None:
@@ -219,6 +215,7 @@ class FlowTracker:
         """
         if by not in RANKINGS:
             raise ValueError(f"unknown ranking {by!r}; expected one of {', '.join(RANKINGS)}")
+        n = max(n, 0)
         return _merge([table.top(n, by) for table in self._tables], by, n)
 
     def snapshot(self) -> FlowColumns:

@@ -21,13 +21,13 @@ def v6(i: int, ts: int = 0, **kw) -> Packet:
 
 def test_unlimited_tables_grow_by_doubling_and_keep_every_flow():
     tracker = FlowTracker(FlowSettings(timeout_s=0, max_flows=0))
-    start_v4, start_v6 = tracker.row_capacity(4), tracker.row_capacity(6)
+    start_v4, start_v6 = tracker._table(4).capacity, tracker._table(6).capacity
     total = 2000 * (3 * start_v4 // 2000 + 1)
     for lo in range(0, total, 2000):
         packets = [v4(i) for i in range(lo, lo + 2000)] + [v6(i) for i in range(lo // 10, lo // 10 + 200)]
         tracker.observe(make_batch(packets))
     assert tracker.active_flows == tracker.flows_seen == total + total // 10
-    assert tracker.row_capacity(4) >= total > start_v4 and tracker.row_capacity(6) > start_v6
+    assert tracker._table(4).capacity >= total > start_v4 and tracker._table(6).capacity > start_v6
     # Every flow is still found, and a second pass over the same packets creates nothing.
     tracker.observe(make_batch([v4(i) for i in range(0, total, 97)] + [v6(i) for i in range(0, total // 10, 13)]))
     assert not tracker.last_batch.created.any()
