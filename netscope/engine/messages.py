@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol
 
+from netscope.analysis.names import FlowNames
 from netscope.engine.snapshot import TickSnapshot
 from netscope.flow.records import FlowRow
 
@@ -55,6 +56,7 @@ class FlowDetail:
     key: FlowKey
     flow: FlowRow | None  # None once the flow has expired
     packets: tuple[PacketRecord, ...]
+    names: FlowNames | None = None  # SNI, HTTP Host, DNS question and endpoint names, when seen
 
 
 class EngineLink(Protocol):

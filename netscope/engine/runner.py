@@ -76,7 +76,8 @@ class Runner:
         flow = self.engine.tracker.lookup(request.key)
         rows = flow.rows()[0] if flow is not None and flow.count else None
         packets = self.engine.recent.detail(request.key) if self.engine.recent is not None else ()
-        return FlowDetail(key=request.key, flow=rows, packets=packets)
+        names = self.engine.names.flow_names(request.key) if self.engine.names is not None else None
+        return FlowDetail(key=request.key, flow=rows, packets=packets, names=names)
 
     def _tick(self, state: str | None = None) -> None:
         if self.live:
