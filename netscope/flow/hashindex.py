@@ -72,17 +72,13 @@ class HashIndex:
         pos = (hashes & np.uint64(mask)).astype(np.int64)
         first_tomb = np.full(pending.shape[0], NO_TOMB, dtype=np.int64)
         while pending.size:
-            width = 1 if pending.size > WIDE_BELOW else WINDOW
-            window = self.slots[(pos[:, None] + _OFFSETS[:width]) & mask]
-            empty = window == EMPTY
-            reached = empty.any(axis=1)
-            stop = np.where(reached, empty.argmax(axis=1), width)  # slots before the first empty
-            before = _OFFSETS[:width] < stop[:, None]
+            width, window, reached, stop, before = self._look(pos, pending.size)
             done = np.zeros(pending.size, dtype=bool)
             held = np.zeros(pending.size, dtype=bool)  # look at the slot in pos again next round
-            query, offset = np.nonzero((window > 0) & before)
-            if query.size:
-                candidate = window[query, offset].astype(np.int64) - 1
+            hits = np.flatnonzero((window > 0) & before)  # (key, offset) pairs, flattened
+            if hits.size:
+                query = hits if width == 1 else hits // width
+                candidate = window.ravel()[hits].astype(np.int64) - 1
                 same = same_keys(stored[candidate], queries[pending[query]])
                 rows[pending[query[same]]] = candidate[same]
                 done[query[same]] = True
@@ -102,6 +98,23 @@ class HashIndex:
             keep = ~done
             pending, pos, first_tomb = pending[keep], pos[keep], first_tomb[keep]
         return rows
+
+    def _look(self, pos: np.ndarray, keys: int) -> tuple[int, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The slots a round examines: (width, window, reached, stop, before).
+
+        window[i] holds the `width` slots from pos[i]; reached[i] says one of them is empty,
+        stop[i] is the offset of the first empty one (width if none) and before[i] masks the
+        slots in front of it, the only ones that can hold the key.
+        """
+        if keys > WIDE_BELOW:  # one slot each: plain 1-D work, the bulk of every probe
+            value = self.slots[pos]
+            reached = value == EMPTY
+            return 1, value[:, None], reached, (~reached).astype(np.int64), ~reached[:, None]
+        window = self.slots[(pos[:, None] + _OFFSETS) & (self.size - 1)]
+        empty = window == EMPTY
+        reached = empty.any(axis=1)
+        stop = np.where(reached, empty.argmax(axis=1), WINDOW)
+        return WINDOW, window, reached, stop, stop[:, None] > _OFFSETS
 
     def _insert(self, empty: np.ndarray, empty_pos: np.ndarray, pending: np.ndarray, pos: np.ndarray,
                 first_tomb: np.ndarray, rows: np.ndarray, done: np.ndarray, held: np.ndarray,
@@ -148,9 +161,11 @@ class HashIndex:
         pos = (hashes & np.uint64(mask)).astype(np.int64)
         gone = []
         while target.size:
-            found = self.slots[pos] == target
-            gone.append(pos[found])
-            pos, target = (pos[~found] + 1) & mask, target[~found]
+            width = 1 if target.size > WIDE_BELOW else WINDOW
+            match = self.slots[(pos[:, None] + _OFFSETS[:width]) & mask] == target[:, None]
+            found = match.any(axis=1)
+            gone.append((pos[found] + match[found].argmax(axis=1)) & mask)
+            pos, target = (pos[~found] + width) & mask, target[~found]
         self.live -= int(rows.shape[0])
         self.tombstones += int(rows.shape[0])
         candidates = np.concatenate(gone) if gone else np.empty(0, np.int64)
