@@ -119,7 +119,7 @@ class FlowTable:
         `flags` must be 0 for UDP packets. Returns (created, starts): a per-packet mask of
         packets whose flow this call created, and the index of each created flow's first packet.
         """
-        flow_rows, first_packet, group = np.unique(rows, return_index=True, return_inverse=True)
+        flow_rows, group = np.unique(rows, return_inverse=True)
         groups = flow_rows.shape[0]
         packets_ab, packets_ba = self.packets_ab[flow_rows], self.packets_ba[flow_rows]
         bytes_ab, bytes_ba = self.bytes_ab[flow_rows], self.bytes_ba[flow_rows]
@@ -143,13 +143,17 @@ class FlowTable:
         self.last_us[flow_rows] = np.where(created, last, np.maximum(self.last_us[flow_rows], last))
 
         state = self.tcp_state[flow_rows]
+        starts = np.empty(0, dtype=np.int64)
         if created.any():
             new = np.flatnonzero(created)
             is_tcp = self.layout.proto_of(words_of(self._records[flow_rows[new]])) == PROTO_TCP
             state[new] = np.where(is_tcp, TCP_START, UDP_STATE)
+            first_packet = np.full(groups, rows.shape[0], dtype=np.int64)
+            np.minimum.at(first_packet, group, np.arange(rows.shape[0]))
+            starts = first_packet[new]
         self.tcp_state[flow_rows], self.fin_mask[flow_rows], self.client[flow_rows] = tcpstate.advance(
             state, self.fin_mask[flow_rows], self.client[flow_rows], group, a_to_b, flags)
-        return created[group], first_packet[created]
+        return created[group], starts
 
     # -- removal ------------------------------------------------------------------------
 
