@@ -1,12 +1,14 @@
 """Replay throughput: raw libpcap batches vs netscope's engine vs a plain dpkt flow loop.
 
-Usage: python benches/bench_replay.py [--packets N] [--repeat R] [--json OUT]
+Usage: python benches/bench_replay.py [--packets N] [--repeat R] [--json OUT] [--default-allocator]
 
 Builds a large capture from the bundled sample (mergecap), then measures packets per CPU second:
   raw next_batch   the floor: pcapy hands over batches, nothing looks at them
   engine           FileSource -> parse_batch -> FlowTracker (+ passive names), what a headless
                    replay does minus printing and exports
   dpkt loop        a per-packet Python loop decoding with dpkt into a flow dict (the naive way)
+The allocator is tuned first, as the CLI does (netscope.cli.tune_allocator), so every row runs
+in the same process conditions as `netscope --headless`; --default-allocator skips that.
 Issue targets: engine >= 0.4x raw (issue 2), >= 0.6x raw (issue 4); engine >= 5x dpkt loop.
 """
 
@@ -28,6 +30,7 @@ from common import build_large_capture, raw_read_rate
 
 from netscope.analysis.names import NameObserver
 from netscope.capture.offline import FileSource
+from netscope.cli import tune_allocator
 from netscope.engine.core import Engine, EngineSettings
 from netscope.engine.snapshot import SourceInfo
 
@@ -81,7 +84,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--dpkt-packets", type=int, default=150_000)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--default-allocator", action="store_true", help="leave glibc malloc untuned")
     args = parser.parse_args()
+    if not args.default_allocator:
+        tune_allocator()
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "large.pcap"
         total = build_large_capture(args.packets, path)
