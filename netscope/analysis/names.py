@@ -155,11 +155,12 @@ def _shared(text: str | None) -> str | None:
     return None if text is None else sys.intern(text)
 
 
-def _packed_keys(parsed: ParsedBatch, index: np.ndarray) -> list[bytes]:
-    """Canonical flow keys (§3.2) of the given packets, 40 bytes each: both directions of a flow share one.
+def _packed_keys(parsed: ParsedBatch, index: np.ndarray) -> np.ndarray:
+    """Canonical flow keys (§3.2) of the given packets, as 40-byte records: both directions of a flow share one.
 
-    Packed in numpy and cut into bytes objects, which are cheaper to build and to keep than
-    tuples of Python ints: (proto, ip version, port A, port B) in one word, then A and B.
+    Packed in numpy, so a batch's keys can be deduplicated there and only distinct ones cut
+    into bytes objects, which are cheaper to build and to keep than tuples of Python ints:
+    (proto, ip version, port A, port B) in one word, then A and B.
     """
     src_hi, src_lo, dst_hi, dst_lo = (parsed.src_hi[index], parsed.src_lo[index], parsed.dst_hi[index],
                                       parsed.dst_lo[index])
@@ -175,8 +176,23 @@ def _packed_keys(parsed: ParsedBatch, index: np.ndarray) -> list[bytes]:
     words[:, 2] = np.where(src_first, src_lo, dst_lo)
     words[:, 3] = np.where(src_first, dst_hi, src_hi)
     words[:, 4] = np.where(src_first, dst_lo, src_lo)
-    packed = words.tobytes()
+    return words.view(f"V{_KEY.size}").reshape(-1)
+
+
+def _split_keys(records: np.ndarray) -> list[bytes]:
+    packed = records.tobytes()
     return [packed[at:at + _KEY.size] for at in range(0, len(packed), _KEY.size)]
+
+
+def _rank_within_key(inverse: np.ndarray) -> np.ndarray:
+    """For each element, how many earlier elements share its key (0 for a key's first occurrence)."""
+    order = np.argsort(inverse, kind="stable")
+    sorted_keys = inverse[order]
+    group_start = np.flatnonzero(np.r_[True, sorted_keys[1:] != sorted_keys[:-1]])
+    group_sizes = np.diff(np.r_[group_start, sorted_keys.size])
+    rank = np.empty(inverse.size, dtype=np.int64)
+    rank[order] = np.arange(inverse.size) - np.repeat(group_start, group_sizes)
+    return rank
 
 
 def _packed_key(key: FlowKey) -> bytes | None:
@@ -214,11 +230,39 @@ class NameObserver:
         if not found.index.size:
             return
         self.stats.candidates += int(found.index.size)
-        data = raw.data
+        records = _packed_keys(parsed, found.index)
+        distinct, first, inverse = np.unique(records, return_index=True, return_inverse=True)
+        keys = _split_keys(distinct)
+        if len(self._flows) + len(keys) > self.max_flows:
+            # Flows may be dropped and come back within this batch: take candidates one by one.
+            self._observe_each([keys[k] for k in inverse.tolist()], raw.data, found)
+            return
+        # Budgets are settled per distinct flow, in numpy: a long flow's later packets never reach
+        # Python. New flows enter the table in the order their first candidates appear.
         flows = self._flows
-        rows = zip(_packed_keys(parsed, found.index), found.kind.tolist(), found.start.tolist(),
-                   found.length.tolist(), strict=True)
-        for key, kind, start, length in rows:
+        infos = [None] * len(keys)
+        remaining = np.empty(len(keys), dtype=np.int64)
+        for k in np.argsort(first, kind="stable").tolist():
+            info = flows.get(keys[k])
+            if info is None:
+                info = flows[keys[k]] = _FlowInfo()
+            infos[k] = info
+            remaining[k] = self.packet_budget - info.decodes
+        chosen = np.flatnonzero(_rank_within_key(inverse) < remaining[inverse])
+        self.stats.over_budget += int(found.index.size - chosen.size)
+        data = raw.data
+        rows = zip(inverse[chosen].tolist(), found.kind[chosen].tolist(), found.start[chosen].tolist(),
+                   found.length[chosen].tolist(), strict=True)
+        for k, kind, start, length in rows:
+            info = infos[k]
+            info.decodes += 1
+            self.stats.decoded += 1
+            self._decode(info, kind, data[start:start + length].tobytes())
+
+    def _observe_each(self, keys: list[bytes], data: np.ndarray, found: Candidates) -> None:
+        flows = self._flows
+        for key, kind, start, length in zip(keys, found.kind.tolist(), found.start.tolist(),
+                                            found.length.tolist(), strict=True):
             info = flows.get(key)
             if info is None:
                 info = flows[key] = _FlowInfo()
