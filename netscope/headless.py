@@ -145,8 +145,9 @@ def run_headless(config: Config) -> int:
             error = str(exc)
         finally:
             try:
-                finish_engine(engine, outputs)
+                failure = finish_engine(engine, outputs)
                 written = outputs.finish(engine)
+                error = error or failure
             except OutputError as exc:
                 error = error or str(exc)
             outputs.close()

@@ -73,8 +73,9 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
         error = str(exc)
     finally:
         try:
-            finish_engine(engine, outputs)
+            failure = finish_engine(engine, outputs)
             written = outputs.finish(engine)
+            error = error or failure
         except OutputError as exc:
             error = error or str(exc)
         outputs.close()

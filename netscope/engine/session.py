@@ -17,7 +17,7 @@ from netscope.engine.outputs import OutputPaths, RunOutputs
 from netscope.engine.snapshot import SourceInfo
 from netscope.flow.tracker import FlowSettings
 from netscope.pipeline.build import build_pipeline_engine, open_live_pipeline
-from netscope.pipeline.engine import PipelineEngine
+from netscope.pipeline.engine import PipelineEngine, PipelineError
 
 LINK_NAMES = {1: "Ethernet", 113: "Linux SLL", 276: "Linux SLL2", 0: "Loopback (NULL)", 108: "Loopback (LOOP)",
               12: "Raw IP", 101: "Raw IP", 228: "Raw IPv4", 229: "Raw IPv6"}
@@ -84,7 +84,8 @@ def build_engine(config: Config, source, *, keep_recent_packets: bool, top_n: in
     )
     if config.pipeline.enabled:
         return build_pipeline_engine(config, source, source_info(config, source), lambda shard_source: build_engine(
-            _single_process(config), shard_source, keep_recent_packets=False, top_n=top_n), top_n=top_n)
+            _single_process(config), shard_source, keep_recent_packets=False, top_n=top_n), top_n=top_n,
+            detectors=build_detectors(config), keep_recent_packets=keep_recent_packets)
     return Engine(settings, source_info(config, source), detectors=build_detectors(config),
                   names=NameObserver() if config.analysis.names else None)
 
@@ -94,12 +95,22 @@ def _single_process(config: Config) -> Config:
     return config.replace("pipeline", enabled=False)
 
 
-def finish_engine(engine, outputs: RunOutputs) -> None:
-    """Before exports: a pipeline hands over its shards' last alerts, expired flows and tables."""
+def finish_engine(engine, outputs: RunOutputs) -> str | None:
+    """Before exports: a pipeline hands over its shards' last alerts, expired flows and tables.
+
+    Returns the one-line error of a shard that failed; what the others handed over is still
+    recorded, and the caller still writes the exports.
+    """
     finish = getattr(engine, "finish", None)
-    if finish is not None:
+    if finish is None:
+        return None
+    try:
         finish()
+    except PipelineError as exc:
+        return str(exc)
+    finally:
         outputs.record(engine)
+    return None
 
 
 def build_detectors(config: Config) -> list[AnomalyDetector]:

@@ -30,15 +30,18 @@ def open_live_pipeline(config: Config, open_live: Callable[[], LiveSource],
         return source
 
     return LivePipelineSource(open_capture, make_engine, worker_count(config.pipeline.workers), config.run.count,
-                              config.capture.timeout_ms)
+                              config.capture.timeout_ms, anomaly_input=config.analysis.anomalies.enabled)
 
 
 def build_pipeline_engine(config: Config, source, info: SourceInfo, make_engine: Callable[[object], Engine],
-                          top_n: int) -> PipelineEngine:
+                          top_n: int, *, detectors: list, keep_recent_packets: bool) -> PipelineEngine:
+    """`detectors` run in this process over the shards' anomaly input; the shards' engines run none."""
     if isinstance(source, LivePipelineSource):
         engine = PipelineEngine(info, lambda: make_engine(source), workers=len(source.workers.conns), top_n=top_n,
-                                slot_packets=config.pipeline.channel_capacity, live=source)
+                                slot_packets=config.pipeline.channel_capacity, detectors=detectors,
+                                keep_recent=keep_recent_packets, live=source)
         source.engine = engine
         return engine
     return PipelineEngine(info, lambda: make_engine(source), workers=worker_count(config.pipeline.workers),
-                          top_n=top_n, slot_packets=config.pipeline.channel_capacity)
+                          top_n=top_n, slot_packets=config.pipeline.channel_capacity, detectors=detectors,
+                          keep_recent=keep_recent_packets)

@@ -1,9 +1,10 @@
 """The reader side of the pipeline: an Engine look-alike the Runner drives unchanged.
 
 `PipelineEngine.process` routes a batch to the shards (files) and returns at once; `tick`
-asks every worker for its partial snapshot and merges them; `flow_table` collects the
-workers' tables at the end. Exactly the methods and attributes Runner and RunOutputs use
-are offered, so headless output, the TUI and the exports need no pipeline-specific code.
+asks every worker for its partial snapshot, merges them and runs the one anomaly detector
+over the shards' detector input; `flow_table` collects the workers' tables at the end.
+Exactly the methods and attributes Runner and RunOutputs use are offered, so headless
+output, the TUI and the exports need no pipeline-specific code.
 """
 
 from __future__ import annotations
@@ -21,16 +22,20 @@ from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError
 from netscope.capture.source import StopSignal, empty_batch, stop_check
 from netscope.engine.core import Engine
+from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.records import FlowColumns
-from netscope.pipeline.merge import MergedNames, empty_flows, merge_alerts, merge_flow_tables, merge_top, merge_totals
+from netscope.pipeline.anomaly_input import CentralDetectors
+from netscope.pipeline.merge import MergedNames, empty_flows, merge_flow_tables, merge_top, merge_totals
 from netscope.pipeline.ring import BatchRing, RingLayout
 from netscope.pipeline.routing import shard_ids
 from netscope.pipeline.worker import (
     BatchReady,
     FinishRequest,
     LookupRequest,
+    RecentRequest,
+    ShardOptions,
     TickRequest,
     WorkerFailed,
     WorkerFinal,
@@ -53,13 +58,22 @@ def worker_count(configured: int) -> int:
     return configured if configured > 0 else min(max((os.cpu_count() or 2) // 2, 1), 8)
 
 
+class PipelineError(CaptureError):
+    """A shard failed or vanished; str() is one line naming the worker."""
+
+
 class Workers:
-    """The forked shard processes and their pipes; stops them, and never leaves one behind."""
+    """The forked shard processes and their pipes; stops them, and never leaves one behind.
+
+    A worker that fails is remembered and asked nothing more, so the others can still hand
+    over their part at the end of the run.
+    """
 
     def __init__(self) -> None:
         self.processes: list[mp.Process] = []
         self.conns: list[Connection] = []
         self.finals: list[WorkerFinal] = []
+        self.failed: dict[int, PipelineError] = {}
 
     def start(self, target: Callable, args_for: Callable[[int, Connection], tuple], count: int) -> None:
         ctx = mp.get_context("fork")
@@ -88,23 +102,47 @@ class Workers:
         return message
 
     def ask_all(self, message: object) -> list:
+        """Every worker's answer, in worker order; raises the first failure (the run cannot go on).
+
+        The healthy workers' answers are read even then, so none is left in a pipe to be
+        mistaken for the answer to a later request.
+        """
+        answers = self.ask_healthy(message)
+        if self.failed:
+            raise next(iter(self.failed.values()))
+        return answers
+
+    def ask_healthy(self, message: object) -> list:
+        """The answers of the workers that have not failed; new failures go into `failed`."""
+        asked = []
         for index in range(len(self.conns)):
-            self.send(index, message)
-        return [self.receive(index) for index in range(len(self.conns))]
+            if index not in self.failed:
+                try:
+                    self.send(index, message)
+                    asked.append(index)
+                except PipelineError as exc:
+                    self.failed[index] = exc
+        answers = []
+        for index in asked:
+            try:
+                answers.append(self.receive(index))
+            except PipelineError as exc:
+                self.failed[index] = exc
+        return answers
 
     def check_alive(self) -> None:
         for index, process in enumerate(self.processes):
             if not process.is_alive():
                 raise self._failure(index, None)
 
-    def _failure(self, index: int, error: str | None) -> CaptureError:
-        return CaptureError(f"pipeline worker {index} failed: {error or 'the process ended unexpectedly'}")
+    def _failure(self, index: int, error: str | None) -> PipelineError:
+        return PipelineError(f"pipeline worker {index} failed: {error or 'the process ended unexpectedly'}")
 
     def finish(self) -> list[WorkerFinal]:
-        """Collect every worker's final table (once), then join them all."""
+        """Collect the healthy workers' final tables (once), then join them all."""
         if not self.finals and self.processes:
             try:
-                self.finals = self.ask_all(FinishRequest())
+                self.finals = self.ask_healthy(FinishRequest())
             finally:
                 self.stop()
         return self.finals
@@ -140,19 +178,32 @@ class TrackerView:
         """Live idle expiry: passed to the workers with the next tick request."""
         self.expire_now_us = now_us
 
-    def lookup(self, key: tuple[str, str, int, str, int]) -> FlowColumns | None:
+    def lookup(self, key: FlowKey) -> FlowColumns | None:
         return self._engine.lookup(key)
+
+
+class RecentView:
+    """`engine.recent` for the detail view: the flow's shard answers with its recent packets."""
+
+    def __init__(self, workers: Workers) -> None:
+        self._workers = workers
+
+    def detail(self, key: FlowKey) -> tuple[PacketRecord, ...]:
+        if not self._workers.processes:
+            return ()
+        return next((records for records in self._workers.ask_all(RecentRequest(key)) if records), ())
 
 
 class PipelineEngine:
     """Shards analysis over worker processes; the Runner drives it like an Engine."""
 
     def __init__(self, source_info: SourceInfo, make_engine: Callable[[], Engine], *, workers: int,
-                 top_n: int, slot_packets: int, live: LivePipelineSource | None = None) -> None:
+                 top_n: int, slot_packets: int, detectors: list | None = None, keep_recent: bool = False,
+                 live: LivePipelineSource | None = None) -> None:
         self.source = source_info
         self.top_n = top_n
         self.tracker = TrackerView(self)
-        self.recent = None  # recent packets live in the shards; the detail view shows counters only
+        self.anomalies = CentralDetectors(detectors or [])
         self.names: MergedNames | None = None
         self.last_packet_us: int | None = None
         self.kernel_stats = (0, 0, 0)
@@ -161,20 +212,28 @@ class PipelineEngine:
         self.unrecorded_alerts: list[Alert] = []
         self._totals = Totals()
         self._seq = 0
+        self._dispatched = 0
+        self._failure_reported = False
         self._last_tick_wall = time.monotonic()
         self._ring: BatchRing | None = None
+        options = ShardOptions(anomaly_input=bool(detectors), keep_recent=keep_recent)
         if live is not None:
             self.workers = live.workers
             self._shards = len(live.workers.conns)
+            if keep_recent:  # anomaly input was asked for when the workers started capturing
+                for index in range(self._shards):
+                    self.workers.send(index, options)
         else:
             self._shards = workers
             self._ring = BatchRing(RingLayout(RING_SLOTS, slot_packets, SLOT_BYTES, workers))
             self.workers = Workers()
             try:
-                self.workers.start(file_worker_main, lambda i, conn: (i, self._ring, conn, make_engine), workers)
+                self.workers.start(file_worker_main, lambda i, conn: (i, self._ring, conn, make_engine, options),
+                                   workers)
             except BaseException:
                 self.close()
                 raise
+        self.recent = RecentView(self.workers) if keep_recent else None
 
     # -- dispatch (files) -----------------------------------------------------------------
 
@@ -191,9 +250,10 @@ class PipelineEngine:
             present = np.bincount(shards[start:stop], minlength=self._shards)
             for worker in range(self._shards):
                 if present[worker]:
-                    self.workers.send(worker, BatchReady(slot, count, sequence, raw.linktype))
+                    self.workers.send(worker, BatchReady(slot, count, sequence, raw.linktype, self._dispatched))
                 else:
                     self._ring.mark_done(worker, slot, sequence)
+            self._dispatched += count
             start = stop
         self.last_packet_us = max(self.last_packet_us or 0, int(raw.ts_us.max()))
 
@@ -218,11 +278,15 @@ class PipelineEngine:
             parts: list[WorkerTick] = []
         else:
             parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us))
+        return self._merge_tick(parts, state, speed, new_alerts, progress, n)
+
+    def _merge_tick(self, parts: list[WorkerTick], state: str, speed: float, new_alerts: list[Alert],
+                    progress: float | None, n: int) -> TickSnapshot:
         self.tracker.expire_now_us = None
         now = time.monotonic()
         interval = max(now - self._last_tick_wall, 1e-3)
         self._last_tick_wall = now
-        alerts = merge_alerts([new_alerts] + [part.alerts for part in parts])
+        alerts = new_alerts + self.anomalies.observe([part.anomaly_input for part in parts])  # packet order
         self.unrecorded_alerts.extend(alerts)
         self.tracker.expired.extend(part.expired for part in parts if part.expired is not None)
         if parts:
@@ -247,7 +311,7 @@ class PipelineEngine:
             new_alerts=tuple(alerts), progress=progress)
 
     def _absorb_totals(self, parts: list[Totals]) -> None:
-        overrides = {"dispatch_dropped": self.dispatch_dropped}
+        overrides = {"dispatch_dropped": self.dispatch_dropped, "alerts": self.anomalies.raised}
         if self._ring is not None:
             overrides["wirelen_estimated"] = self.wirelen_estimated
         self._totals = merge_totals(parts, **overrides)
@@ -257,7 +321,7 @@ class PipelineEngine:
     def totals(self) -> Totals:
         return self._totals
 
-    def lookup(self, key: tuple[str, str, int, str, int]) -> FlowColumns | None:
+    def lookup(self, key: FlowKey) -> FlowColumns | None:
         if not self.workers.processes:
             return None
         return next((found for found in self.workers.ask_all(LookupRequest(key)) if found is not None), None)
@@ -271,18 +335,25 @@ class PipelineEngine:
     def finish(self) -> list[WorkerFinal]:
         """Stop the workers after they hand over what is left and their tables and names; idempotent.
 
-        A last tick first collects alerts and expired flows raised since the previous one (a
-        run that ends on an error never had its final tick) and the final totals.
+        A last tick first collects anomaly input and expired flows since the previous one (a
+        run that ends on an error never had its final tick) and the final totals. A shard that
+        failed, now or during the run, is left out; once the others have handed over, the
+        first call raises its PipelineError so the run ends with that one-line error while
+        what was merged is still exported.
         """
         try:
             if self.workers.processes:
-                self.tick("finished", 0.0, [])
+                parts = self.workers.ask_healthy(TickRequest("finished", self.top_n, self.tracker.expire_now_us))
+                self._merge_tick(parts, "finished", 0.0, [], None, self.top_n)
             finals = self.workers.finish()
         finally:
             self.close()
         observers = [final.names for final in finals if final.names is not None]
         if observers and self.names is None:
             self.names = MergedNames(observers)
+        if self.workers.failed and not self._failure_reported:
+            self._failure_reported = True
+            raise next(iter(self.workers.failed.values()))
         return finals
 
     def close(self) -> None:
@@ -300,18 +371,20 @@ class LivePipelineSource:
     """
 
     def __init__(self, open_capture: Callable[[], object], make_engine: Callable[[object], Engine], workers: int,
-                 count: int, timeout_ms: int) -> None:
+                 count: int, timeout_ms: int, anomaly_input: bool) -> None:
         self.budget = mp.get_context("fork").Value("q", count if count > 0 else -1)
         self.timeout_s = timeout_ms / 1000
         self.workers = Workers()
         self.engine: PipelineEngine | None = None
         self.wirelen_estimated = 0
-        self.workers.start(live_worker_main, lambda _i, conn: (conn, open_capture, make_engine, self.budget), workers)
+        options = ShardOptions(anomaly_input=anomaly_input, keep_recent=False)
+        self.workers.start(live_worker_main, lambda _i, conn: (conn, open_capture, make_engine, self.budget, options),
+                           workers)
         try:
             ready = [wait_ready(conn, READY_TIMEOUT_S) for conn in self.workers.conns]
             failed = next((r for r in ready if not isinstance(r, WorkerReady)), False)
             if failed is not False:
-                raise CaptureError(failed.error if isinstance(failed, WorkerFailed) else
+                raise PipelineError(failed.error if isinstance(failed, WorkerFailed) else
                                    "a pipeline worker did not open its capture in time")
         except BaseException:
             self.close()

@@ -13,7 +13,6 @@ from dataclasses import fields
 
 import numpy as np
 
-from netscope.analysis.alerts import Alert
 from netscope.analysis.names import FlowNames, NameObserver
 from netscope.engine.snapshot import Totals
 from netscope.flow.records import FlowColumns, FlowRow
@@ -45,11 +44,6 @@ def merge_top(parts: list[tuple[FlowRow, ...]], n: int, by: str) -> tuple[FlowRo
     """The n best of the shards' top lists (each shard's rows are exact: its flows are its own)."""
     rows = [row for part in parts for row in part]
     return tuple(sorted(rows, key=lambda row: _row_order_key(row, by))[:n])
-
-
-def merge_alerts(parts: list[list[Alert]]) -> list[Alert]:
-    """Alerts of all shards in packet-time order (stable: shard order breaks ties)."""
-    return sorted((alert for part in parts for alert in part), key=lambda alert: alert.ts)
 
 
 def merge_flow_tables(parts: list[FlowColumns]) -> FlowColumns:

@@ -98,11 +98,15 @@ class BatchRing:
 
     # -- worker side ----------------------------------------------------------------------
 
-    def batch_for(self, slot: int, count: int, worker: int, linktype: int) -> RawBatch:
-        """The worker's packets of a slot; columns are copies, bytes stay a view into the slot."""
+    def batch_for(self, slot: int, count: int, worker: int, linktype: int) -> tuple[RawBatch, np.ndarray]:
+        """The worker's packets of a slot and their positions in it.
+
+        Columns are copies, bytes stay a view into the slot.
+        """
         mine = np.flatnonzero(self.shard[slot, :count] == worker)
         cols = {name: values[slot, :count][mine] for name, values in self.columns.items()}
-        return RawBatch(self.data[slot], cols["offset"], cols["caplen"], cols["wirelen"], cols["ts_us"], linktype)
+        raw = RawBatch(self.data[slot], cols["offset"], cols["caplen"], cols["wirelen"], cols["ts_us"], linktype)
+        return raw, mine
 
     def mark_done(self, worker: int, slot: int, sequence: int) -> None:
         self.done[worker, slot] = sequence

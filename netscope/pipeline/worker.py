@@ -1,10 +1,12 @@
-"""One shard: a forked process that owns an Engine (flow tracker, anomaly detector, names).
+"""One shard: a forked process that owns an Engine (flow tracker, names, recent packets).
 
 A file worker takes its packets from the shared ring as the reader announces slots; a live
 worker captures from its own handle in the kernel's fanout group. Both answer the same
-requests on their pipe: a tick (its partial snapshot, new alerts, expired flows), a flow
-lookup for the detail view, and finish (its whole flow table). Workers ignore SIGINT: the
-reader decides when a run ends and tells them, so exports are never cut short.
+requests on their pipe: a tick (its partial snapshot, expired flows and the anomaly
+detector's input since the last tick), a flow lookup and a flow's recent packets for the
+detail view, and finish (its whole flow table). Anomaly detection itself runs once, in the
+reader (anomaly_input.py), so shards run no detector. Workers ignore SIGINT: the reader
+decides when a run ends and tells them, so exports are never cut short.
 """
 
 from __future__ import annotations
@@ -17,12 +19,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 
-from netscope.analysis.alerts import Alert
+import numpy as np
+
 from netscope.analysis.names import NameObserver
+from netscope.capture.batch import RawBatch
 from netscope.engine.core import Engine
+from netscope.engine.messages import FlowKey, PacketRecord
+from netscope.engine.recent import RecentPackets
 from netscope.engine.snapshot import TickSnapshot
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.records import FlowColumns
+from netscope.pipeline.anomaly_input import AnomalyInput, CandidateBuffer
 from netscope.pipeline.ring import BatchRing
 
 
@@ -32,6 +39,15 @@ class BatchReady:
     count: int
     sequence: int
     linktype: int
+    first: int  # capture position of the slot's first packet: orders the anomaly input
+
+
+@dataclass(frozen=True)
+class ShardOptions:
+    """What a shard keeps beyond flows; a live run's screen may ask for recent packets after start."""
+
+    anomaly_input: bool  # collect the detector's input for the reader
+    keep_recent: bool  # keep recent packets for the detail view
 
 
 @dataclass(frozen=True)
@@ -43,7 +59,12 @@ class TickRequest:
 
 @dataclass(frozen=True)
 class LookupRequest:
-    key: tuple[str, str, int, str, int]
+    key: FlowKey
+
+
+@dataclass(frozen=True)
+class RecentRequest:
+    key: FlowKey
 
 
 @dataclass(frozen=True)
@@ -54,7 +75,7 @@ class FinishRequest:
 @dataclass(frozen=True)
 class WorkerTick:
     snapshot: TickSnapshot
-    alerts: list[Alert]
+    anomaly_input: AnomalyInput | None
     expired: ExpiredFlows | None
     last_packet_us: int | None
 
@@ -79,23 +100,45 @@ class WorkerFailed:
 class ShardWorker:
     """The request handling shared by file and live workers."""
 
-    def __init__(self, engine: Engine, conn: Connection) -> None:
+    def __init__(self, engine: Engine, conn: Connection, options: ShardOptions) -> None:
+        engine.detectors = []  # the reader runs the one detector
         self.engine = engine
         self.conn = conn
+        self.candidates: CandidateBuffer | None = None
         self.finished = False
+        self.apply(options)
+
+    def apply(self, options: ShardOptions) -> None:
+        if options.anomaly_input and self.candidates is None:
+            self.candidates = CandidateBuffer()
+        if options.keep_recent and self.engine.recent is None:
+            self.engine.recent = RecentPackets()
+
+    def process(self, raw: RawBatch, positions: np.ndarray | None) -> None:
+        """Analyse a batch; `positions` are its packets' places in the capture (files).
+
+        They order the anomaly input; live capture has none, and packet time orders it instead.
+        """
+        parsed = self.engine.process(raw)
+        if self.candidates is not None:
+            self.candidates.add(parsed, parsed.ts_us if positions is None else positions)
 
     def handle(self, request: object) -> None:
         engine = self.engine
         if isinstance(request, TickRequest):
             if request.expire_now_us is not None:
                 engine.tracker.expire_idle(request.expire_now_us)
-            alerts = engine.take_alerts()
-            engine.unrecorded_alerts = []
-            snapshot = engine.tick(request.state, 1.0, alerts, top_n=request.top_n)
+            snapshot = engine.tick(request.state, 1.0, [], top_n=request.top_n)
             expired = engine.tracker.take_expired() if engine.settings.flow.collect_expired else None
-            self.conn.send(WorkerTick(snapshot, alerts, expired, engine.last_packet_us))
+            candidates = self.candidates.take() if self.candidates is not None else None
+            self.conn.send(WorkerTick(snapshot, candidates, expired, engine.last_packet_us))
         elif isinstance(request, LookupRequest):
             self.conn.send(engine.tracker.lookup(request.key))
+        elif isinstance(request, RecentRequest):
+            records: tuple[PacketRecord, ...] = engine.recent.detail(request.key) if engine.recent else ()
+            self.conn.send(records)
+        elif isinstance(request, ShardOptions):
+            self.apply(request)
         elif isinstance(request, FinishRequest):
             self.conn.send(WorkerFinal(engine.flow_table(), engine.names))
             self.finished = True
@@ -111,18 +154,19 @@ def _guarded(conn: Connection, body: Callable[[], None]) -> None:
             conn.send(WorkerFailed(detail))
 
 
-def file_worker_main(index: int, ring: BatchRing, conn: Connection, make_engine: Callable[[], Engine]) -> None:
+def file_worker_main(index: int, ring: BatchRing, conn: Connection, make_engine: Callable[[], Engine],
+                     options: ShardOptions) -> None:
     def body() -> None:
-        worker = ShardWorker(make_engine(), conn)
+        worker = ShardWorker(make_engine(), conn, options)
         while not worker.finished:
             try:
                 request = conn.recv()
             except EOFError:
                 return  # the reader is gone
             if isinstance(request, BatchReady):
-                batch = ring.batch_for(request.slot, request.count, index, request.linktype)
+                batch, positions = ring.batch_for(request.slot, request.count, index, request.linktype)
                 if batch.count:
-                    worker.engine.process(batch)
+                    worker.process(batch, request.first + positions)
                 ring.mark_done(index, request.slot, request.sequence)
             else:
                 worker.handle(request)
@@ -131,13 +175,13 @@ def file_worker_main(index: int, ring: BatchRing, conn: Connection, make_engine:
 
 
 def live_worker_main(conn: Connection, open_capture: Callable[[], object], make_engine: Callable[[object], Engine],
-                     budget) -> None:
+                     budget, options: ShardOptions) -> None:
     """Capture and analyse until finished; `budget` (shared, -1 = unlimited) enforces -c across workers."""
     def body() -> None:
         source = open_capture()
         try:
             conn.send(WorkerReady(source.linktype, source.snaplen))
-            worker = ShardWorker(make_engine(source), conn)
+            worker = ShardWorker(make_engine(source), conn, options)
             for raw in source.batches(lambda: worker.finished):
                 if raw.count:
                     with budget.get_lock():
@@ -147,7 +191,7 @@ def live_worker_main(conn: Connection, open_capture: Callable[[], object], make_
                             raw = raw.slice(0, take)
                     if raw.count:
                         worker.engine.wirelen_estimated = source.wirelen_estimated
-                        worker.engine.process(raw)
+                        worker.process(raw, None)
                 worker.engine.kernel_stats = source.stats()
                 while not worker.finished and conn.poll():
                     worker.handle(conn.recv())
