@@ -1,4 +1,9 @@
-"""The alerts pane: the engine's alert stream, newest first, the last MAX_ALERTS kept."""
+"""The alerts pane: the engine's alert stream, newest first, the last MAX_ALERTS kept.
+
+Each line is the capture time of the packet that raised it (UTC), the kind, the hosts
+involved and the description. Lines are ordered by that time rather than by arrival, since a
+sharded engine may publish one worker's alerts a tick after another's.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,13 @@ from netscope.analysis.alerts import Alert
 from netscope.ui import formatting
 
 MAX_ALERTS = 200  # as the reference's dashboard keeps
+HOSTS_LISTED = 3  # hosts named on an alert's line; the rest are counted
+
+
+def hosts_text(hosts: Sequence[str]) -> str:
+    """The involved hosts, first on the line (after time and kind) so a narrow pane still shows them."""
+    listed = ", ".join(hosts[:HOSTS_LISTED])
+    return listed if len(hosts) <= HOSTS_LISTED else f"{listed} +{len(hosts) - HOSTS_LISTED}"
 
 
 class AlertsPane(VerticalScroll):
@@ -55,14 +67,16 @@ class AlertsPane(VerticalScroll):
             return
         self._drawn = self.received
         self.set_class(True, "-has-alerts")
-        self.border_title = f"Alerts ({self.received})"
+        kept = "" if self.received <= len(self.alerts) else f", newest {len(self.alerts)} kept"
+        self.border_title = f"Alerts ({self.received}{kept})"
+        self.border_subtitle = "capture time, UTC"
         lines = [
             Content.assemble(
                 (formatting.clock(alert.ts), "$text-muted"), "  ",
                 (f"{alert.kind:<10}", "bold $error"), "  ",
+                (f"{hosts_text(alert.hosts)}  " if alert.hosts else "", "bold"),
                 alert.description,
-                (f"  [{', '.join(alert.hosts)}]" if alert.hosts else "", "$text-muted"),
             )
-            for alert in reversed(self.alerts)
+            for alert in sorted(reversed(self.alerts), key=lambda alert: alert.ts, reverse=True)  # ties: last in first
         ]
         self.query_one(Static).update(Content("\n").join(lines))

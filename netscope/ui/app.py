@@ -179,7 +179,9 @@ class NetscopeApp(App[None]):
         self.main.show(self.shown, self.header_view())
         if isinstance(self.screen, FlowDetailScreen):
             self.screen.header.show(self.shown, self.header_view())
-            self.screen.tick(next((r for r in self.shown.top_flows if r.key == self.screen.key), None))
+            key = self.screen.key
+            self.screen.tick(next((r for r in self.shown.top_flows if r.key == key), None),
+                             self.shown.flow_names.get(key))
 
     def draw_headers(self) -> None:
         """Local state changed (units, freeze, a command in flight): redraw headers only."""
@@ -242,7 +244,8 @@ class NetscopeApp(App[None]):
         flow = self.main.table.selected_flow
         if flow is None:
             return
-        screen = FlowDetailScreen(flow.key, flow, self.drops, self.request_detail, self.units)
+        names = self.shown.flow_names.get(flow.key) if self.shown is not None else None
+        screen = FlowDetailScreen(flow.key, flow, self.drops, self.request_detail, self.units, names)
         screen.header.show(self.shown, self.header_view())
         self.push_screen(screen)
 

@@ -1,5 +1,6 @@
-"""The flow detail screen (Enter on a row): counters both ways, TCP state, and the flow's
-recent packets decoded on demand, with a hex view of the highlighted one.
+"""The flow detail screen (Enter on a row): counters both ways, TCP state and health, the
+names seen for the flow, and its recent packets decoded on demand, with a hex view of the
+highlighted one.
 
 The engine only starts following a flow's packets once asked, so the screen asks again on
 every tick while it is open; each answer replaces the packet list, keeping the cursor on
@@ -22,6 +23,7 @@ from textual.content import Content
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from netscope.analysis.names import FlowNames
 from netscope.engine.messages import FlowDetail, FlowKey, PacketRecord
 from netscope.flow.records import FlowRow
 from netscope.ui import formatting
@@ -43,7 +45,8 @@ class FlowSummary(Static):
     }
     """
 
-    def show(self, key: FlowKey, flow: FlowRow | None, expired: bool, units: Units) -> None:
+    def show(self, key: FlowKey, flow: FlowRow | None, expired: bool, units: Units,
+             names: FlowNames | None = None) -> None:
         proto, a_ip, a_port, b_ip, b_port = key
         self.border_title = (f"[b]{proto}[/b]  {formatting.endpoint(a_ip, a_port)}  ⇄  "
                              f"{formatting.endpoint(b_ip, b_port)}")
@@ -69,7 +72,40 @@ class FlowSummary(Static):
                  formatting.size(flow.bytes_total))]
         table = [Content.assemble((f"{r[0]:<8}", "$text-muted"), *(f"{cell:>11}" for cell in r[1:])) for r in rows]
         table[0] = table[0].stylize("bold")
-        self.update(Content("\n").join([line1, line2, *table]))
+        lines = [line1, line2, names_line(names)]
+        if proto == "tcp":
+            lines += health_lines(flow)
+        self.update(Content("\n").join([*lines, *table]))
+
+
+def _labelled(pairs: list[tuple[str, str]]) -> list[tuple[str, str] | str]:
+    """`label value` pairs, muted labels and bold values, two spaces apart."""
+    parts: list[tuple[str, str] | str] = []
+    for label, value in pairs:
+        parts += [(f"  {label} " if parts else f"{label} ", "$text-muted"),
+                  (value, "bold" if value != formatting.MISSING else "$text-muted")]
+    return parts
+
+
+def names_line(names: FlowNames | None) -> Content:
+    """Endpoint names (from DNS answers), then what the flow itself asked for: SNI, Host, DNS question."""
+    names = names or FlowNames()
+    return Content.assemble(("names    ", "$text-muted"), *_labelled([
+        (label, value or formatting.MISSING) for label, value in (
+            ("A", names.name_a), ("B", names.name_b), ("SNI", names.sni), ("HTTP Host", names.http_host),
+            ("DNS question", names.dns_query))]))
+
+
+def health_lines(flow: FlowRow) -> list[Content]:
+    """RTT (smoothed, last, min, from the handshake) with its sample count; retransmitted and reordered segments."""
+    rtt = Content.assemble(("rtt      ", "$text-muted"), *_labelled([
+        ("ewma", formatting.millis(flow.rtt_ms)), ("last", formatting.millis(flow.rtt_last_ms)),
+        ("min", formatting.millis(flow.rtt_min_ms)), ("handshake", formatting.millis(flow.rtt_handshake_ms)),
+        ("samples", formatting.optional_count(flow.rtt_samples))]))
+    segments = Content.assemble(("segments ", "$text-muted"), *_labelled([
+        ("retransmitted", formatting.optional_count(flow.retransmissions)),
+        ("out of order", formatting.optional_count(flow.out_of_order))]))
+    return [rtt, segments]
 
 
 class PacketView(VerticalScroll):
@@ -127,10 +163,11 @@ class FlowDetailScreen(Screen):
     """
 
     def __init__(self, key: FlowKey, row: FlowRow | None, drops: DropWatch,
-                 request: Callable[[FlowKey], None], units: Units) -> None:
+                 request: Callable[[FlowKey], None], units: Units, names: FlowNames | None = None) -> None:
         super().__init__()
         self.key = key
         self.flow = row
+        self.names = names
         self.expired = False
         self.header = HeaderBar(drops)
         self.request = request
@@ -160,10 +197,11 @@ class FlowDetailScreen(Screen):
         self.request(self.key)
 
     # -- fed by the app ------------------------------------------------------------------------
-    def tick(self, row: FlowRow | None) -> None:
-        """A new snapshot: take the fresher counters if the flow is in it, ask for packets."""
+    def tick(self, row: FlowRow | None, names: FlowNames | None = None) -> None:
+        """A new snapshot: take the fresher counters (and names) if the flow is in it, ask for packets."""
         if row is not None:
             self.flow = row
+            self.names = names or self.names
             self._show_summary()
         self.request(self.key)
 
@@ -173,6 +211,7 @@ class FlowDetailScreen(Screen):
         self.expired = detail.flow is None
         if detail.flow is not None:
             self.flow = detail.flow
+        self.names = detail.names or self.names
         self._show_summary()
         if detail.packets != self.records:
             self.records = detail.packets
@@ -184,7 +223,7 @@ class FlowDetailScreen(Screen):
 
     # -- drawing ---------------------------------------------------------------------------------
     def _show_summary(self) -> None:
-        self.query_one(FlowSummary).show(self.key, self.flow, self.expired, self.units)
+        self.query_one(FlowSummary).show(self.key, self.flow, self.expired, self.units, self.names)
 
     def _fill_packets(self) -> None:
         table = self.query_one("#packets", DataTable)

@@ -3,22 +3,25 @@
 Rows are updated in place and reordered by their rank cell rather than rebuilt, so the
 table keeps its scroll position and the cursor stays on the same flow (not on the same
 line) from one tick to the next. Columns are planned from the width: at 80 cells the
-least useful ones (tick bytes, age, packets, state) give way, endpoints shrink last.
+least useful ones (tick bytes, TCP health, age, packets, state) give way, endpoints shrink
+last. With names on (`n`), an endpoint shows the name the engine saw for it, in italics.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
 
 from rich.text import Text
 from textual.widgets import DataTable
 
+from netscope.analysis.names import FlowNames
 from netscope.flow.records import FlowRow
 from netscope.ui import formatting
 from netscope.ui.filters import NO_FILTER, DisplayFilter
 from netscope.ui.formatting import Units
+from netscope.ui.names import endpoint_names
 
 FlowKey = tuple[str, str, int, str, int]
 
@@ -34,17 +37,18 @@ class SortKey(Enum):
     A = "a"
     B = "b"
     STATE = "state"
+    RTT = "rtt"
+    RETRANSMISSIONS = "retr"
 
     @property
     def label(self) -> str:
-        return {"rate": "rate", "total": "total bytes", "packets": "packets", "age": "age"}.get(
-            self.value, self.value
-        )
+        return {"rate": "rate", "total": "total bytes", "packets": "packets", "age": "age", "rtt": "RTT",
+                "retr": "retransmissions"}.get(self.value, self.value)
 
 
 CYCLE = (SortKey.RATE, SortKey.TOTAL, SortKey.PACKETS, SortKey.AGE)
 
-# Biggest first for volumes, oldest first for age, alphabetical for text columns.
+# Biggest first for volumes and health (unmeasured last), oldest first for age, alphabetical for text.
 _SORT_VALUE: dict[SortKey, Callable[[FlowRow], object]] = {
     SortKey.RATE: lambda r: -r.rate_bps,
     SortKey.TOTAL: lambda r: -r.bytes_total,
@@ -54,6 +58,8 @@ _SORT_VALUE: dict[SortKey, Callable[[FlowRow], object]] = {
     SortKey.A: lambda r: (r.a_ip, r.a_port),
     SortKey.B: lambda r: (r.b_ip, r.b_port),
     SortKey.STATE: lambda r: r.tcp_state or "",
+    SortKey.RTT: lambda r: (r.rtt_ms is None, -(r.rtt_ms or 0.0)),
+    SortKey.RETRANSMISSIONS: lambda r: (r.retransmissions is None, -(r.retransmissions or 0)),
 }
 
 STATE_LABELS = {
@@ -80,14 +86,16 @@ TICK_BYTES = Column("tick", "Δ Bytes", 8, right=True, sort=SortKey.RATE)
 RATE = Column("rate", "Rate", 10, right=True, sort=SortKey.RATE)
 TOTAL = Column("total", "Total", 8, right=True, sort=SortKey.TOTAL)
 AGE = Column("age", "Age", 6, right=True, sort=SortKey.AGE)
+RTT = Column("rtt", "RTT", 6, right=True, sort=SortKey.RTT)  # smoothed (EWMA)
+RETRANSMISSIONS = Column("retr", "Retr", 6, right=True, sort=SortKey.RETRANSMISSIONS)
 ENDPOINT_MIN, ENDPOINT_MAX = 15, 32
-DROP_ORDER = ("tick", "age", "packets", "state")  # first to go when the terminal is narrow
+DROP_ORDER = ("tick", "retr", "rtt", "age", "packets", "state")  # first to go when the terminal is narrow
 CELL_PADDING = 1
 
 
 def plan_columns(available: int) -> list[Column]:
     """The columns that fit in `available` cells, endpoints sharing what is left."""
-    fixed = [RANK, PROTO, STATE, PACKETS, TICK_BYTES, RATE, TOTAL, AGE]
+    fixed = [RANK, PROTO, STATE, RTT, RETRANSMISSIONS, PACKETS, TICK_BYTES, RATE, TOTAL, AGE]
     pad = 2 * CELL_PADDING
 
     def need(columns: list[Column]) -> int:
@@ -129,6 +137,8 @@ class FlowsTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING)
         self.rows_in: Sequence[FlowRow] = ()
+        self.names: Mapping[FlowKey, FlowNames] = {}
+        self.show_names = False
         self.now: float = 0.0
         self.sort_key = SortKey.RATE
         self.reverse = False
@@ -141,9 +151,16 @@ class FlowsTable(DataTable):
         self._order: list[str] = []  # row keys in the order last sorted
 
     # -- public: what the app changes ------------------------------------------------------
-    def show(self, rows: Sequence[FlowRow], now: float) -> None:
-        """New rows from a tick; `now` is the capture clock the ages are measured against."""
-        self.rows_in, self.now = rows, now
+    def show(self, rows: Sequence[FlowRow], now: float, names: Mapping[FlowKey, FlowNames] | None = None) -> None:
+        """New rows from a tick; `now` is the capture clock the ages are measured against.
+
+        `names` are the tick's names per flow key (the filter matches them even while hidden).
+        """
+        self.rows_in, self.now, self.names = rows, now, names or {}
+        self.redraw()
+
+    def set_show_names(self, show: bool) -> None:
+        self.show_names = show
         self.redraw()
 
     def set_sort(self, key: SortKey, reverse: bool = False) -> None:
@@ -195,7 +212,7 @@ class FlowsTable(DataTable):
         return Text(label, justify="right" if column.right else "left")
 
     def _ordered(self) -> list[FlowRow]:
-        rows = [r for r in self.rows_in if self.display_filter.matches(r)]
+        rows = [r for r in self.rows_in if self.display_filter.matches(r, self.names.get(r.key))]
         value = _SORT_VALUE[self.sort_key]
         rows.sort(key=lambda r: (value(r), -r.bytes_total, r.key))
         if self.reverse:
@@ -241,6 +258,7 @@ class FlowsTable(DataTable):
 
     def _cells(self, rank: int, flow: FlowRow) -> list[Text]:
         colours = self.app.theme_variables
+        name_a, name_b = endpoint_names(flow, self.names.get(flow.key)) if self.show_names else (None, None)
         cells = []
         for column in self._plan:
             style = ""
@@ -250,14 +268,18 @@ class FlowsTable(DataTable):
             elif column.key == "proto":
                 text = flow.proto
             elif column.key == "a":
-                text = formatting.squeeze(formatting.endpoint(flow.a_ip, flow.a_port), column.width)
-                style = "bold" if flow.client == "a_to_b" else ""
+                text, style = _endpoint_cell(flow.a_ip, flow.a_port, name_a, column.width, flow.client == "a_to_b")
             elif column.key == "b":
-                text = formatting.squeeze(formatting.endpoint(flow.b_ip, flow.b_port), column.width)
-                style = "bold" if flow.client == "b_to_a" else ""
+                text, style = _endpoint_cell(flow.b_ip, flow.b_port, name_b, column.width, flow.client == "b_to_a")
             elif column.key == "state":
                 text = STATE_LABELS.get(flow.tcp_state or "", "—") if flow.tcp_state else "—"
                 style = colours.get(STATE_STYLES.get(flow.tcp_state or "", ""), "dim")
+            elif column.key == "rtt":
+                text = formatting.millis(flow.rtt_ms)
+                style = "" if flow.rtt_ms is not None else "dim"
+            elif column.key == "retr":
+                text = formatting.optional_count(flow.retransmissions)
+                style = colours.get("warning", "") if flow.retransmissions else "dim"
             elif column.key == "packets":
                 text = formatting.count(flow.packets_total)
             elif column.key == "tick":
@@ -275,9 +297,17 @@ class FlowsTable(DataTable):
 
     def _update_titles(self) -> None:
         direction = "▲" if self.reverse else "▼"
-        self.border_title = f"Flows [dim]by[/dim] {self.sort_key.label} {direction}"
+        names = " [dim]·[/dim] names" if self.show_names else ""
+        self.border_title = f"Flows [dim]by[/dim] {self.sort_key.label} {direction}{names}"
         total = len(self.rows_in)
         if self.display_filter:
             self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {len(self.shown)} of {total}"
         else:
             self.border_subtitle = f"top {total}" if total else "no flows yet"
+
+
+def _endpoint_cell(ip: str, port: int, name: str | None, width: int, opened: bool) -> tuple[str, str]:
+    """An endpoint's text and style: `name:port` in italics when a name is shown, bold for the opener."""
+    text = f"{name}:{port}" if name else formatting.endpoint(ip, port)
+    style = " ".join(word for word, wanted in (("bold", opened), ("italic", bool(name))) if wanted)
+    return formatting.squeeze(text, width), style

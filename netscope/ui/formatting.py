@@ -1,7 +1,8 @@
 """Numbers as a person reads them at a glance: short, SI-scaled, aligned, with units.
 
 Widths are bounded so table columns never jitter: a rate is at most 10 cells
-("999.9 Mb/s"), a size at most 8 ("999.9 MB"), an age at most 6 ("59m59s").
+("999.9 Mb/s"), a size at most 8 ("999.9 MB"), an age at most 6 ("59m59s"), a round-trip
+time at most 6 ("12.3ms", "1.50s"). A measurement that does not exist shows as MISSING.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import time
 from enum import Enum
 
 _SI_PREFIXES = ("", "k", "M", "G", "T", "P")
+MISSING = "–"  # no value: not TCP, not measured, or no sample yet
 
 
 class Units(Enum):
@@ -61,6 +63,19 @@ def count(value: int) -> str:
     if value < 100_000:
         return f"{value:,}"
     return si(value, "").replace(" ", "")
+
+
+def millis(ms: float | None) -> str:
+    """A round-trip time with three significant digits: 0.42ms, 12.3ms, 250ms, 1.50s, 12.0s, 600s."""
+    if ms is None:
+        return MISSING
+    value, unit = (ms, "ms") if ms < 999.5 else (ms / 1000, "s")
+    digits = 2 if value < 9.995 else 1 if value < 99.95 else 0
+    return f"{value:.{digits}f}{unit}"
+
+
+def optional_count(value: int | None) -> str:
+    return MISSING if value is None else count(value)
 
 
 def age(seconds: float) -> str:

@@ -16,17 +16,19 @@ KEYS = (
     ("p", "freeze / unfreeze the display (capture goes on counting)"),
     ("space", "pause / resume a replay; on live capture, same as p"),
     ("+  -", "replay speed: 1× 2× 10× 100× max"),
-    ("s", "sort by rate, total bytes, packets, age (or click a header)"),
+    ("s", "sort: rate, total bytes, packets, age (or click a header)"),
     ("/", "filter the table; Enter keeps it, Esc clears it"),
     ("Enter", "flow detail: counters, recent packets decoded, hex"),
     ("Esc", "back / clear the filter"),
     ("t", "rates in bits/s or bytes/s"),
+    ("n", "names instead of addresses (DNS, else SNI / HTTP Host)"),
     ("↑ ↓ PgUp PgDn", "move in the table (the cursor follows its flow)"),
     ("?", "this help"),
 )
 
 FILTERS = (
     ("host:10.0.0.1", "either endpoint; also host:10.0.0.0/8, host:db8 (part)"),
+    ("host:example", "part of a name: DNS, SNI, HTTP Host or DNS question"),
     ("port:443", "either port; also port:8000-8100"),
     ("proto:udp", "tcp or udp"),
     ("state:estab", "TCP state (a prefix)"),
@@ -39,7 +41,10 @@ COLUMNS = (
     ("Rate", "the same over the tick's length"),
     ("Total", "bytes since the flow was first seen"),
     ("Age", "time since first seen, on the capture's clock"),
+    ("RTT", "smoothed TCP round-trip time (EWMA); – when not measured"),
+    ("Retr", "TCP retransmissions seen; – for UDP"),
     ("bold endpoint", "the side that opened the connection"),
+    ("italic endpoint", "a name seen on the wire (n), not the address"),
 )
 
 

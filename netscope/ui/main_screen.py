@@ -24,6 +24,7 @@ SHORT_SCREEN = 32  # below this many lines the history and alerts give rows to t
 class MainScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "cycle_sort", "Sort"),
+        Binding("n", "toggle_names", "Names"),
         Binding("slash", "open_filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
@@ -55,8 +56,8 @@ class MainScreen(Screen):
         yield self.header
         yield self.history_panel
         yield self.table
-        yield Input(placeholder="host:1.2.3.4 port:443 proto:udp state:estab !port:22 · Enter keeps, Esc clears",
-                    id="filter")
+        yield Input(placeholder="host:1.2.3.4 host:example port:443 proto:udp state:estab !port:22"
+                                " · Enter keeps, Esc clears", id="filter")
         yield self.alerts
         yield Footer(compact=True, show_command_palette=False)
 
@@ -73,7 +74,7 @@ class MainScreen(Screen):
         if snapshot.state == "finished" and self.table.sort_key is SortKey.RATE:
             self.table.sort_key = SortKey.TOTAL  # nothing moves any more: show the heaviest flows
         now = snapshot.capture_time if snapshot.capture_time is not None else snapshot.wall_time
-        self.table.show(snapshot.top_flows, now)
+        self.table.show(snapshot.top_flows, now, snapshot.flow_names)
         self.alerts.redraw()
 
     def set_units(self, units: Units) -> None:
@@ -91,6 +92,9 @@ class MainScreen(Screen):
             return
         reverse = not self.table.reverse if key is self.table.sort_key else False
         self.table.set_sort(key, reverse)
+
+    def action_toggle_names(self) -> None:
+        self.table.set_show_names(not self.table.show_names)
 
     # -- filtering ---------------------------------------------------------------------------------
     @property

@@ -12,6 +12,7 @@ from dataclasses import replace
 import dpkt
 
 from netscope.analysis.alerts import Alert
+from netscope.analysis.names import FlowNames
 from netscope.engine.messages import Command, FlowDetail, FlowKey, PacketRecord, RequestDetail
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.records import FlowRow
@@ -61,23 +62,27 @@ class FakeLink:
 
 def flow(proto: str, a: tuple[str, int], b: tuple[str, int], *, packets: tuple[int, int], size: tuple[int, int],
          first: float, last: float, state: str | None = "established", client: str | None = "a_to_b",
-         tick_bytes: int = 0) -> FlowRow:
+         tick_bytes: int = 0, **health: float | int | None) -> FlowRow:
+    """A row as the engine sends it; `health` takes FlowRow's TCP health fields (rtt_ms, retransmissions...)."""
     return FlowRow(
         proto=proto, a_ip=a[0], a_port=a[1], b_ip=b[0], b_port=b[1], first_seen=T0 + first, last_seen=T0 + last,
         packets_ab=packets[0], packets_ba=packets[1], bytes_ab=size[0], bytes_ba=size[1],
         tcp_state=state if proto == "tcp" else None, client=client if proto == "tcp" else None,
-        tick_bytes=tick_bytes, tick_packets=tick_bytes // 1000, rate_bps=tick_bytes * 8.0,
+        tick_bytes=tick_bytes, tick_packets=tick_bytes // 1000, rate_bps=tick_bytes * 8.0, **health,
     )
 
 
 IPERF = flow("tcp", ("10.88.0.1", 39246), ("10.88.0.2", 5201), packets=(732, 449), size=(1_096_933, 29_642),
-             first=2.805, last=3.809, tick_bytes=812_345)
+             first=2.805, last=3.809, tick_bytes=812_345, rtt_ms=0.42, rtt_last_ms=0.51, rtt_min_ms=0.08,
+             rtt_samples=412, rtt_handshake_ms=0.11, retransmissions=3, out_of_order=1)
 HTTP = flow("tcp", ("10.88.0.1", 51566), ("10.88.0.2", 8080), packets=(6, 6), size=(520, 2_874),
-            first=0.0, last=0.02, state="closed", tick_bytes=0)
+            first=0.0, last=0.02, state="closed", tick_bytes=0, rtt_ms=0.19, rtt_last_ms=0.2, rtt_min_ms=0.15,
+            rtt_samples=5, rtt_handshake_ms=0.15, retransmissions=0, out_of_order=0)
 DNS = flow("udp", ("10.88.0.1", 35122), ("10.88.0.2", 53), packets=(60, 60), size=(4_260, 9_180),
            first=5.2, last=5.26, tick_bytes=13_440)
 TLS = flow("tcp", ("192.168.100.200", 50512), ("203.0.113.250", 443), packets=(14, 18), size=(2_310, 48_870),
-           first=1.0, last=4.5, client="a_to_b", tick_bytes=40_960)
+           first=1.0, last=4.5, client="a_to_b", tick_bytes=40_960, rtt_ms=23.4, rtt_last_ms=25.1, rtt_min_ms=21.9,
+           rtt_samples=17, rtt_handshake_ms=22.0, retransmissions=0, out_of_order=0)
 IPV6 = flow("tcp", ("fd00:1234:5678:9abc::1", 443), ("fd00:1234:5678:9abc::2", 51000), packets=(3, 2),
             size=(222, 148), first=4.9, last=5.0, state="syn_ack", client="b_to_a", tick_bytes=370)
 UDP_BULK = flow("udp", ("10.88.0.1", 38709), ("10.88.0.2", 5201), packets=(88, 1), size=(129_676, 46),
@@ -88,11 +93,22 @@ SCAN = [flow("tcp", ("10.88.0.66", 61000 + i), ("10.88.0.2", 1000 + i), packets=
              first=3.0 + i / 100, last=3.0 + i / 100, state="reset", tick_bytes=0) for i in range(8)]
 ROWS = (IPERF, UDP_BULK, TLS, DNS, IPV6, HTTP, RESET, *SCAN)
 
+# What the engine's passive name observer would have for the scenario: a DNS answer named the
+# iperf server, the TLS flow has only its SNI, the HTTP flow its Host, the DNS flow its question.
+LAB_SERVER = "iperf.lab.test"
+NAMES = {
+    IPERF.key: FlowNames(name_b=LAB_SERVER),
+    UDP_BULK.key: FlowNames(name_b=LAB_SERVER),
+    TLS.key: FlowNames(sni="www.example.test"),
+    HTTP.key: FlowNames(name_b=LAB_SERVER, http_host="example.test"),
+    DNS.key: FlowNames(name_b=LAB_SERVER, dns_query="example.org"),
+}
+
 
 def snapshot(seq: int = 1, rows=ROWS, *, state: str = "replaying", speed: float = 1.0,
              source: SourceInfo = FILE_SOURCE, alerts: tuple[Alert, ...] = (), capture_s: float = 5.265829,
              progress: float | None = 0.62, interval_bytes: int = 981_115, interval_packets: int = 1_204,
-             **totals: int) -> TickSnapshot:
+             names: dict[FlowKey, FlowNames] | None = None, **totals: int) -> TickSnapshot:
     """One tick of the scenario; `seq` advances the wall clock by a second per tick."""
     base = dict(packets=3_413, bytes=1_532_296, flow_packets=3_386, active_flows=len(rows), flows_seen=165,
                 alerts=len(alerts), kernel_received=3_413)
@@ -101,6 +117,7 @@ def snapshot(seq: int = 1, rows=ROWS, *, state: str = "replaying", speed: float 
         seq=seq, wall_time=WALL0 + seq, capture_time=T0 + capture_s, interval_s=1.0, state=state, speed=speed,
         source=source, interval_packets=interval_packets, interval_bytes=interval_bytes, totals=Totals(**base),
         top_flows=tuple(rows), new_alerts=alerts, progress=progress if source.kind == "file" else None,
+        flow_names={row.key: NAMES[row.key] for row in rows if row.key in NAMES} if names is None else names,
     )
 
 
@@ -146,7 +163,8 @@ def detail_packets(key: FlowKey) -> tuple[PacketRecord, ...]:
 
 
 def details() -> dict[FlowKey, FlowDetail]:
-    return {row.key: FlowDetail(key=row.key, flow=row, packets=detail_packets(row.key)) for row in ROWS}
+    return {row.key: FlowDetail(key=row.key, flow=row, packets=detail_packets(row.key), names=NAMES.get(row.key))
+            for row in ROWS}
 
 
 def scenario(**snapshot_args) -> FakeLink:

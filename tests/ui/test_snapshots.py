@@ -45,3 +45,12 @@ def test_help_screen(snap_compare):
         await _drawn(pilot)
 
     assert snap_compare(NetscopeApp(scenario()), terminal_size=(110, 32), run_before=open_help)
+
+
+def test_main_screen_with_names(snap_compare):
+    async def show_names(pilot) -> None:
+        await _drawn(pilot)
+        await pilot.press("n")
+        await _drawn(pilot)
+
+    assert snap_compare(NetscopeApp(scenario()), terminal_size=(130, 32), run_before=show_names)
