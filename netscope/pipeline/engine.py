@@ -58,6 +58,13 @@ def worker_count(configured: int) -> int:
     return configured if configured > 0 else min(max((os.cpu_count() or 2) // 2, 1), 8)
 
 
+def _run_worker(target: Callable, parent_ends: list[Connection], args: tuple) -> None:
+    """Close the reader's pipe ends a forked worker inherited, so closing them ends the worker (EOF)."""
+    for conn in parent_ends:
+        conn.close()
+    target(*args)
+
+
 class PipelineError(CaptureError):
     """A shard failed or vanished; str() is one line naming the worker."""
 
@@ -79,8 +86,8 @@ class Workers:
         ctx = mp.get_context("fork")
         for index in range(count):
             mine, theirs = ctx.Pipe()
-            process = ctx.Process(target=target, args=args_for(index, theirs), name=f"netscope-worker-{index}",
-                                  daemon=False)
+            process = ctx.Process(target=_run_worker, args=(target, [*self.conns, mine], args_for(index, theirs)),
+                                  name=f"netscope-worker-{index}", daemon=False)
             process.start()
             theirs.close()
             self.processes.append(process)

@@ -1,0 +1,90 @@
+"""The pipeline engine under the Runner: detail requests answered by the shards, a worker lost mid-run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from netscope.capture.errors import CaptureError
+from netscope.config import Config
+from netscope.engine.messages import FlowDetail, RequestDetail
+from netscope.engine.outputs import OutputPaths, RunOutputs
+from netscope.engine.runner import Runner
+from netscope.engine.session import build_engine, finish_engine, open_source
+from netscope.pipeline.engine import PipelineEngine
+
+BUSIEST = ("tcp", "10.88.0.1", 39246, "10.88.0.2", 5201)
+
+
+def pipeline_runner(sample: Path, commands: list, published: list, outputs: RunOutputs | None = None,
+                    source=None) -> Runner:
+    config = Config().replace("capture", read_pcap=str(sample)).replace("pipeline", enabled=True, workers=2)
+    source = source or open_source(config)
+    engine = build_engine(config, source, keep_recent_packets=True, top_n=10)
+    assert isinstance(engine, PipelineEngine)
+
+    def poll():
+        out, commands[:] = list(commands), []
+        return out
+
+    return Runner(engine, source, outputs or RunOutputs(OutputPaths()), tick_s=0.05, replay_speed=0.0,
+                  publish=published.append, poll_commands=poll)
+
+
+def test_detail_request_returns_counters_and_recent_packets_from_the_flows_shard(sample_pcap: Path) -> None:
+    published: list = []
+    commands: list = []
+    runner = pipeline_runner(sample_pcap, commands, published)
+    try:
+        runner.run()
+        commands.append(RequestDetail(BUSIEST))
+        runner._handle_commands()
+        detail = published[-1]
+        assert isinstance(detail, FlowDetail) and detail.flow is not None
+        assert detail.flow.packets_total == 732 + 449
+        assert detail.packets and all(p.linktype == 1 and len(p.data) >= 54 for p in detail.packets)
+        assert [p.ts for p in detail.packets] == sorted(p.ts for p in detail.packets)
+    finally:
+        runner.engine.close()
+
+
+class KillsAWorker:
+    """The sample's batches, with worker 1 killed before the first is handed over."""
+
+    def __init__(self, sample: Path) -> None:
+        self.source = open_source(Config().replace("capture", read_pcap=str(sample)))
+        self.linktype = self.source.linktype
+        self.engine: PipelineEngine | None = None
+
+    def batches(self, stop=None):
+        for index, raw in enumerate(self.source.batches(stop)):
+            if index == 0:
+                process = self.engine.workers.processes[1]
+                process.kill()
+                process.join()
+            yield raw
+
+    def close(self) -> None:
+        self.source.close()
+
+
+def test_worker_killed_mid_run_is_one_error_and_the_others_flows_are_exported(sample_pcap: Path,
+                                                                              tmp_path: Path) -> None:
+    source = KillsAWorker(sample_pcap)
+    export = tmp_path / "flows.json"
+    outputs = RunOutputs(OutputPaths(export_json=str(export)))
+    runner = pipeline_runner(sample_pcap, [], [], outputs, source)
+    source.engine = runner.engine
+    with pytest.raises(CaptureError, match=r"^pipeline worker 1 failed: the process ended unexpectedly$"):
+        runner.run()
+    failure = finish_engine(runner.engine, outputs)
+    written = outputs.finish(runner.engine)
+    outputs.close()
+    source.close()
+    assert failure == "pipeline worker 1 failed: the process ended unexpectedly"
+    assert "\n" not in failure and written == [("JSON", str(export))]
+    flows = json.loads(export.read_text())
+    assert 0 < len(flows) < 165  # worker 0's flows, without worker 1's
+    assert not runner.engine.workers.processes
