@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from textual.widgets import DataTable, Input
 
 from netscope.engine.messages import RequestDetail, SetPaused, SetSpeed
@@ -14,29 +12,7 @@ from netscope.ui.formatting import Units
 from netscope.ui.help import HelpScreen
 
 from .fake_link import DNS, IPERF, LIVE_SOURCE, TLS, FakeLink, finished, scenario, snapshot
-
-
-def run(test, link: FakeLink | None = None, size=(120, 40), **app_args) -> NetscopeApp:
-    """Run `test(pilot, app)` against an app on `link`, once its first snapshots are drawn."""
-    app = NetscopeApp(link or scenario(), **app_args)
-
-    async def main() -> None:
-        async with app.run_test(size=size) as pilot:
-            await settle(pilot)
-            await test(pilot, app)
-
-    asyncio.run(main())
-    return app
-
-
-async def settle(pilot) -> None:
-    """Let the poll timer drain the link and the screen draw what it got (bounded wait)."""
-    app = pilot.app
-    for _ in range(100):
-        await pilot.pause(0.05)
-        if not app.link.queue and (app.frozen or app.error or app.shown is app.snapshot):
-            break
-    await pilot.pause()
+from .pilot import run, settle
 
 
 def table_keys(app: NetscopeApp) -> list:

@@ -1,17 +1,21 @@
-"""Pilot tests through the real engine process, replaying the bundled sample capture."""
+"""Pilot tests through the real engine process, replaying the bundled sample and a kept nmap scan."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from pathlib import Path
 
 import pytest
+from textual.widgets import Static
 
 import netscope
 from netscope.config import Config
+from netscope.ui.alerts import AlertsPane
 from netscope.ui.app import NetscopeApp
 from netscope.ui.detail import FlowDetailScreen
 from netscope.ui.flows_table import SortKey
+from netscope.ui.formatting import clock
 
 try:
     import netscope.engine.session  # the child imports capture and flow code through it
@@ -20,12 +24,17 @@ except ImportError as exc:  # the capture/flow pieces land separately
     pytest.skip(f"engine not importable yet: {exc}", allow_module_level=True)
 
 SAMPLE = Path(netscope.__file__).parent / "data" / "sample.pcap"
+NMAP = Path(__file__).resolve().parent.parent / "data" / "anomaly-nmap-syn-scan.pcap"  # -sS -p 1-200 from 10.77.0.1
 BUSIEST = ("tcp", "10.88.0.1", 39246, "10.88.0.2", 5201)
 WAIT_STEPS = 400  # bounded waits: 400 × 50 ms
 
 
-def config(speed: float) -> Config:
-    return Config().replace("capture", read_pcap=str(SAMPLE)).replace("tui", replay_speed=speed, tick_ms=100)
+def config(speed: float, capture: Path = SAMPLE) -> Config:
+    return Config().replace("capture", read_pcap=str(capture)).replace("tui", replay_speed=speed, tick_ms=100)
+
+
+def with_anomalies(cfg: Config) -> Config:
+    return cfg.replace("analysis", anomalies=dataclasses.replace(cfg.analysis.anomalies, enabled=True))
 
 
 async def wait_for(pilot, condition) -> None:
@@ -36,8 +45,8 @@ async def wait_for(pilot, condition) -> None:
     raise AssertionError("condition not reached while the engine ran")
 
 
-def drive(speed: float, test) -> None:
-    cfg = config(speed)
+def drive(speed: float, test, cfg: Config | None = None) -> None:
+    cfg = cfg or config(speed)
     link = EngineProcess(cfg)
     app = NetscopeApp(link, cfg.tui)
 
@@ -79,3 +88,18 @@ def test_space_and_plus_reach_the_engine_during_a_paced_replay():
         await pilot.press("q")
 
     drive(1.0, check)
+
+
+def test_a_replayed_nmap_scan_raises_a_port_scan_alert_in_the_pane():
+    async def check(pilot, app):
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.state == "finished")
+        await pilot.pause(0.1)
+        pane = app.query_one(AlertsPane)
+        assert [(alert.kind, alert.hosts) for alert in pane.alerts] == [("port_scan", ("10.77.0.1",))]
+        line = str(pane.query_one(Static).render())
+        assert line.split()[:3] == [clock(pane.alerts[0].ts), "port_scan", "10.77.0.1"]  # capture time, UTC
+        assert "Port scan suspected" in line
+        assert pane.border_title == "Alerts (1)" and app.snapshot.totals.alerts == 1
+        await pilot.press("q")
+
+    drive(0.0, check, with_anomalies(config(0.0, NMAP)))

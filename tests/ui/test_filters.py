@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from netscope.analysis.names import FlowNames
 from netscope.ui.filters import FilterError, parse_filter
 
 from .fake_link import DNS, IPERF, IPV6, ROWS, TLS, UDP_BULK
@@ -67,3 +68,11 @@ def test_any_text_either_parses_or_raises_filter_error(text):
         return
     for row in ROWS:
         display_filter.matches(row)
+
+
+def test_host_part_matches_any_name_of_the_flow():
+    names = {TLS.key: FlowNames(sni="www.Example.test"), DNS.key: FlowNames(name_b="ns.lab", dns_query="example.org")}
+    display_filter = parse_filter("host:example")
+    assert {row.key for row in ROWS if display_filter.matches(row, names.get(row.key))} == {TLS.key, DNS.key}
+    assert not parse_filter("!host:example.test").matches(TLS, names[TLS.key])
+    assert not parse_filter("host:203.0.113.250").matches(DNS, names[DNS.key])  # an exact address never matches names

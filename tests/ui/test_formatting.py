@@ -57,3 +57,18 @@ def test_speed_endpoint_and_squeeze():
     squeezed = formatting.squeeze("[2001:db8:1234:5678::abcd]:443", 15)
     assert len(squeezed) == 15 and squeezed.startswith("[2001:") and squeezed.endswith("]:443")
     assert formatting.squeeze("short", 10) == "short"
+
+
+def test_round_trip_times_keep_three_digits_and_fit_the_column():
+    assert formatting.millis(None) == formatting.MISSING
+    assert formatting.millis(0.42) == "0.42ms"
+    assert formatting.millis(12.34) == "12.3ms"
+    assert formatting.millis(250) == "250ms"
+    assert formatting.millis(999.6) == "1.00s"  # rounding up crosses to seconds
+    assert formatting.millis(12_000) == "12.0s"
+    assert formatting.optional_count(None) == formatting.MISSING and formatting.optional_count(3) == "3"
+
+
+@given(st.floats(min_value=0, max_value=99_999_000))
+def test_round_trip_time_is_at_most_six_cells(ms):
+    assert len(formatting.millis(ms)) <= 6
