@@ -7,6 +7,8 @@ seen (HTTPS to a CDN address often has no DNS answer in the capture, but always 
 
 from __future__ import annotations
 
+import ipaddress
+
 from netscope.analysis.names import FlowNames
 from netscope.flow.records import FlowRow
 
@@ -24,13 +26,33 @@ def endpoint_names(row: FlowRow, names: FlowNames | None) -> tuple[str | None, s
     """The names to show for endpoints A and B; the server side falls back to SNI, then HTTP Host."""
     if names is None:
         return None, None
-    asked_for = names.sni or names.http_host
+    asked_for = host_name(names.sni) or host_name(names.http_host)
     name_a, name_b = names.name_a, names.name_b
     if server_side(row) == "a":
         name_a = name_a or asked_for
     else:
         name_b = name_b or asked_for
     return name_a, name_b
+
+
+def host_name(value: str | None) -> str | None:
+    """A Host header or SNI as a name: without its `:port`, and None for an address literal.
+
+    `Host: [fd00::2]:8080` or `Host: 10.0.0.2:8080` says nothing the address column does not.
+    """
+    if not value:
+        return None
+    if value.startswith("["):
+        host = value[1:value.find("]")]
+    elif value.count(":") == 1:
+        host = value.partition(":")[0]
+    else:
+        host = value  # no port, or a bare IPv6 literal whose colons are not a port separator
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return host or None
+    return None
 
 
 def searchable(names: FlowNames | None) -> tuple[str, ...]:

@@ -13,7 +13,7 @@ import netscope
 from netscope.config import Config
 from netscope.ui.alerts import AlertsPane
 from netscope.ui.app import NetscopeApp
-from netscope.ui.detail import FlowDetailScreen
+from netscope.ui.detail import FlowDetailScreen, FlowSummary
 from netscope.ui.flows_table import SortKey
 from netscope.ui.formatting import clock
 
@@ -103,3 +103,18 @@ def test_a_replayed_nmap_scan_raises_a_port_scan_alert_in_the_pane():
         await pilot.press("q")
 
     drive(0.0, check, with_anomalies(config(0.0, NMAP)))
+
+
+def test_names_from_the_engine_reach_the_filter_and_the_detail():
+    async def check(pilot, app):
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.state == "finished")
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"example.org", "enter")
+        await wait_for(pilot, lambda: app.main.table.shown and {r.proto for r in app.main.table.shown} == {"udp"})
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, FlowDetailScreen) and app.screen.names is not None)
+        assert "DNS question example.org" in str(app.screen.query_one(FlowSummary).render())
+        await pilot.press("escape", "q")
+
+    drive(0.0, check)

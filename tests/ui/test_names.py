@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from netscope.analysis.names import FlowNames
-from netscope.ui.names import endpoint_names, searchable, server_side
+from netscope.ui.names import endpoint_names, host_name, searchable, server_side
 
 from .fake_link import DNS, IPERF, IPV6, TLS
 
@@ -26,3 +26,12 @@ def test_dns_names_win_and_the_server_falls_back_to_sni_then_host():
 def test_searchable_names_are_lower_cased_and_skip_unknowns():
     assert searchable(None) == ()
     assert searchable(FlowNames(name_b="Example.ORG", dns_query="q.test")) == ("example.org", "q.test")
+
+
+def test_a_host_header_loses_its_port_and_an_address_literal_is_no_name():
+    assert host_name("example.test:8080") == "example.test"
+    assert host_name("www.example.test") == "www.example.test"
+    for literal in ("10.88.0.2:8080", "[fd00:88::2]:8080", "fd00::2", "10.0.0.1", "", None):
+        assert host_name(literal) is None
+    assert endpoint_names(TLS, FlowNames(http_host="[fd00:88::2]:8080")) == (None, None)
+    assert endpoint_names(TLS, FlowNames(http_host="example.test:8080")) == (None, "example.test")
