@@ -16,8 +16,8 @@ is recorded, thresholds compared with `>=`), computed with numpy passes over the
   arriving at the latest time seen (captures merged from several queues can be slightly out of
   order; the reference would then compare against a queue front newer than the packet).
 
-Sharded processing must route anomaly input by anomaly key, not by flow, for thresholds to hold
-(docs/anomalies.md).
+With --pipeline one detector still sees all detector input: the workers forward it to the main
+process (docs/anomalies.md, netscope/pipeline/anomaly_input.py).
 """
 
 from __future__ import annotations
