@@ -21,7 +21,7 @@ from netscope.capture.errors import CaptureError
 from netscope.config import Config
 from netscope.engine.outputs import OutputError
 from netscope.engine.runner import Runner, RunResult
-from netscope.engine.session import build_engine, build_outputs, finish_engine, open_source
+from netscope.engine.session import build_engine, build_outputs, close_run, open_source
 from netscope.engine.snapshot import TickSnapshot, Totals
 
 
@@ -144,14 +144,8 @@ def run_headless(config: Config) -> int:
         except CaptureError as exc:
             error = str(exc)
         finally:
-            try:
-                failure = finish_engine(engine, outputs)
-                written = outputs.finish(engine)
-                error = error or failure
-            except OutputError as exc:
-                error = error or str(exc)
-            outputs.close()
-            source.close()
+            written, closing_error = close_run(engine, outputs, source)
+            error = error or closing_error
     if result is not None and result.warning:
         print(f"warning: {result.warning}", file=sys.stderr)
     console.print(summary_table(engine.totals(), result, written, live))

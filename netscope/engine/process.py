@@ -44,7 +44,7 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
     from netscope.capture.errors import CaptureError
     from netscope.engine.outputs import OutputError
     from netscope.engine.runner import Runner
-    from netscope.engine.session import build_engine, build_outputs, finish_engine, open_source
+    from netscope.engine.session import build_engine, build_outputs, close_run, open_source
 
     written: list[tuple[str, str]] = []
     warning = error = None
@@ -72,14 +72,8 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
     except CaptureError as exc:
         error = str(exc)
     finally:
-        try:
-            failure = finish_engine(engine, outputs)
-            written = outputs.finish(engine)
-            error = error or failure
-        except OutputError as exc:
-            error = error or str(exc)
-        outputs.close()
-        source.close()
+        written, closing_error = close_run(engine, outputs, source)
+        error = error or closing_error
         events.put(EngineFinished(tuple(written), warning, error))
 
 

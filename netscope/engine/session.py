@@ -13,7 +13,7 @@ from netscope.capture.live import LiveSource
 from netscope.capture.offline import FileSource
 from netscope.config import Config
 from netscope.engine.core import Engine, EngineSettings
-from netscope.engine.outputs import OutputPaths, RunOutputs
+from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
 from netscope.engine.snapshot import SourceInfo
 from netscope.flow.tracker import FlowSettings
 from netscope.pipeline.build import build_pipeline_engine, open_live_pipeline
@@ -133,3 +133,19 @@ def build_outputs(config: Config, source) -> RunOutputs:
                                   write_pcap_max_files=o.write_pcap_max_files),
                       linktype=source.linktype,
                       snaplen=getattr(source, "snaplen", None) or config.capture.snaplen)
+
+
+def close_run(engine, outputs: RunOutputs, source) -> tuple[list[tuple[str, str]], str | None]:
+    """How every run ends (EOF, count, Ctrl-C, an error): shards hand over, exports are written,
+    files and the source are closed. Returns what was written and the first error, if any."""
+    written: list[tuple[str, str]] = []
+    error: str | None = None
+    try:
+        error = finish_engine(engine, outputs)
+        written = outputs.finish(engine)
+    except OutputError as exc:
+        error = error or str(exc)
+    finally:
+        outputs.close()
+        source.close()
+    return written, error
