@@ -40,6 +40,23 @@ RANKINGS = ("rate", "bytes", "packets", "age")
 CHUNK = 16_384
 
 
+def _group_rows(rows: np.ndarray, hwm: int) -> tuple[np.ndarray, np.ndarray]:
+    """`np.unique(rows, return_inverse=True)` for rows below `hwm`, without a sort when that is cheaper.
+
+    A batch's packets hit a few hot flows over and over, so sorting every packet's row costs far
+    more than marking rows in a table-sized scratch; the mark pass is used while the table is
+    at most a few times the number of packets.
+    """
+    if hwm > 4 * rows.shape[0]:
+        return np.unique(rows, return_inverse=True)
+    seen = np.zeros(hwm, dtype=bool)
+    seen[rows] = True
+    flow_rows = np.flatnonzero(seen)
+    position = np.empty(hwm, dtype=np.int64)
+    position[flow_rows] = np.arange(flow_rows.shape[0])
+    return flow_rows, position[rows]
+
+
 class FlowTable:
     """Rows of flows of one key layout, with batch insert, update, release and ranking."""
 
@@ -119,7 +136,7 @@ class FlowTable:
         `flags` must be 0 for UDP packets. Returns (created, starts): a per-packet mask of
         packets whose flow this call created, and the index of each created flow's first packet.
         """
-        flow_rows, group = np.unique(rows, return_inverse=True)
+        flow_rows, group = _group_rows(rows, self.hwm)
         groups = flow_rows.shape[0]
         packets_ab, packets_ba = self.packets_ab[flow_rows], self.packets_ba[flow_rows]
         bytes_ab, bytes_ba = self.bytes_ab[flow_rows], self.bytes_ba[flow_rows]
