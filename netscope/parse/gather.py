@@ -60,6 +60,14 @@ class ByteReader:
     def u32(self, at: np.ndarray, skip: int = 0) -> np.ndarray:
         return self._gather("V4", at, skip).view(">u4").astype(np.int64)
 
+    def block(self, at: np.ndarray, count: int, skip: int = 0) -> np.ndarray:
+        """The `count` * 8 bytes from each position, as an (n, count * 8) uint8 array.
+
+        Fields come out of it with `field`, straight into their own narrow dtype: cheaper than
+        widening whole words to int64 and masking them when the field is all a caller wants.
+        """
+        return self._gather(f"V{WORD * count}", at, skip).view(np.uint8).reshape(-1, WORD * count)
+
     def words(self, at: np.ndarray, count: int, skip: int = 0) -> list[np.ndarray]:
         """`count` consecutive 8-byte big-endian words from each position, as int64 bit patterns.
 
@@ -77,6 +85,16 @@ def _record_views(buffer: np.ndarray) -> dict[str, np.ndarray]:
                           strides=(1,))
         for dtype in dtypes
     }
+
+
+_FIELD_DTYPES = {1: np.uint8, 2: np.uint16, 4: np.uint32}
+
+
+def field(block: np.ndarray, start: int, size: int) -> np.ndarray:
+    """The big-endian unsigned `size`-byte field at byte `start` of every row of a `ByteReader.block`."""
+    if size == 1:
+        return block[:, start].copy()
+    return block[:, start:start + size].view(f">u{size}").reshape(-1).astype(_FIELD_DTYPES[size])
 
 
 # Large temporaries are much of what a numpy pass costs (fresh pages from the allocator), so the

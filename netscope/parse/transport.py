@@ -8,7 +8,7 @@ import numpy as np
 
 from netscope.capture.batch import RawBatch
 from netscope.parse.columns import PROTO_ICMP, PROTO_ICMPV6, PROTO_TCP, PROTO_UDP, Status
-from netscope.parse.gather import ByteReader, bits, pick
+from netscope.parse.gather import ByteReader, field, pick
 from netscope.parse.ip import IpLayer
 
 TCP_MIN_HEADER = 20
@@ -43,8 +43,8 @@ def decode_transport(raw: RawBatch, reader: ByteReader, ip: IpLayer) -> Transpor
     at = raw.offset + ip.transport_offset
     # Bytes 0-7: ports + sequence number (TCP), ports + length + checksum (UDP),
     # type + code + checksum + rest of header (ICMP). Bytes 8-15 of TCP: acknowledgment number,
-    # data offset, flags, window.
-    first, second = reader.words(at, 2)
+    # data offset, flags, window. Each field is cut from these 16 bytes in its own output dtype.
+    head = reader.block(at, 2)
     room = ip.payload_end - ip.transport_offset
 
     ok = ip.status == Status.OK
@@ -52,7 +52,8 @@ def decode_transport(raw: RawBatch, reader: ByteReader, ip: IpLayer) -> Transpor
     is_udp = ok & (ip.proto == PROTO_UDP)
     is_icmp = ok & ((ip.proto == PROTO_ICMP) | (ip.proto == PROTO_ICMPV6))
 
-    tcp_header_len = bits(second, 28, 4) * 4
+    tcp_header_len = (field(head, 12, 1) >> 4).astype(np.int64)
+    tcp_header_len *= 4
     tcp = is_tcp & (room >= TCP_MIN_HEADER) & (tcp_header_len >= TCP_MIN_HEADER) & (tcp_header_len <= room)
     udp = is_udp & (room >= UDP_HEADER)
     icmp = is_icmp & (room >= ICMP_MIN_HEADER)
@@ -62,20 +63,26 @@ def decode_transport(raw: RawBatch, reader: ByteReader, ip: IpLayer) -> Transpor
     status = ip.status.copy()
     status[(is_tcp | is_udp | is_icmp) & ~has_l4] = Status.TRUNCATED_L4
 
-    udp_payload = np.maximum(bits(first, 16, 16) - UDP_HEADER, 0)
+    udp_payload = np.maximum(field(head, 4, 2).astype(np.int64) - UDP_HEADER, 0)
     # Never negative where `tcp` holds: the header fits in `room`, which is at most declared_len.
     tcp_payload = ip.declared_len - tcp_header_len
     return TransportLayer(
         status=status,
         has_l4=has_l4,
-        src_port=pick(has_ports, bits(first, 48, 16)).astype(np.uint16),
-        dst_port=pick(has_ports, bits(first, 32, 16)).astype(np.uint16),
-        tcp_flags=pick(tcp, bits(second, 16, 8)).astype(np.uint8),
-        tcp_seq=pick(tcp, bits(first, 0, 32)).astype(np.uint32),
-        tcp_ack=pick(tcp, bits(second, 32, 32)).astype(np.uint32),
-        tcp_window=pick(tcp, bits(second, 0, 16)).astype(np.uint16),
+        src_port=_only(has_ports, field(head, 0, 2)),
+        dst_port=_only(has_ports, field(head, 2, 2)),
+        tcp_flags=_only(tcp, field(head, 13, 1)),
+        tcp_seq=_only(tcp, field(head, 4, 4)),
+        tcp_ack=_only(tcp, field(head, 8, 4)),
+        tcp_window=_only(tcp, field(head, 14, 2)),
         payload_len=tcp_payload * tcp + udp_payload * udp,
-        icmp_type=pick(icmp, bits(first, 56, 8)).astype(np.uint8),
-        icmp_code=pick(icmp, bits(first, 48, 8)).astype(np.uint8),
+        icmp_type=_only(icmp, field(head, 0, 1)),
+        icmp_code=_only(icmp, field(head, 1, 1)),
         l4_offset=pick(has_l4, ip.transport_offset, -1),
     )
+
+
+def _only(mask: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """`values` where `mask`, else 0, in place and in the values' dtype (no branches: masks interleave)."""
+    np.multiply(values, mask, out=values)
+    return values
