@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 WORD = 8
-MAX_WORDS = 5  # the longest fixed header read in one go: the 40-byte IPv6 header
+MAX_WORDS = 8  # the longest read in one go: a link header's EtherType and the 40-byte IP header after it
 _MAX_WIDTH = WORD * MAX_WORDS
 
 
@@ -95,6 +95,12 @@ def field(block: np.ndarray, start: int, size: int) -> np.ndarray:
     if size == 1:
         return block[:, start].copy()
     return block[:, start:start + size].view(f">u{size}").reshape(-1).astype(_FIELD_DTYPES[size])
+
+
+def block_words(block: np.ndarray, first: int, count: int) -> list[np.ndarray]:
+    """Words `first`..`first + count - 1` (8 bytes each) of every row of a block, as int64 bit patterns."""
+    records = block[:, WORD * first:WORD * (first + count)].view(">i8")
+    return [records[:, k].astype(np.int64) for k in range(count)]
 
 
 # Large temporaries are much of what a numpy pass costs (fresh pages from the allocator), so the

@@ -8,7 +8,7 @@ import numpy as np
 
 from netscope.capture.batch import RawBatch
 from netscope.parse.columns import Status
-from netscope.parse.gather import ByteReader, bits, pick
+from netscope.parse.gather import WORD, ByteReader, bits, block_words, pick
 from netscope.parse.link import LinkLayer
 
 IPV4_MIN_HEADER = 20
@@ -70,7 +70,8 @@ def decode_ip(raw: RawBatch, reader: ByteReader, link: LinkLayer) -> IpLayer:
     # One 40-byte read per packet. IPv4: version/IHL, TOS, total length, id, flags/fragment
     # offset | TTL, protocol, checksum, source | destination. IPv6: version/traffic class/flow
     # label, payload length, next header, hop limit | source | destination.
-    first, second, third, fourth, fifth = reader.words(at, 5)
+    header = link.ip_header if link.ip_header is not None else reader.block(at, IPV6_HEADER // WORD)
+    first, second, third, fourth, fifth = block_words(header, 0, IPV6_HEADER // WORD)
 
     version = bits(first, 60, 4)
     ihl = bits(first, 56, 4)

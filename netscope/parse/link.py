@@ -8,7 +8,7 @@ import numpy as np
 
 from netscope.capture.batch import RawBatch
 from netscope.parse.columns import Status
-from netscope.parse.gather import ByteReader, bits
+from netscope.parse.gather import WORD, ByteReader, bits, field
 
 DLT_NULL = 0
 DLT_EN10MB = 1
@@ -27,6 +27,7 @@ ETHERTYPE_8021AD = 0x88A8
 
 MAX_VLAN_TAGS = 2
 VLAN_TAG_LEN = 4
+IP_HEADER_READ = 40  # what decode_ip reads at the IP header: a whole IPv6 header
 
 # DLT -> (link header length, position of the EtherType within it).
 _ETHERTYPE_LINKS = {
@@ -47,12 +48,15 @@ class LinkLayer:
 
     `status` is final for packets with `ip_version` 0; the others still have an IP header to
     check at `l3_offset` (relative to the packet start), and their status is a placeholder OK.
+    `ip_header`, when set, already holds the IP_HEADER_READ bytes at `l3_offset` of every packet
+    (read together with the link header, so decode_ip needs no gather of its own).
     """
 
     status: np.ndarray  # uint8
     ip_version: np.ndarray  # uint8: 4 or 6 = IP header expected, 0 = stop here
     l3_offset: np.ndarray  # int64
     vlan_id: np.ndarray  # uint16
+    ip_header: np.ndarray | None = None  # (n, IP_HEADER_READ) uint8
 
 
 def decode_link(raw: RawBatch, reader: ByteReader) -> LinkLayer:
@@ -86,7 +90,11 @@ def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertyp
     """Ethernet, SLL and SLL2: an EtherType, then up to two 802.1Q/802.1ad tags."""
     n = raw.count
     status = (raw.caplen < header_len).view(np.uint8) * np.uint8(Status.TRUNCATED_LINK)  # OK is 0
-    ethertype = reader.u16(raw.offset, ethertype_at)
+    # One read from the EtherType through an untagged packet's IP header: only tagged packets
+    # need their IP header read again, further on.
+    ip_start = header_len - ethertype_at
+    head = reader.block(raw.offset, -(-(ip_start + IP_HEADER_READ) // WORD), ethertype_at)
+    ethertype = field(head, 0, 2)
     l3_offset = np.full(n, header_len, dtype=np.int64)
     vlan_id = np.zeros(n, dtype=np.uint16)
 
@@ -109,7 +117,12 @@ def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertyp
     is_ipv6 = (ethertype == ETHERTYPE_IPV6).view(np.uint8)
     ip_version = (is_ipv4 * np.uint8(4) + is_ipv6 * np.uint8(6)) * (status == Status.OK).view(np.uint8)
     status[(status == Status.OK) & (ip_version == 0)] = Status.NOT_IP
-    return LinkLayer(status, ip_version, l3_offset, vlan_id)
+    ip_header = head[:, ip_start:ip_start + IP_HEADER_READ]
+    moved = np.flatnonzero(l3_offset != header_len)
+    if moved.size:
+        ip_header = ip_header.copy()
+        ip_header[moved] = reader.block(raw.offset[moved] + l3_offset[moved], IP_HEADER_READ // WORD)
+    return LinkLayer(status, ip_version, l3_offset, vlan_id, ip_header)
 
 
 def _nibble_link(raw: RawBatch, reader: ByteReader, header_len: int) -> LinkLayer:
