@@ -137,13 +137,16 @@ class FlowTracker:
         lo, hi = np.searchsorted(flow_positions, [first, last + 1])
         updated: dict[int, list[np.ndarray]] = {table.layout.version: [] for table in self._tables}
         for start in range(lo, hi, CHUNK):
-            packets = FlowPackets.gather(batch, flow_positions[start : min(start + CHUNK, hi)])
+            positions = flow_positions[start : min(start + CHUNK, hi)]
+            versions = batch.ip_version[positions]
             for table in self._tables:
-                mine = packets.ip_version == table.layout.version
+                # Each table's packets are gathered straight from the batch: no second copy of a mixed chunk.
+                mine = versions == table.layout.version
                 if mine.all():
-                    updated[table.layout.version].append(self._count_into(table, packets))
+                    updated[table.layout.version].append(self._count_into(table, FlowPackets.gather(batch, positions)))
                 elif mine.any():
-                    updated[table.layout.version].append(self._count_into(table, packets.take(mine)))
+                    updated[table.layout.version].append(
+                        self._count_into(table, FlowPackets.gather(batch, positions[mine])))
         excess = self.active_flows - self.settings.max_flows
         if self.settings.max_flows and excess > 0 and hi > lo:
             protect = {version: np.concatenate(rows) if rows else np.empty(0, np.int64)
