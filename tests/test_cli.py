@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import signal
@@ -175,3 +176,21 @@ def test_default_run_without_privilege_replays_the_bundled_sample(tmp_path: Path
     result = subprocess.run(command, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "bundled sample" in result.stderr and "3,413" in result.stdout
+
+
+def test_exported_handshake_rtt_equals_tshark_initial_rtt(sample_pcap: Path, require_tool, tmp_path: Path) -> None:
+    require_tool("tshark")
+    out = subprocess.run(["tshark", "-r", str(sample_pcap), "-n", "-Y", "tcp.analysis.initial_rtt", "-T", "fields",
+                          "-e", "ip.src", "-e", "ipv6.src", "-e", "tcp.srcport", "-e", "ip.dst", "-e", "ipv6.dst",
+                          "-e", "tcp.dstport", "-e", "tcp.analysis.initial_rtt"],
+                         capture_output=True, text=True, check=True).stdout
+    expected = {}
+    for line in out.splitlines():
+        s4, s6, sp, d4, d6, dp, rtt = line.split("\t")
+        ends = sorted([(s4 or s6, int(sp)), (d4 or d6, int(dp))], key=lambda e: (ipaddress.ip_address(e[0]).version,
+                                                                          int(ipaddress.ip_address(e[0])), e[1]))
+        expected[(ends[0], ends[1])] = round(float(rtt) * 1000, 3)
+    records = export_of(sample_pcap, tmp_path)
+    got = {((r["endpoint_a"]["ip"], r["endpoint_a"]["port"]), (r["endpoint_b"]["ip"], r["endpoint_b"]["port"])):
+           round(r["rtt_handshake_ms"], 3) for r in records if r["rtt_handshake_ms"] is not None}
+    assert expected and got == expected

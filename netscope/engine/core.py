@@ -13,9 +13,11 @@ import numpy as np
 
 from netscope.analysis.alerts import Alert
 from netscope.analysis.names import NameObserver
+from netscope.analysis.tcp_health import TcpHealth, TcpHealthSettings
 from netscope.capture.batch import RawBatch
 from netscope.engine.recent import RecentPackets
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
+from netscope.flow.expired import ExpiredFlows
 from netscope.flow.records import FlowColumns
 from netscope.flow.tracker import FlowSettings, FlowTracker
 from netscope.parse.batch_parser import parse_batch
@@ -25,6 +27,7 @@ from netscope.parse.columns import ERROR_STATUSES, STATUS_LABELS, ParsedBatch, S
 @dataclass(frozen=True)
 class EngineSettings:
     flow: FlowSettings = field(default_factory=FlowSettings)
+    health: TcpHealthSettings | None = field(default_factory=TcpHealthSettings)  # None = scale mode
     top_n: int = 100
     keep_recent_packets: bool = False  # only screens with a detail view need raw packets kept
 
@@ -39,6 +42,7 @@ class Engine:
         self.tracker = FlowTracker(settings.flow)
         self.detectors = detectors or []
         self.names = names
+        self.health = TcpHealth(settings.health) if settings.health is not None else None
         self.recent = RecentPackets() if settings.keep_recent_packets else None
         self._status_counts = np.zeros(len(Status), dtype=np.int64)
         self._packets = 0
@@ -75,6 +79,8 @@ class Engine:
                 self.unrecorded_alerts.extend(alerts)
         self._flow_packets += int(parsed.flow_mask().sum())
         self.tracker.observe(parsed)
+        if self.health is not None:
+            self.health.observe(parsed, self.tracker.last_batch)
         if self.names is not None:
             self.names.observe(raw, parsed)
         if self.recent is not None:
@@ -118,7 +124,7 @@ class Engine:
         self._last_tick_wall = now
         self.tracker.end_tick()
         n = self.settings.top_n if top_n is None else top_n
-        top = self.tracker.top(n, by="bytes" if state == "finished" else "rate") if n else None
+        top = self._with_health(self.tracker.top(n, by="bytes" if state == "finished" else "rate")) if n else None
         rows = tuple(top.rows(interval)) if top is not None else ()
         names = self.names.names_for_flows(row.key for row in rows) if self.names is not None else {}
         self._seq += 1
@@ -142,5 +148,18 @@ class Engine:
         self._interval_bytes = 0
         return snapshot
 
+    def _with_health(self, flows: FlowColumns) -> FlowColumns:
+        return flows if self.health is None else self.health.attach(flows)
+
     def flow_table(self) -> FlowColumns:
-        return self.tracker.snapshot()
+        """Every live flow, sorted by bytes, with its TCP health: what the exports write."""
+        return self._with_health(self.tracker.snapshot())
+
+    def lookup(self, key: tuple[str, str, int, str, int]) -> FlowColumns | None:
+        flows = self.tracker.lookup(key)
+        return None if flows is None else self._with_health(flows)
+
+    def take_expired(self) -> ExpiredFlows:
+        """Flows that timed out or were evicted since the last call, with their TCP health."""
+        expired = self.tracker.take_expired()
+        return expired if self.health is None else self.health.attach_expired(expired)

@@ -67,7 +67,7 @@ class RunOutputs:
     def record(self, engine) -> None:
         """Write what the engine reported since the last call (expired flows, alerts)."""
         if self.expired is not None:
-            expired = engine.tracker.take_expired()
+            expired = engine.take_expired()
             if expired.flows.count:
                 self.expired.write_many(
                     expired_flow_objects(expired.flows, expired.reason_labels(), expired.times()))

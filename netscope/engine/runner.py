@@ -73,7 +73,7 @@ class Runner:
                 self.publish(self._detail(command))
 
     def _detail(self, request: RequestDetail) -> FlowDetail:
-        flow = self.engine.tracker.lookup(request.key)
+        flow = self.engine.lookup(request.key)
         rows = flow.rows()[0] if flow is not None and flow.count else None
         packets = self.engine.recent.detail(request.key) if self.engine.recent is not None else ()
         names = self.engine.names.flow_names(request.key) if self.engine.names is not None else None

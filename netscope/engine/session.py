@@ -8,6 +8,7 @@ from pathlib import Path
 
 from netscope.analysis.anomaly import AnomalyDetector, AnomalySettings, PortScanSettings, SynFloodSettings
 from netscope.analysis.names import NameObserver
+from netscope.analysis.tcp_health import TcpHealthSettings
 from netscope.capture.interfaces import default_interface
 from netscope.capture.live import LiveSource
 from netscope.capture.offline import FileSource
@@ -81,6 +82,7 @@ def build_engine(config: Config, source, *, keep_recent_packets: bool, top_n: in
                           collect_expired=bool(config.output.expired_flows_jsonl)),
         top_n=top_n,
         keep_recent_packets=keep_recent_packets,
+        health=health_settings(config),
     )
     if config.pipeline.enabled:
         return build_pipeline_engine(config, source, source_info(config, source), lambda shard_source: build_engine(
@@ -111,6 +113,15 @@ def finish_engine(engine, outputs: RunOutputs) -> str | None:
     finally:
         outputs.record(engine)
     return None
+
+
+def health_settings(config: Config) -> TcpHealthSettings | None:
+    """TCP health when any measure is on; all three off is the reference's compact scale mode."""
+    a = config.analysis
+    if not (a.rtt or a.retrans or a.out_of_order):
+        return None
+    return TcpHealthSettings(rtt=a.rtt, retrans=a.retrans, out_of_order=a.out_of_order,
+                             keep_expired=bool(config.output.expired_flows_jsonl))
 
 
 def build_detectors(config: Config) -> list[AnomalyDetector]:

@@ -21,7 +21,7 @@ CSV_COLUMNS = [
     "first_seen", "last_seen", "duration_secs", "packets_a_to_b", "packets_b_to_a",
     "bytes_a_to_b", "bytes_b_to_a", "packets_total", "bytes_total", "avg_bps", "tcp_state",
     "client", "retransmissions", "out_of_order", "rtt_last_ms", "rtt_min_ms", "rtt_ewma_ms",
-    "rtt_samples",
+    "rtt_samples", "rtt_handshake_ms",
 ]
 
 _PROTO = {6: "tcp", 17: "udp"}
@@ -35,7 +35,8 @@ def _optional_column(flows: FlowColumns, name: str) -> Any:
 def flow_records(flows: FlowColumns) -> Iterator[dict[str, Any]]:
     """One dict per flow in the reference's key order; analysis fields are null when not measured."""
     analysis = {name: _optional_column(flows, name) for name in (
-        "retransmissions", "out_of_order", "rtt_last_ms", "rtt_min_ms", "rtt_ewma_ms", "rtt_samples")}
+        "retransmissions", "out_of_order", "rtt_last_ms", "rtt_min_ms", "rtt_ewma_ms", "rtt_samples",
+        "rtt_handshake_ms")}
     for i in range(flows.count):
         version = int(flows.ip_version[i])
         first = int(flows.first_us[i]) / 1e6
@@ -59,8 +60,9 @@ def flow_records(flows: FlowColumns) -> Iterator[dict[str, Any]]:
             "tcp_state": TcpState(int(flows.tcp_state[i])).label,
             "client": Client(int(flows.client[i])).label,
         }
+        is_tcp = int(flows.proto[i]) == 6
         for name, column in analysis.items():
-            value = None if column is None else column[i].item()
+            value = None if column is None or not is_tcp else column[i].item()
             if isinstance(value, float) and math.isnan(value):
                 value = None
             record[name] = value

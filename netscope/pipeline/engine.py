@@ -328,6 +328,9 @@ class PipelineEngine:
     def totals(self) -> Totals:
         return self._totals
 
+    def take_expired(self) -> ExpiredFlows:
+        return self.tracker.take_expired()
+
     def lookup(self, key: FlowKey) -> FlowColumns | None:
         if not self.workers.processes:
             return None

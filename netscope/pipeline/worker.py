@@ -129,11 +129,11 @@ class ShardWorker:
             if request.expire_now_us is not None:
                 engine.tracker.expire_idle(request.expire_now_us)
             snapshot = engine.tick(request.state, 1.0, [], top_n=request.top_n)
-            expired = engine.tracker.take_expired() if engine.settings.flow.collect_expired else None
+            expired = engine.take_expired() if engine.settings.flow.collect_expired else None
             candidates = self.candidates.take() if self.candidates is not None else None
             self.conn.send(WorkerTick(snapshot, candidates, expired, engine.last_packet_us))
         elif isinstance(request, LookupRequest):
-            self.conn.send(engine.tracker.lookup(request.key))
+            self.conn.send(engine.lookup(request.key))
         elif isinstance(request, RecentRequest):
             records: tuple[PacketRecord, ...] = engine.recent.detail(request.key) if engine.recent else ()
             self.conn.send(records)

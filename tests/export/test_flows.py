@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 from pathlib import Path
 
@@ -14,7 +15,7 @@ from netscope.flow.records import Client, FlowColumns, TcpState
 JSON_KEYS = ["protocol", "endpoint_a", "endpoint_b", "first_seen", "last_seen", "duration_secs",
              "packets_a_to_b", "packets_b_to_a", "bytes_a_to_b", "bytes_b_to_a", "packets_total", "bytes_total",
              "avg_bps", "tcp_state", "client", "retransmissions", "out_of_order", "rtt_last_ms", "rtt_min_ms",
-             "rtt_ewma_ms", "rtt_samples"]
+             "rtt_ewma_ms", "rtt_samples", "rtt_handshake_ms"]
 
 
 def two_flows() -> FlowColumns:
@@ -51,14 +52,31 @@ def test_json_schema_and_values(tmp_path: Path) -> None:
     assert all(tcp[k] is None for k in ("retransmissions", "rtt_last_ms", "rtt_samples"))
 
 
-def test_csv_has_23_columns_reference_number_formats_and_nulls_as_empty(tmp_path: Path) -> None:
+def test_csv_has_the_reference_23_columns_plus_handshake_rtt_and_nulls_as_empty(tmp_path: Path) -> None:
     path = tmp_path / "flows.csv"
     write_csv(two_flows(), path)
     rows = list(csv.reader(path.open()))
-    assert rows[0] == CSV_COLUMNS and len(CSV_COLUMNS) == 23
+    assert rows[0] == CSV_COLUMNS and len(CSV_COLUMNS) == 24 and CSV_COLUMNS[-1] == "rtt_handshake_ms"
     tcp = dict(zip(rows[0], rows[1], strict=True))
     udp = dict(zip(rows[0], rows[2], strict=True))
     assert tcp["first_seen"] == "1.000000" and tcp["duration_secs"] == "2.500000"
     assert tcp["avg_bps"] == "48960.000" and tcp["tcp_state"] == "established"
     assert udp["tcp_state"] == "" and udp["client"] == "" and udp["rtt_ewma_ms"] == ""
-    assert all(len(r) == 23 for r in rows)
+    assert all(len(r) == 24 for r in rows)
+
+
+def test_health_columns_are_exported_for_tcp_and_null_for_udp(tmp_path: Path) -> None:
+    flows = dataclasses.replace(
+        two_flows(), retransmissions=np.array([2, 0]), out_of_order=np.array([1, 0]),
+        rtt_last_ms=np.array([1.2349, np.nan]), rtt_min_ms=np.array([0.4996, np.nan]),
+        rtt_ewma_ms=np.array([0.9999, np.nan]), rtt_samples=np.array([7, 0]),
+        rtt_handshake_ms=np.array([0.25, np.nan]))
+    path = tmp_path / "flows.csv"
+    write_csv(flows, path)
+    tcp, udp = list(csv.DictReader(path.open()))
+    assert [tcp[k] for k in ("retransmissions", "out_of_order", "rtt_last_ms", "rtt_min_ms", "rtt_ewma_ms",
+                             "rtt_samples", "rtt_handshake_ms")] == ["2", "1", "1.235", "0.500", "1.000", "7", "0.250"]
+    assert all(udp[k] == "" for k in ("retransmissions", "rtt_last_ms", "rtt_samples", "rtt_handshake_ms"))
+    write_json(flows, tmp_path / "flows.json")
+    records = json.loads((tmp_path / "flows.json").read_text())
+    assert records[0]["rtt_last_ms"] == 1.2349 and records[1]["retransmissions"] is None
