@@ -22,6 +22,7 @@ from netscope.analysis.tcp_grouped import (
     latest,
     previous,
     running_max_before,
+    start_index,
 )
 from netscope.analysis.tcp_state import Columns
 from netscope.parse.columns import TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN
@@ -70,12 +71,12 @@ class Walk:
         self.is_ack = (flags & TCP_ACK) != 0
         self.plain = (flags & (TCP_SYN | TCP_FIN | TCP_RST)) == 0
         self.seq_len = p.payload + self.syn + ((flags & TCP_FIN) != 0)
-        self.first = np.maximum.accumulate(np.where(group_starts(p.group), np.arange(p.count), 0))
+        self.first = start_index(group_starts(p.group))
         self.key = p.group * 2 + p.direction  # (flow, direction): index into flattened per-direction fields
         self.order = np.argsort(self.key, kind="stable")
         self.key_o = self.key[self.order]
         self.starts_o = group_starts(self.key_o)
-        self.first_o = np.maximum.accumulate(np.where(self.starts_o, np.arange(p.count), 0))
+        self.first_o = start_index(self.starts_o)
         self._unwrap()
         self._highest()
         self._acks_sent()
@@ -92,6 +93,8 @@ class Walk:
     # -- sequence space -------------------------------------------------------------------
 
     def _unwrap(self) -> None:
+        """Sequence numbers as int64 offsets from each direction's anchor: its carried `next`,
+        or for a direction new in this batch its first sequence number."""
         p, order = self.packets, self.order
         anchored = self.before("has_next").copy()
         anchor = self.before("next").astype(np.int64)
@@ -161,8 +164,7 @@ class Walk:
                      & (p.ack[pick] == before_ack) & self.plain[pick])
         changed = ~known | (p.ack[pick] != before_ack)
         counted = group_sum(duplicate.astype(np.int64), starts)
-        first = np.maximum.accumulate(np.where(starts, np.arange(key.shape[0]), 0))
-        since = latest(changed, first)
+        since = latest(changed, start_index(starts))
         runs = np.where(since >= 0, counted - counted[np.maximum(since, 0)], self.before("dupacks")[key] + counted)
         self.dupacks_after = np.zeros(p.count, dtype=np.int64)
         self.dupacks_after[pick] = runs
