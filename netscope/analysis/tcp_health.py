@@ -23,7 +23,7 @@ import numpy as np
 from netscope.analysis.tcp_grouped import group_starts
 from netscope.analysis.tcp_handshake import settle_handshakes
 from netscope.analysis.tcp_rtt import match_samples
-from netscope.analysis.tcp_state import INT64_MAX, Columns, Inflight, InflightPool
+from netscope.analysis.tcp_state import Columns, Inflight, InflightPool
 from netscope.analysis.tcp_walk import BatchPackets, Walk
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.records import FlowColumns
@@ -136,7 +136,7 @@ class _TableHealth:
         final = np.append(group_row[1:] != group_row[:-1], True)
         continuing = np.flatnonzero(row_first & ~started[heads])
         replaced = group_row[row_first & started[heads]]
-        replaced = replaced[self.rows.first_us[replaced] != INT64_MAX]  # rows whose earlier flow is gone now
+        replaced = replaced[self.rows.live[replaced]]  # rows whose earlier flow is gone now
         self._retire(replaced, self.rows.take(replaced))
 
         carried = Columns.fresh(heads.shape[0])
@@ -149,7 +149,8 @@ class _TableHealth:
         self.pool.add(Inflight(group_row[pending.key[keep] // 2] * 2 + pending.key[keep] % 2,
                                pending.seq_end[keep], pending.ts_us[keep]))
         first_seen = np.minimum.reduceat(batch.ts_us[positions], heads)
-        state.first_us[:] = np.minimum(carried.first_us, first_seen)
+        state.first_us[:] = np.where(carried.live, np.minimum(carried.first_us, first_seen), first_seen)
+        state.live[:] = True
 
         self._retire(group_row[~final], state.take(~final))
         self.rows.put(group_row[final], state.take(final))
@@ -199,10 +200,10 @@ class _TableHealth:
         else:
             match = np.full(rows.shape[0], -1)
         inside = (match < 0) & (rows < self.rows.count)
-        inside[inside] = self.rows.first_us[rows[inside]] == first_us[inside]
+        inside[inside] = self.rows.live[rows[inside]] & (self.rows.first_us[rows[inside]] == first_us[inside])
         there = np.flatnonzero(inside)
         values.put(there, self.rows.take(rows[there]))
-        self.rows.first_us[rows[there]] = INT64_MAX  # its flow is gone: nothing to retire at reuse
+        self.rows.live[rows[there]] = False  # its flow is gone: nothing to retire at reuse
         return values
 
 

@@ -12,34 +12,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
-INT64_MAX = np.iinfo(np.int64).max
-
-# name: (dtype, value of a flow that has seen nothing, per direction)
-FIELDS: dict[str, tuple[type, object, bool]] = {
-    "first_us": (np.int64, INT64_MAX, False),  # earliest packet of the flow; INT64_MAX = row holds no flow
-    "retransmissions": (np.int64, 0, False),
-    "out_of_order": (np.int64, 0, False),
-    "rtt_samples": (np.int64, 0, False),
-    "rtt_last_us": (np.int64, -1, False),  # -1 = no sample yet
-    "rtt_min_us": (np.int64, -1, False),
-    "rtt_ewma_us": (np.float64, np.nan, False),
-    "has_first_rtt": (np.bool_, False, False),  # tshark's initial RTT: latest SYN -> first ACK without SYN
-    "first_rtt_us": (np.int64, 0, False),
-    "handshake_full": (np.bool_, False, False),  # ... and a SYN-ACK came back in between
-    "has_syn": (np.bool_, False, False),  # latest pure SYN, while the handshake is not settled
-    "syn_us": (np.int64, 0, False),
-    "syn_dir": (np.uint8, 0, False),
-    "synack_seen": (np.bool_, False, False),  # SYN-ACK from the other side after that SYN
-    "has_next": (np.bool_, False, True),  # highest seq + length seen in the direction (any packet)
-    "next": (np.uint32, 0, True),
-    "next_us": (np.int64, 0, True),  # when `next` last moved up
-    "has_seg": (np.bool_, False, True),  # highest segment end (segments with length only)
-    "seg_max": (np.uint32, 0, True),
-    "has_ack": (np.bool_, False, True),  # latest ACK sent by the direction, its time and window
-    "ack": (np.uint32, 0, True),
-    "ack_us": (np.int64, 0, True),
-    "window": (np.uint16, 0, True),
-    "dupacks": (np.int64, 0, True),  # duplicate ACKs sent since the ACK number last changed
+# name: (dtype, per direction). Every field starts at zero (False), which is how a flow that
+# has seen nothing looks, so new rows cost no memory until used (np.zeros pages lazily).
+FIELDS: dict[str, tuple[type, bool]] = {
+    "live": (np.bool_, False),  # the row holds a flow whose values nobody has taken away yet
+    "first_us": (np.int64, False),  # earliest packet of the flow
+    "retransmissions": (np.int64, False),
+    "out_of_order": (np.int64, False),
+    "rtt_samples": (np.int64, False),  # the three below are meaningful once this is > 0
+    "rtt_last_us": (np.int64, False),
+    "rtt_min_us": (np.int64, False),
+    "rtt_ewma_us": (np.float64, False),
+    "has_first_rtt": (np.bool_, False),  # tshark's initial RTT: latest SYN -> first ACK without SYN
+    "first_rtt_us": (np.int64, False),
+    "handshake_full": (np.bool_, False),  # ... and a SYN-ACK came back in between
+    "has_syn": (np.bool_, False),  # latest pure SYN, while the handshake is not settled
+    "syn_us": (np.int64, False),
+    "syn_dir": (np.uint8, False),
+    "synack_seen": (np.bool_, False),  # SYN-ACK from the other side after that SYN
+    "has_next": (np.bool_, True),  # highest seq + length seen in the direction (any packet)
+    "next": (np.uint32, True),
+    "next_us": (np.int64, True),  # when `next` last moved up
+    "has_seg": (np.bool_, True),  # highest segment end (segments with length only)
+    "seg_max": (np.uint32, True),
+    "has_ack": (np.bool_, True),  # latest ACK sent by the direction, its time and window
+    "ack": (np.uint32, True),
+    "ack_us": (np.int64, True),
+    "window": (np.uint16, True),
+    "dupacks": (np.int64, True),  # duplicate ACKs sent since the ACK number last changed
 }
 
 
@@ -51,11 +51,8 @@ class Columns:
 
     @staticmethod
     def fresh(count: int) -> Columns:
-        arrays = {}
-        for name, (dtype, initial, per_direction) in FIELDS.items():
-            shape = (count, 2) if per_direction else (count,)
-            arrays[name] = np.full(shape, initial, dtype=dtype)
-        return Columns(arrays)
+        return Columns({name: np.zeros((count, 2) if per_direction else count, dtype=dtype)
+                        for name, (dtype, per_direction) in FIELDS.items()})
 
     def __getattr__(self, name: str) -> np.ndarray:
         try:
@@ -65,7 +62,7 @@ class Columns:
 
     @property
     def count(self) -> int:
-        return int(self.arrays["first_us"].shape[0])
+        return int(self.arrays["live"].shape[0])
 
     def take(self, index: np.ndarray) -> Columns:
         return Columns({name: values[index] for name, values in self.arrays.items()})
@@ -73,10 +70,6 @@ class Columns:
     def put(self, index: np.ndarray, source: Columns) -> None:
         for name, values in self.arrays.items():
             values[index] = source.arrays[name]
-
-    def reset(self, index: np.ndarray) -> None:
-        for name, (_, initial, _) in FIELDS.items():
-            self.arrays[name][index] = initial
 
     def grown(self, count: int) -> Columns:
         """A copy with room for `count` flows; the new ones hold nothing."""
