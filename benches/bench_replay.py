@@ -4,8 +4,10 @@ Usage: python benches/bench_replay.py [--packets N] [--repeat R] [--json OUT] [-
 
 Builds a large capture from the bundled sample (mergecap), then measures packets per CPU second:
   raw next_batch   the floor: pcapy hands over batches, nothing looks at them
-  engine           FileSource -> parse_batch -> FlowTracker (+ passive names), what a headless
-                   replay does minus printing and exports
+  engine, default  FileSource -> parse_batch -> FlowTracker + TCP health + passive names: what a
+                   headless replay does minus printing and exports
+  engine, scale    the same with TCP health and names off (analysis.rtt/retrans/out_of_order and
+                   analysis.names false)
   dpkt loop        a per-packet Python loop decoding with dpkt into a flow dict (the naive way)
 The allocator is tuned first, as the CLI does (netscope.cli.tune_allocator), so every row runs
 in the same process conditions as `netscope --headless`; --default-allocator skips that.
@@ -35,9 +37,10 @@ from netscope.engine.core import Engine, EngineSettings
 from netscope.engine.snapshot import SourceInfo
 
 
-def engine_rate(path: Path, names: bool) -> tuple[float, int]:
-    engine = Engine(EngineSettings(), SourceInfo(str(path), "file", "Ethernet"),
-                    names=NameObserver() if names else None)
+def engine_rate(path: Path, full: bool) -> tuple[float, int]:
+    """Default engine (TCP health and names on) or scale mode (both off)."""
+    settings = EngineSettings() if full else EngineSettings(health=None)
+    engine = Engine(settings, SourceInfo(str(path), "file", "Ethernet"), names=NameObserver() if full else None)
     start = time.process_time()
     with FileSource(str(path)) as source:
         packets = 0
@@ -92,19 +95,19 @@ def main() -> None:
         path = Path(tmp) / "large.pcap"
         total = build_large_capture(args.packets, path)
         raw = raw_read_rate(path, repeat=args.repeat)
-        engine, flows = max(engine_rate(path, names=True) for _ in range(args.repeat))
-        engine_plain, _ = max(engine_rate(path, names=False) for _ in range(args.repeat))
+        engine, flows = max(engine_rate(path, full=True) for _ in range(args.repeat))
+        engine_plain, _ = max(engine_rate(path, full=False) for _ in range(args.repeat))
         naive, _ = max(dpkt_rate(path, args.dpkt_packets) for _ in range(2))
     rows = [
         ("raw next_batch read", raw, 1.0),
-        ("engine (parse + flows + names)", engine, engine / raw),
-        ("engine (parse + flows)", engine_plain, engine_plain / raw),
+        ("engine, default (+ TCP health, names)", engine, engine / raw),
+        ("engine, scale mode (parse + flows)", engine_plain, engine_plain / raw),
         ("dpkt per-packet loop", naive, naive / raw),
     ]
     print(f"replay of {total:,} packets ({path.name}), {flows:,} flows; packets per CPU second, best of {args.repeat}")
-    print(f"{'path':<34}{'packets/s':>14}{'x raw':>8}")
+    print(f"{'path':<40}{'packets/s':>14}{'x raw':>8}")
     for name, rate, ratio in rows:
-        print(f"{name:<34}{rate:>14,.0f}{ratio:>8.2f}")
+        print(f"{name:<40}{rate:>14,.0f}{ratio:>8.2f}")
     print(f"engine / dpkt loop: {engine / naive:.1f}x")
     if args.json:
         args.json.write_text(json.dumps({"packets": total, "rows": [
