@@ -194,3 +194,21 @@ def test_exported_handshake_rtt_equals_tshark_initial_rtt(sample_pcap: Path, req
     got = {((r["endpoint_a"]["ip"], r["endpoint_a"]["port"]), (r["endpoint_b"]["ip"], r["endpoint_b"]["port"])):
            round(r["rtt_handshake_ms"], 3) for r in records if r["rtt_handshake_ms"] is not None}
     assert expected and got == expected
+
+
+def test_write_pcap_with_rotation_reads_back_in_tshark(sample_pcap: Path, require_tool, tmp_path: Path) -> None:
+    require_tool("tshark")
+    base = tmp_path / "ring.pcap"
+    result = netscope("--headless", "-q", "--read-pcap", str(sample_pcap), "--write-pcap", str(base),
+                      "--write-pcap-rotate-mb", "1", "--write-pcap-max-files", "5")
+    assert result.returncode == 0, result.stderr
+    segments = sorted(tmp_path.glob("ring.*.pcap"))
+    assert [s.name for s in segments] == ["ring.000001.pcap", "ring.000002.pcap"] and not base.exists()
+    counts = [len(subprocess.run(["tshark", "-r", str(s), "-T", "fields", "-e", "frame.len"], capture_output=True,
+                                 text=True, check=True).stdout.split()) for s in segments]
+    assert sum(counts) == 3413
+
+
+def test_rotation_without_a_pcap_path_is_a_named_config_error(sample_pcap: Path) -> None:
+    _one_error_line(netscope("--headless", "--read-pcap", str(sample_pcap), "--write-pcap-rotate-mb", "1",
+                             "--write-pcap-max-files", "2"), 2, "output.write_pcap")
