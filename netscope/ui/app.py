@@ -88,6 +88,8 @@ class NetscopeApp(App[None]):
     ENABLE_COMMAND_PALETTE = False
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit"),
+        # a monitor is stopped with Ctrl-C (htop, iftop, tcpdump): quit at once, exports still written
+        Binding("ctrl+c", "quit", "Quit", show=False, priority=True),
         Binding("space", "pause", "Pause"),
         Binding("p", "freeze", "Freeze"),
         Binding("plus,equals_sign", "speed(1)", "Speed", key_display="+/-"),

@@ -48,6 +48,16 @@ def test_q_quits():
     assert app.return_code in (0, None)
 
 
+def test_ctrl_c_quits_at_once():
+    async def check(pilot, app):
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert not app.is_running
+
+    app = run(check)
+    assert app.return_code in (0, None)
+
+
 def test_p_freezes_display_while_counting_goes_on():
     link = scenario()
 
