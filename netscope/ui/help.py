@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 KEYS = (
-    ("q", "quit"),
+    ("q  ctrl+c", "quit (exports are written on the way out)"),
     ("p", "freeze / unfreeze the display (capture goes on counting)"),
     ("space", "pause / resume a replay; on live capture, same as p"),
     ("+  -", "replay speed: 1× 2× 10× 100× max"),
