@@ -77,8 +77,9 @@ class Engine:
                 self._alerts += len(alerts)
                 self.pending_alerts.extend(alerts)
                 self.unrecorded_alerts.extend(alerts)
-        self._flow_packets += int(parsed.flow_mask().sum())
-        self.tracker.observe(parsed)
+        flow_mask = parsed.flow_mask()
+        self._flow_packets += int(np.count_nonzero(flow_mask))
+        self.tracker.observe(parsed, flow_mask)
         if self.health is not None:
             self.health.observe(parsed, self.tracker.last_batch)
         if self.names is not None:

@@ -49,8 +49,10 @@ def advance(state: np.ndarray, fin_mask: np.ndarray, client: np.ndarray, group: 
     ack_only = ack & ~syn & ~rst & ~fin
 
     def last_of(events: np.ndarray) -> np.ndarray:
+        # Scattered over the event packets only: RST, SYN and FIN are rare, so this is mostly tiny.
+        at = np.flatnonzero(events)
         out = np.full(groups, -1, dtype=np.int64)
-        np.maximum.at(out, group, np.where(events, order, -1))
+        np.maximum.at(out, group[at], at)
         return out
 
     absolute = rst | syn
