@@ -47,7 +47,7 @@ class LinkLayer:
     """Per-packet outcome of the link layer.
 
     `status` is final for packets with `ip_version` 0; the others still have an IP header to
-    check at `l3_offset` (relative to the packet start), and their status is a placeholder OK.
+    check at `l3_offset` (relative to the packet start), and their status stays OK until decode_ip decides it.
     `ip_header`, when set, already holds the IP_HEADER_READ bytes at `l3_offset` of every packet
     (read together with the link header, so decode_ip needs no gather of its own).
     """
