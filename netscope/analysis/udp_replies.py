@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 
 from netscope.analysis.keytable import KeyTable
-from netscope.analysis.windows import CLEANUP_EVERY_US, NEVER
+from netscope.analysis.windows import NEVER, CleanupGate
 from netscope.parse.columns import ParsedBatch
 
 
@@ -30,8 +30,7 @@ class UdpReplies:
         self._service_ports = np.array(sorted(set(service_ports)), dtype=np.uint16)
         self._flows = KeyTable(width=5)  # canonical flow: endpoint A, endpoint B, version and ports
         self._last_sent = np.full((2, 0), NEVER, np.int64)  # [direction, flow id]: newest packet
-        self._cleanup_every = min(CLEANUP_EVERY_US, window_us // 2)
-        self._last_cleanup: int | None = None
+        self._cleanup = CleanupGate(window_us)
 
     @property
     def tracked_flows(self) -> int:
@@ -78,11 +77,8 @@ class UdpReplies:
         return out
 
     def expire(self, now: int) -> None:
-        if self._last_cleanup is None:
-            self._last_cleanup = now
-        if now - self._last_cleanup < self._cleanup_every:
+        if not self._cleanup.due(now):
             return
-        self._last_cleanup = now
         keep = self._last_sent[:, : self._flows.count].max(axis=0) >= now - self._window
         if not keep.all():
             self._flows.rebuild(keep)

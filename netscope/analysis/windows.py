@@ -34,6 +34,26 @@ MAX_SPAN_US = 86_400 * 1_000_000  # longest window or cooldown; keeps virtual ti
 # Housekeeping runs every half window of packet time, and at least as often as the reference's
 # (30 s, §4.3): keys then live at most 1.5 windows after their last counted packet.
 CLEANUP_EVERY_US = 30 * 1_000_000
+
+
+class CleanupGate:
+    """Says when a cleanup is due: every half window of packet time, at most every 30 s.
+
+    The first call only starts the clock, so a capture's first packet does not pay for a
+    cleanup of nothing.
+    """
+
+    def __init__(self, window_us: int) -> None:
+        self.every = min(CLEANUP_EVERY_US, window_us // 2)
+        self._last: int | None = None
+
+    def due(self, now: int) -> bool:
+        if self._last is None:
+            self._last = now
+        if now - self._last < self.every:
+            return False
+        self._last = now
+        return True
 COMPACT_AT_LEAST = 4096  # member log growth that triggers dropping superseded occurrences
 
 
@@ -66,8 +86,7 @@ class SlidingWindows:
         self._member_columns = member_columns
         self._members_compacted = 0  # member log size after its last rewrite
         self._gap = max(rule.window_us, rule.cooldown_us) + 1
-        self._cleanup_every = min(CLEANUP_EVERY_US, rule.window_us // 2)
-        self._last_cleanup: int | None = None
+        self._cleanup = CleanupGate(rule.window_us)
         self._horizon = NEVER  # the entry log and `_live` hold entries from this time on
         self._first_time = np.zeros(0, np.int64)  # per key id: no stored entry of the key is older
         self._last_time = np.zeros(0, np.int64)  # per key id: newest stored entry
@@ -111,11 +130,8 @@ class SlidingWindows:
 
     def expire(self, now: int) -> None:
         """Free what no future packet can see, at most once per cleanup period of packet time."""
-        if self._last_cleanup is None:
-            self._last_cleanup = now
-        if now - self._last_cleanup < self._cleanup_every:
+        if not self._cleanup.due(now):
             return
-        self._last_cleanup = now
         cutoff = now - self.rule.window_us
         self._advance(cutoff)
         self._members.pop_before(cutoff)
