@@ -128,6 +128,7 @@ class FlowsTable(DataTable):
         border-subtitle-color: $text-muted;
         scrollbar-size-vertical: 1;
         overflow-x: hidden;
+        scrollbar-gutter: stable;  /* the column plan's width must not change when rows outgrow the height */
     }
     FlowsTable:focus {
         border: round $primary;
