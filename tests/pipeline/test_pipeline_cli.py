@@ -49,6 +49,23 @@ def test_pipeline_export_equals_single_process_on_a_bigger_file(bigger_capture, 
     assert exports(bigger_capture, tmp_path, "--workers", "2") == exports(bigger_capture, tmp_path)
 
 
+def test_small_ring_slots_split_batches_without_changing_the_export(bigger_capture, tmp_path):
+    """A slot smaller than a read batch: each batch goes out in many pieces through a full ring.
+
+    Smaller batches reorder the floating-point sums of the RTT average, so floats agree to
+    rounding; every count, byte and name must still be equal.
+    """
+    config = tmp_path / "small-slots.toml"
+    config.write_text("[pipeline]\nchannel_capacity = 100\n")
+    sharded = exports(bigger_capture, tmp_path, "--workers", "2", "--config", str(config))
+    single = exports(bigger_capture, tmp_path)
+    assert len(sharded) == len(single) == 165
+    for mine, theirs in zip(sharded, single, strict=True):
+        assert mine.keys() == theirs.keys()
+        for key, value in mine.items():
+            assert value == (pytest.approx(theirs[key], rel=1e-9) if isinstance(value, float) else theirs[key]), key
+
+
 def test_expired_flows_match_too(bigger_capture, tmp_path):
     def expired(*extra: str) -> list[str]:
         out = tmp_path / f"expired{len(extra)}.jsonl"
