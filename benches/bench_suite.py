@@ -9,7 +9,8 @@ measured in the same run):
   flow_observe_existing / flow_observe_new   FlowTracker.observe on known / fresh flows
   shard_routing       pipeline shard ids for 2 shards
   handshake_sequence  SYN, SYN-ACK, ACK of many connections through parse and the tracker
-  replay_e2e_1proc / replay_e2e_2workers     a quiet headless replay of the file (wall time)
+  replay_e2e_1proc / _1worker / _2workers   a quiet headless replay of the file (wall time): one
+                      process, the pipeline with one worker (the two-core split), with two
   topn_1m_by_*_ms     FlowTracker.top(100) over a million flows (a tenth of them moved in the
                       last tick), milliseconds per call
   synthetic_flows     `netscope --synthetic-flows N`: flows/s and peak RSS
@@ -129,8 +130,10 @@ def main() -> None:
             lambda: FlowTracker(FlowSettings()).observe(parse_batch(shakes)), args.repeat), "packets/s"))
         raw_seconds = min(raw_wall(path) for _ in range(args.repeat))
         one = min(headless_wall(path, 0) for _ in range(args.repeat))
+        one_worker = min(headless_wall(path, 1) for _ in range(args.repeat))
         two = min(headless_wall(path, 2) for _ in range(args.repeat))
         rows.append(("replay_e2e_1proc", total / one, "packets/s"))
+        rows.append(("replay_e2e_1worker", total / one_worker, "packets/s"))
         rows.append(("replay_e2e_2workers", total / two, "packets/s"))
         raw_wall_rate = total / raw_seconds
     new_batches = [synthetic_batch(lo, min(lo + 65536, args.flows)) for lo in range(0, args.flows, 65536)]
