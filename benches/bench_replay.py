@@ -2,13 +2,16 @@
 
 Usage: python benches/bench_replay.py [--packets N] [--repeat R] [--json OUT] [--default-allocator]
 
-Builds a large capture from the bundled sample (mergecap), then measures packets per CPU second:
+Builds a large capture from the bundled sample (mergecap), then measures packets per second of
+the wall clock (best of R) and per CPU second of the process (all its threads):
   raw next_batch   the floor: pcapy hands over batches, nothing looks at them
   engine, default  FileSource -> parse_batch -> FlowTracker + TCP health + passive names: what a
                    headless replay does minus printing and exports
   engine, scale    the same with TCP health and names off (analysis.rtt/retrans/out_of_order and
                    analysis.names false)
   dpkt loop        a per-packet Python loop decoding with dpkt into a flow dict (the naive way)
+FileSource reads a batch ahead in a thread while the engine works on the last one, so on two
+cores the engine's wall rate gains on its CPU rate; the ratios that count are wall against wall.
 The allocator is tuned first, as the CLI does (netscope.cli.tune_allocator), so every row runs
 in the same process conditions as `netscope --headless`; --default-allocator skips that.
 Issue targets: engine >= 0.4x raw (issue 2), >= 0.6x raw (issue 4); engine >= 5x dpkt loop.
@@ -37,18 +40,23 @@ from netscope.engine.core import Engine, EngineSettings
 from netscope.engine.snapshot import SourceInfo
 
 
-def engine_rate(path: Path, full: bool) -> tuple[float, int]:
-    """Default engine (TCP health and names on) or scale mode (both off)."""
+def engine_rate(path: Path, full: bool) -> tuple[float, float, int]:
+    """(wall rate, CPU rate, flows) of the default engine (TCP health and names on) or scale mode."""
     settings = EngineSettings() if full else EngineSettings(health=None)
     engine = Engine(settings, SourceInfo(str(path), "file", "Ethernet"), names=NameObserver() if full else None)
-    start = time.process_time()
+    start, start_cpu = time.perf_counter(), time.process_time()
     with FileSource(str(path)) as source:
         packets = 0
         for raw in source.batches():
             engine.process(raw)
             packets += raw.count
-    elapsed = time.process_time() - start
-    return packets / elapsed, engine.tracker.active_flows
+    wall, cpu = time.perf_counter() - start, time.process_time() - start_cpu
+    return packets / wall, packets / cpu, engine.tracker.active_flows
+
+
+def best_engine_rates(path: Path, full: bool, repeat: int) -> tuple[float, float, int]:
+    runs = [engine_rate(path, full) for _ in range(repeat)]
+    return max(r[0] for r in runs), max(r[1] for r in runs), runs[0][2]
 
 
 def dpkt_rate(path: Path, limit: int) -> tuple[float, int]:
@@ -94,24 +102,26 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "large.pcap"
         total = build_large_capture(args.packets, path)
-        raw = raw_read_rate(path, repeat=args.repeat)
-        engine, flows = max(engine_rate(path, full=True) for _ in range(args.repeat))
-        engine_plain, _ = max(engine_rate(path, full=False) for _ in range(args.repeat))
-        naive, _ = max(dpkt_rate(path, args.dpkt_packets) for _ in range(2))
+        raw_wall = raw_read_rate(path, repeat=args.repeat, clock=time.perf_counter)
+        raw_cpu = raw_read_rate(path, repeat=args.repeat)
+        engine, engine_cpu, flows = best_engine_rates(path, True, args.repeat)
+        plain, plain_cpu, _ = best_engine_rates(path, False, args.repeat)
+        naive, _ = max(dpkt_rate(path, args.dpkt_packets) for _ in range(2))  # one thread: CPU = wall
     rows = [
-        ("raw next_batch read", raw, 1.0),
-        ("engine, default (+ TCP health, names)", engine, engine / raw),
-        ("engine, scale mode (parse + flows)", engine_plain, engine_plain / raw),
-        ("dpkt per-packet loop", naive, naive / raw),
+        ("raw next_batch read", raw_wall, raw_cpu),
+        ("engine, default (+ TCP health, names)", engine, engine_cpu),
+        ("engine, scale mode (parse + flows)", plain, plain_cpu),
+        ("dpkt per-packet loop", naive, naive),
     ]
-    print(f"replay of {total:,} packets ({path.name}), {flows:,} flows; packets per CPU second, best of {args.repeat}")
-    print(f"{'path':<40}{'packets/s':>14}{'x raw':>8}")
-    for name, rate, ratio in rows:
-        print(f"{name:<40}{rate:>14,.0f}{ratio:>8.2f}")
-    print(f"engine / dpkt loop: {engine / naive:.1f}x")
+    print(f"replay of {total:,} packets ({path.name}), {flows:,} flows; best of {args.repeat}")
+    print(f"{'path':<40}{'packets/s':>12}{'x raw':>7}{'per CPU s':>12}{'x raw':>7}")
+    for name, wall, cpu in rows:
+        print(f"{name:<40}{wall:>12,.0f}{wall / raw_wall:>7.2f}{cpu:>12,.0f}{cpu / raw_cpu:>7.2f}")
+    print(f"engine / dpkt loop: {engine / naive:.1f}x (wall), {engine_cpu / naive:.1f}x (CPU)")
     if args.json:
         args.json.write_text(json.dumps({"packets": total, "rows": [
-            {"path": n, "packets_per_s": r, "ratio_raw": q} for n, r, q in rows],
+            {"path": n, "packets_per_s": w, "ratio_raw": w / raw_wall, "packets_per_cpu_s": c,
+             "ratio_raw_cpu": c / raw_cpu} for n, w, c in rows],
             "engine_over_dpkt": engine / naive}, indent=2))
 
 

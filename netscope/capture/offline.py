@@ -6,6 +6,8 @@ record headers through a predicted, vectorised index (netscope.capture.pcapfile)
 filter, or for a file the index cannot follow, they are estimated instead
 (netscope.capture.wirelen) and `wirelen_estimated` counts the packets concerned. A pipe is
 read without either: its snaplen is unknown here, so wire length is the captured length.
+A regular file is read one batch ahead in a thread (readahead.py), so libpcap's read of the
+next batch overlaps the engine's work on this one.
 
 A file that ends mid-record (a capture copied while still being written, a download cut
 short) is still read up to the last complete packet: libpcap fails the whole batch that hits
@@ -29,6 +31,7 @@ import pcapy
 from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError, file_error, file_format_error, filter_error
 from netscope.capture.pcapfile import RecordIndex, open_index, sniff_format
+from netscope.capture.readahead import BatchReadAhead
 from netscope.capture.source import StopSignal, pack_meta, stop_check, unpack_batch
 from netscope.capture.wirelen import estimate_wirelen
 
@@ -49,6 +52,8 @@ class FileSource:
         self.warning: str | None = None
         self._finished = False
         self._index: RecordIndex | None = None
+        self._read_ahead: BatchReadAhead | None = None
+        self._regular_file = False
         self.size_bytes = 0
         self._mmap = self._map_file()
         try:
@@ -70,6 +75,7 @@ class FileSource:
         """Record the size and map the file for the wire-length index (not pipes or devices)."""
         try:
             mode = os.stat(self.path).st_mode
+            self._regular_file = stat.S_ISREG(mode)
             if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
                 return None  # opening it here would steal data from libpcap
             with open(self.path, "rb") as file:
@@ -95,18 +101,40 @@ class FileSource:
 
     # -- reading -------------------------------------------------------------------------
     def batches(self, stop: StopSignal = None) -> Iterator[RawBatch]:
-        """Batches until the end of the file, or until `stop` (an Event or a callable) is set."""
+        """Batches until the end of the file, or until `stop` (an Event or a callable) is set.
+
+        A regular file is read one batch ahead by a thread (capture/readahead.py), so reading
+        overlaps the caller's work on the batch it was given.
+        """
         should_stop = stop_check(stop)
-        while not self._finished and not should_stop():
-            try:
-                packet_bytes, packed_meta = self._handle.next_batch(self.batch_packets)
-            except pcapy.PcapError as exc:
-                yield from self._read_up_to_damage(str(exc))
-                return
-            if not packed_meta:
-                self._finished = True
-                return
-            yield self._to_batch(packet_bytes, packed_meta)
+        if self._regular_file and not self._finished:
+            self._read_ahead = BatchReadAhead(self._handle, self.batch_packets)
+            results = iter(self._read_ahead)
+        else:
+            results = self._read_in_place()
+        try:
+            while not self._finished and not should_stop():
+                try:
+                    packet_bytes, packed_meta = next(results)
+                except pcapy.PcapError as exc:
+                    self._stop_read_ahead()
+                    yield from self._read_up_to_damage(str(exc))
+                    return
+                if not packed_meta:
+                    self._finished = True
+                    return
+                yield self._to_batch(packet_bytes, packed_meta)
+        finally:
+            self._stop_read_ahead()
+
+    def _read_in_place(self) -> Iterator[tuple[bytes, bytes]]:
+        while True:
+            yield self._handle.next_batch(self.batch_packets)
+
+    def _stop_read_ahead(self) -> None:
+        if self._read_ahead is not None:
+            self._read_ahead.stop()
+            self._read_ahead = None
 
     def _to_batch(self, packet_bytes: bytes, packed_meta: bytes) -> RawBatch:
         data, offset, caplen, ts_us = unpack_batch(packet_bytes, packed_meta)
@@ -192,6 +220,7 @@ class FileSource:
             self._mmap = None
 
     def close(self) -> None:
+        self._stop_read_ahead()  # the thread may be inside next_batch on the handle
         if self._handle is not None:
             self._handle.close()
             self._handle = None

@@ -1,0 +1,66 @@
+"""Reading the next libpcap batch while the engine analyses the current one.
+
+pcapy's `next_batch` spends most of its time in `pcap_dispatch` (file reads and copies) with
+the GIL released, and numpy releases it for most of its passes, so a reader thread that
+fetches batch k+1 while the caller works on batch k overlaps the two on a second core: for a
+file replayed as fast as possible the read almost disappears from the wall time. Only the
+raw `next_batch` call runs in the thread; turning its result into a RawBatch (and every
+counter that goes with it) stays with the caller, so nothing the caller reads runs ahead.
+
+The thread never outlives the handle: `stop()` waits for the call in progress (a batch of a
+regular file, milliseconds) before the owner may close it. Pipes are not read ahead: a read
+there can block for as long as the writer pleases.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import threading
+from collections.abc import Iterator
+
+AHEAD = 1  # batches fetched but not yet taken: one in the queue, one being read
+
+
+class BatchReadAhead:
+    """Yields `handle.next_batch(n)` results in order, each fetched one step ahead by a thread.
+
+    An error of `next_batch` (libpcap's PcapError for a damaged file) is re-raised in the
+    caller's thread at the batch where it happened; the empty meta of the end of the file is
+    yielded like any result, and ends the thread.
+    """
+
+    def __init__(self, handle, batch_packets: int) -> None:
+        self._handle = handle
+        self._batch_packets = batch_packets
+        self._queue: queue.Queue = queue.Queue(maxsize=AHEAD)
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._read, name="netscope-read-ahead", daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                result = self._handle.next_batch(self._batch_packets)
+            except Exception as exc:
+                self._queue.put(exc)
+                return
+            self._queue.put(result)  # stop() makes room, so this never blocks a stopping thread
+            if not result[1]:
+                return
+
+    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+        while True:
+            item = self._queue.get()
+            if isinstance(item, Exception):
+                raise item
+            yield item
+            if not item[1]:
+                return
+
+    def stop(self) -> None:
+        """End the thread; returns once it no longer touches the handle."""
+        self._stopping.set()
+        with contextlib.suppress(queue.Empty):
+            self._queue.get_nowait()  # a put waiting for room returns, then the loop sees the stop
+        self._thread.join()
