@@ -107,6 +107,7 @@ class FileSource:
         overlaps the caller's work on the batch it was given.
         """
         should_stop = stop_check(stop)
+        self._stop_read_ahead()  # one reader of the handle at a time, even if an earlier iterator lives on
         if self._regular_file and not self._finished:
             self._read_ahead = BatchReadAhead(self._handle, self.batch_packets)
             results = iter(self._read_ahead)
