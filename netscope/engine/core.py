@@ -85,7 +85,7 @@ class Engine:
         if self.names is not None:
             self.names.observe(raw, parsed)
         if self.recent is not None:
-            self.recent.add(raw, parsed)
+            self.recent.add(raw, parsed, flow_mask)
         return parsed
 
     def take_alerts(self) -> list[Alert]:

@@ -1,14 +1,17 @@
 """Recent raw packets, kept so a detail screen can decode a flow's last packets on demand.
 
-Copying packet bytes costs memory bandwidth, so only the flow packets at the end of each
-batch go into a fixed ring (each cut to KEEP_BYTES), and once a screen asks about a flow
-that flow alone is followed from then on.
+Nothing is copied while packets flow: the ring holds references to the last batches (their
+byte buffers are immutable, each batch has its own) together with which of their packets are
+flow packets, just enough batches to cover the latest RING_PACKETS flow packets. Bytes are
+cut out only when a screen asks about a flow, and that flow alone is followed from then on.
+Copying every batch's tail into a ring instead cost a quarter of the TUI engine's time.
 """
 
 from __future__ import annotations
 
 import ipaddress
 from collections import deque
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -22,92 +25,80 @@ WATCH_PACKETS = 64
 _PROTO_NUMBERS = {"tcp": 6, "udp": 17}
 
 
-def _split_ip(text: str) -> tuple[int, int, int]:
-    address = ipaddress.ip_address(text)
-    value = int(address)
-    return address.version, value >> 64, value & 0xFFFFFFFFFFFFFFFF
+def _split_ip(text: str) -> tuple[int, int]:
+    value = int(ipaddress.ip_address(text))
+    return value >> 64, value & 0xFFFFFFFFFFFFFFFF
 
 
-def _key_mask(parsed: ParsedBatch | dict, key: FlowKey) -> np.ndarray:
-    """Packets of `parsed` (a ParsedBatch or the ring's column dict) that belong to `key`."""
+def _key_mask(parsed: ParsedBatch, key: FlowKey) -> np.ndarray:
+    """Packets of `parsed` that belong to `key`, in either direction."""
     proto, a_ip, a_port, b_ip, b_port = key
-    col = (lambda name: parsed[name]) if isinstance(parsed, dict) else (lambda name: getattr(parsed, name))
-    _, a_hi, a_lo = _split_ip(a_ip)
-    _, b_hi, b_lo = _split_ip(b_ip)
+    a_hi, a_lo = _split_ip(a_ip)
+    b_hi, b_lo = _split_ip(b_ip)
 
     def side(prefix: str, hi: int, lo: int, port: int) -> np.ndarray:
-        return (col(f"{prefix}_hi") == hi) & (col(f"{prefix}_lo") == lo) & (col(f"{prefix}_port") == port)
+        return ((getattr(parsed, f"{prefix}_hi") == hi) & (getattr(parsed, f"{prefix}_lo") == lo)
+                & (getattr(parsed, f"{prefix}_port") == port))
 
     forward = side("src", a_hi, a_lo, a_port) & side("dst", b_hi, b_lo, b_port)
     backward = side("src", b_hi, b_lo, b_port) & side("dst", a_hi, a_lo, a_port)
-    return (col("ip_proto") == _PROTO_NUMBERS.get(proto, -1)) & (forward | backward)
+    return (parsed.ip_proto == _PROTO_NUMBERS.get(proto, -1)) & (forward | backward)
+
+
+@dataclass(frozen=True, slots=True)
+class _Held:
+    """One batch still inside the ring: `rows` are its flow packets, oldest first."""
+
+    raw: RawBatch
+    parsed: ParsedBatch
+    rows: np.ndarray
+
+
+def _record(raw: RawBatch, parsed: ParsedBatch, i: int) -> PacketRecord:
+    return PacketRecord(ts=int(parsed.ts_us[i]) / 1e6, wirelen=int(parsed.wirelen[i]), linktype=raw.linktype,
+                        data=raw.packet(i)[:KEEP_BYTES])
 
 
 class RecentPackets:
-    """A ring of the latest flow packets plus a follow-list for the flow being inspected."""
-
-    _COLUMNS = ("ts_us", "wirelen", "caplen", "ip_proto", "src_hi", "src_lo", "dst_hi", "dst_lo",
-                "src_port", "dst_port")
+    """The latest `capacity` flow packets (as held batches) plus a follow-list for the inspected flow."""
 
     def __init__(self, capacity: int = RING_PACKETS) -> None:
         self.capacity = capacity
-        self._cols = {name: np.zeros(capacity, dtype=np.uint64 if "_hi" in name or "_lo" in name else np.int64)
-                      for name in self._COLUMNS}
-        self._data = np.zeros((capacity, KEEP_BYTES), dtype=np.uint8)
-        self._linktype = np.zeros(capacity, dtype=np.int32)
-        self._filled = 0
-        self._next = 0
+        self._held: deque[_Held] = deque()
+        self._held_rows = 0
         self._watch: FlowKey | None = None
         self._watched: deque[PacketRecord] = deque(maxlen=WATCH_PACKETS)
 
-    def add(self, raw: RawBatch, parsed: ParsedBatch) -> None:
-        flow_rows = np.flatnonzero(parsed.flow_mask())
+    def add(self, raw: RawBatch, parsed: ParsedBatch, flow_mask: np.ndarray) -> None:
+        """Take in a batch the engine has just parsed; `flow_mask` is its parsed.flow_mask()."""
         if self._watch is not None:
             self._follow(raw, parsed)
-        rows = flow_rows[-self.capacity :]
+        rows = np.flatnonzero(flow_mask)[-self.capacity:]
         if rows.size == 0:
             return
-        slots = (self._next + np.arange(rows.size)) % self.capacity
-        for name in self._COLUMNS:
-            self._cols[name][slots] = getattr(parsed, name)[rows]
-        self._linktype[slots] = raw.linktype
-        self._data[slots] = self._gather(raw, rows)
-        self._next = int((self._next + rows.size) % self.capacity)
-        self._filled = min(self.capacity, self._filled + rows.size)
-
-    @staticmethod
-    def _gather(raw: RawBatch, rows: np.ndarray) -> np.ndarray:
-        """The first KEEP_BYTES of each selected packet as a zero-padded matrix, in one gather."""
-        columns = np.arange(KEEP_BYTES)
-        index = raw.offset[rows, None] + columns
-        inside = columns < np.minimum(raw.caplen[rows], KEEP_BYTES)[:, None]
-        matrix = raw.data[np.minimum(index, max(raw.data.shape[0] - 1, 0))] if raw.data.size else np.zeros(
-            index.shape, np.uint8)
-        return np.where(inside, matrix, 0).astype(np.uint8)
+        self._held.append(_Held(raw, parsed, rows))
+        self._held_rows += rows.size
+        while self._held_rows - self._held[0].rows.size >= self.capacity:
+            self._held_rows -= self._held.popleft().rows.size
 
     def _follow(self, raw: RawBatch, parsed: ParsedBatch) -> None:
-        rows = np.flatnonzero(_key_mask(parsed, self._watch))[-WATCH_PACKETS:]
-        for i in rows:
-            self._watched.append(PacketRecord(
-                ts=int(parsed.ts_us[i]) / 1e6, wirelen=int(parsed.wirelen[i]), linktype=raw.linktype,
-                data=raw.packet(int(i))[:KEEP_BYTES]))
+        for i in np.flatnonzero(_key_mask(parsed, self._watch))[-WATCH_PACKETS:]:
+            self._watched.append(_record(raw, parsed, int(i)))
 
     def detail(self, key: FlowKey) -> tuple[PacketRecord, ...]:
         """The flow's recent packets, oldest first; from now on this flow is followed."""
         if key != self._watch:
             self._watch = key
             self._watched.clear()
-            for record in self._from_ring(key):
-                self._watched.append(record)
+            self._watched.extend(self._from_ring(key))
         return tuple(self._watched)
 
     def _from_ring(self, key: FlowKey) -> list[PacketRecord]:
-        order = (self._next - self._filled + np.arange(self._filled)) % self.capacity
-        cols = {name: values[order] for name, values in self._cols.items()}
-        hits = order[np.flatnonzero(_key_mask(cols, key))]
-        return [
-            PacketRecord(ts=int(self._cols["ts_us"][s]) / 1e6, wirelen=int(self._cols["wirelen"][s]),
-                         linktype=int(self._linktype[s]),
-                         data=self._data[s, : min(int(self._cols["caplen"][s]), KEEP_BYTES)].tobytes())
-            for s in hits
-        ]
+        records = []
+        outside = self._held_rows - self.capacity  # rows of the oldest held batch past the ring's reach
+        for held in self._held:
+            rows = held.rows[max(outside, 0):]
+            outside = 0
+            for i in rows[_key_mask(held.parsed, key)[rows]]:
+                records.append(_record(held.raw, held.parsed, int(i)))
+        return records
