@@ -89,11 +89,20 @@ def test_invalid_filter_is_named(sample_pcap: Path) -> None:
     _one_error_line(netscope("--headless", "--read-pcap", str(sample_pcap), "-f", "tcp prt 80"), 1, "tcp prt 80")
 
 
-def test_unwritable_export_is_reported_after_processing(sample_pcap: Path, tmp_path: Path) -> None:
+def test_unwritable_export_is_reported_before_anything_is_read(sample_pcap: Path, tmp_path: Path) -> None:
     result = netscope("--headless", "--read-pcap", str(sample_pcap), "--export-json",
                       str(tmp_path / "no" / "dir" / "f.json"))
     _one_error_line(result, 1, "f.json")
-    assert "Packets captured" in result.stdout
+    assert "Packets captured" not in result.stdout
+
+
+def test_a_run_refused_at_start_leaves_export_files_as_they_were(sample_pcap: Path, tmp_path: Path) -> None:
+    kept, missing = tmp_path / "kept.json", tmp_path / "missing.csv"
+    kept.write_text("[earlier export]")
+    result = netscope("--headless", "--read-pcap", str(sample_pcap), "--export-json", str(kept),
+                      "--export-csv", str(missing), "--anomalies", "--alerts-jsonl", str(tmp_path / "no" / "a.jsonl"))
+    _one_error_line(result, 1, "a.jsonl")
+    assert kept.read_text() == "[earlier export]" and not missing.exists()
 
 
 def _udp_burst(port: int, count: int, stop: threading.Event) -> None:

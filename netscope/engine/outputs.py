@@ -6,7 +6,9 @@ through the same `finish`/`close` and nothing already reported is lost.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from pathlib import Path
 
 from netscope.capture.batch import RawBatch
 from netscope.export.flows import write_csv, write_json
@@ -27,6 +29,27 @@ def _open(path: str | None, what: str) -> JsonlWriter | None:
         raise OutputError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 
 
+def _check_writable(path: str | None, what: str) -> None:
+    """Fail before the capture starts, not after it, when a file written at exit could never be.
+
+    The file is not truncated or left behind: an existing one is opened for appending, a
+    missing one is created and removed again.
+    """
+    if not path:
+        return
+    target = Path(path)
+    try:
+        if target.is_dir():
+            raise IsADirectoryError(21, "Is a directory")
+        if target.exists():
+            os.close(os.open(target, os.O_WRONLY | os.O_APPEND))
+        else:
+            os.close(os.open(target, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644))
+            target.unlink()
+    except OSError as exc:
+        raise OutputError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
+
+
 @dataclass
 class OutputPaths:
     export_json: str | None = None
@@ -43,6 +66,8 @@ class RunOutputs:
         self.paths = paths
         self.expired = self.alerts = self.pcap = None
         try:
+            _check_writable(paths.export_json, "flow export")
+            _check_writable(paths.export_csv, "flow export")
             self.expired = _open(paths.expired_flows_jsonl, "expired-flows file")
             self.alerts = _open(paths.alerts_jsonl, "alerts file")
             if paths.write_pcap:
@@ -76,9 +101,14 @@ class RunOutputs:
             if self.alerts is not None:
                 self.alerts.write_many(alert_objects(alerts))
 
-    def finish(self, engine) -> list[tuple[str, str]]:
-        """Write the flow-table exports; returns (label, path) of what was written."""
-        written = []
+    def finish(self, engine) -> tuple[list[tuple[str, str]], str | None]:
+        """Write the flow-table exports and close the pcap: (label, path) of what was written,
+        and what failed as one line (None when nothing did).
+
+        Every output is finished even when another fails (a full disk, a directory removed
+        meanwhile), so one bad path never costs the others.
+        """
+        written, failed = [], []
         wanted = [("JSON", self.paths.export_json, write_json), ("CSV", self.paths.export_csv, write_csv)]
         if any(path for _, path, _ in wanted):
             table = engine.flow_table()
@@ -88,7 +118,8 @@ class RunOutputs:
                 try:
                     writer(table, path, engine.names)
                 except OSError as exc:
-                    raise OutputError(f"cannot write flow export {path}: {exc.strerror or exc}") from None
+                    failed.append(f"cannot write flow export {path}: {exc.strerror or exc}")
+                    continue
                 written.append((label, path))
         for label, stream in (("expired flows", self.expired), ("alerts", self.alerts)):
             if stream is not None:
@@ -97,9 +128,9 @@ class RunOutputs:
             try:
                 self.pcap.close()
             except PcapWriteError as exc:
-                raise OutputError(str(exc)) from None
+                failed.append(str(exc))
             written += [("pcap", str(path)) for path in self.pcap.segments]
-        return written
+        return written, "; ".join(failed) or None
 
     def close(self) -> None:
         for stream in (self.expired, self.alerts, self.pcap):

@@ -153,7 +153,8 @@ def close_run(engine, outputs: RunOutputs, source) -> tuple[list[tuple[str, str]
     error: str | None = None
     try:
         error = finish_engine(engine, outputs)
-        written = outputs.finish(engine)
+        written, export_error = outputs.finish(engine)
+        error = error or export_error
     except OutputError as exc:
         error = error or str(exc)
     finally:

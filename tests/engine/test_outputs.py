@@ -1,0 +1,29 @@
+"""RunOutputs at the end of a run: one failed export never costs the others."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from netscope.config import Config
+from netscope.engine.outputs import OutputPaths, RunOutputs
+from netscope.engine.session import build_engine, open_source
+
+
+def test_every_export_is_written_when_one_of_them_fails(sample_pcap: Path, tmp_path: Path) -> None:
+    config = Config().replace("capture", read_pcap=str(sample_pcap))
+    source = open_source(config)
+    engine = build_engine(config, source, keep_recent_packets=False, top_n=0)
+    for raw in source.batches():
+        engine.process(raw)
+    source.close()
+    json_path, csv_path = tmp_path / "flows.json", tmp_path / "flows.csv"
+    outputs = RunOutputs(OutputPaths(export_json=str(json_path), export_csv=str(csv_path)))
+    json_path.mkdir()  # the path went bad while the capture ran
+    written, error = outputs.finish(engine)
+    outputs.close()
+    assert error is not None and str(json_path) in error and "\n" not in error
+    assert written == [("CSV", str(csv_path))]
+    with csv_path.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert len(rows) == engine.totals().active_flows > 0
