@@ -23,6 +23,7 @@ import mmap
 import os
 import stat
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,18 @@ from netscope.capture.source import StopSignal, pack_meta, stop_check, unpack_ba
 from netscope.capture.wirelen import estimate_wirelen
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Columns:
+    """A next_batch result unpacked, before the caller counts it and makes it a RawBatch."""
+
+    data: np.ndarray
+    offset: np.ndarray
+    caplen: np.ndarray
+    ts_us: np.ndarray
+    wirelen: np.ndarray | None  # None: the index cannot tell, estimate
+    index_position: int | None  # the index's byte offset once this batch is consumed
 
 
 class FileSource:
@@ -52,6 +65,8 @@ class FileSource:
         self.warning: str | None = None
         self._finished = False
         self._index: RecordIndex | None = None
+        self._index_lost = False  # set by the reading thread; the index is not consulted after
+        self._consumed: int | None = None  # the index's position after the last batch delivered
         self._read_ahead: BatchReadAhead | None = None
         self._regular_file = False
         self.size_bytes = 0
@@ -67,6 +82,7 @@ class FileSource:
         self.snaplen = fmt.snaplen if fmt else 0
         if fmt is not None and self._mmap is not None and self.bpf_filter is None:
             self._index = open_index(np.frombuffer(self._mmap, dtype=np.uint8), fmt)
+            self._consumed = self._index.position
         else:
             self._release_map()
 
@@ -103,56 +119,65 @@ class FileSource:
     def batches(self, stop: StopSignal = None) -> Iterator[RawBatch]:
         """Batches until the end of the file, or until `stop` (an Event or a callable) is set.
 
-        A regular file is read one batch ahead by a thread (capture/readahead.py), so reading
-        overlaps the caller's work on the batch it was given.
+        A regular file is read one batch ahead by a thread (capture/readahead.py), which also
+        finds the batch's wire lengths, so reading and indexing overlap the caller's work on
+        the batch it was given.
         """
         should_stop = stop_check(stop)
         self._stop_read_ahead()  # one reader of the handle at a time, even if an earlier iterator lives on
         if self._regular_file and not self._finished:
-            self._read_ahead = BatchReadAhead(self._handle, self.batch_packets)
+            self._read_ahead = BatchReadAhead(self._handle, self.batch_packets, self._columns)
             results = iter(self._read_ahead)
         else:
             results = self._read_in_place()
         try:
             while not self._finished and not should_stop():
                 try:
-                    packet_bytes, packed_meta = next(results)
+                    columns = next(results)
                 except pcapy.PcapError as exc:
                     self._stop_read_ahead()
                     yield from self._read_up_to_damage(str(exc))
                     return
-                if not packed_meta:
+                if columns is None:
                     self._finished = True
                     return
-                yield self._to_batch(packet_bytes, packed_meta)
+                yield self._to_batch(columns)
         finally:
             self._stop_read_ahead()
 
-    def _read_in_place(self) -> Iterator[tuple[bytes, bytes]]:
+    def _read_in_place(self) -> Iterator[_Columns | None]:
         while True:
-            yield self._handle.next_batch(self.batch_packets)
+            packet_bytes, packed_meta = self._handle.next_batch(self.batch_packets)
+            yield self._columns((packet_bytes, packed_meta)) if packed_meta else None
 
     def _stop_read_ahead(self) -> None:
         if self._read_ahead is not None:
             self._read_ahead.stop()
             self._read_ahead = None
 
-    def _to_batch(self, packet_bytes: bytes, packed_meta: bytes) -> RawBatch:
-        data, offset, caplen, ts_us = unpack_batch(packet_bytes, packed_meta)
-        self.packets_read += caplen.size
-        return RawBatch(data, offset, caplen, self._wire_lengths(data, offset, caplen), ts_us, self.linktype)
+    def _columns(self, batch: tuple[bytes, bytes]) -> _Columns:
+        """One next_batch result as columns, with exact wire lengths while the index keeps track
+        (None after). Runs in the read-ahead thread: it touches the index, nothing the caller reads."""
+        data, offset, caplen, ts_us = unpack_batch(*batch)
+        wirelen = None
+        if self._index is not None and not self._index_lost:
+            wirelen = self._index.wire_lengths(caplen)
+            if wirelen is None:
+                log.debug("%s: record index lost track at byte %d; estimating wire lengths from here",
+                          self.path, self._index.position)
+                self._index_lost = True
+        position = self._index.position if self._index is not None and not self._index_lost else None
+        return _Columns(data, offset, caplen, ts_us, wirelen, position)
 
-    def _wire_lengths(self, data: np.ndarray, offset: np.ndarray, caplen: np.ndarray) -> np.ndarray:
-        if self._index is not None:
-            exact = self._index.wire_lengths(caplen)
-            if exact is not None:
-                return exact
-            log.debug("%s: record index lost track at byte %d; estimating wire lengths from here",
-                      self.path, self._index.position)
-            self._release_map()
-        wirelen, estimated = estimate_wirelen(data, offset, caplen, self.linktype, self.snaplen)
-        self.wirelen_estimated += estimated
-        return wirelen
+    def _to_batch(self, columns: _Columns) -> RawBatch:
+        self.packets_read += columns.caplen.size
+        self._consumed = columns.index_position
+        wirelen = columns.wirelen
+        if wirelen is None:
+            wirelen, estimated = estimate_wirelen(columns.data, columns.offset, columns.caplen, self.linktype,
+                                                  self.snaplen)
+            self.wirelen_estimated += estimated
+        return RawBatch(columns.data, columns.offset, columns.caplen, wirelen, columns.ts_us, self.linktype)
 
     def _read_up_to_damage(self, libpcap_message: str) -> Iterator[RawBatch]:
         """Deliver the packets of the batch libpcap failed, up to the damaged record, then stop."""
@@ -178,9 +203,9 @@ class FileSource:
         finally:
             handle.close()
         caplen = np.array([len(p) for p in packets], dtype=np.int64)
-        batch = self._to_batch(b"".join(packets), pack_meta(np.array(stamps, dtype=np.int64), caplen))
-        if self._index is not None:
-            self.truncated_at = self._index.position
+        batch = self._to_batch(self._columns((b"".join(packets), pack_meta(np.array(stamps, dtype=np.int64),
+                                                                              caplen))))
+        self.truncated_at = self._consumed
         self.warning = self._damage_warning(libpcap_message)
         if batch.count:
             yield batch
@@ -197,8 +222,8 @@ class FileSource:
         """How far into the file reading has got: exact with the index, libpcap's read-ahead without."""
         if self._finished:
             return self.size_bytes
-        if self._index is not None:
-            return self._index.position
+        if self._consumed is not None:
+            return self._consumed
         if self._handle is None:
             return 0
         try:

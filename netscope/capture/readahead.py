@@ -3,9 +3,11 @@
 pcapy's `next_batch` spends most of its time in `pcap_dispatch` (file reads and copies) with
 the GIL released, and numpy releases it for most of its passes, so a reader thread that
 fetches batch k+1 while the caller works on batch k overlaps the two on a second core: for a
-file replayed as fast as possible the read almost disappears from the wall time. Only the
-raw `next_batch` call runs in the thread; turning its result into a RawBatch (and every
-counter that goes with it) stays with the caller, so nothing the caller reads runs ahead.
+file replayed as fast as possible the read almost disappears from the wall time. Besides
+`next_batch`, the thread runs the owner's `convert` on each result: work that belongs to the
+read itself and waits on memory more than on the interpreter (FileSource's wire-length index
+reads the record headers the read has just brought into cache). Every counter the caller
+reads stays with the caller, so nothing it sees runs ahead.
 
 The thread never outlives the handle: `stop()` waits for the call in progress (a batch of a
 regular file, milliseconds) before the owner may close it. Pipes are not read ahead: a read
@@ -18,7 +20,8 @@ import contextlib
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 AHEAD = 1  # batches fetched but not yet taken: one in the queue, one being read
 # Reading ahead should use a spare core, not take one from the screen: with the TUI on two cores
@@ -27,17 +30,21 @@ AHEAD = 1  # batches fetched but not yet taken: one in the queue, one being read
 READ_AHEAD_NICE = 5  # added to the nice value the thread starts with
 
 
+Batch = tuple[bytes, bytes]  # what next_batch returns: packet bytes, packed metadata
+
+
 class BatchReadAhead:
-    """Yields `handle.next_batch(n)` results in order, each fetched one step ahead by a thread.
+    """Yields `convert(handle.next_batch(n))` in order, each fetched one step ahead by a thread.
 
     An error of `next_batch` (libpcap's PcapError for a damaged file) is re-raised in the
-    caller's thread at the batch where it happened; the empty meta of the end of the file is
-    yielded like any result, and ends the thread.
+    caller's thread at the batch where it happened. The end of the file (empty metadata) is
+    yielded as `None`, not converted, and ends the thread.
     """
 
-    def __init__(self, handle, batch_packets: int) -> None:
+    def __init__(self, handle, batch_packets: int, convert: Callable[[Batch], Any] = lambda batch: batch) -> None:
         self._handle = handle
         self._batch_packets = batch_packets
+        self._convert = convert
         self._queue: queue.Queue = queue.Queue(maxsize=AHEAD)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._read, name="netscope-read-ahead", daemon=True)
@@ -50,20 +57,21 @@ class BatchReadAhead:
         while not self._stopping.is_set():
             try:
                 result = self._handle.next_batch(self._batch_packets)
+                item = self._convert(result) if result[1] else None
             except Exception as exc:
                 self._queue.put(exc)
                 return
-            self._queue.put(result)  # stop() makes room, so this never blocks a stopping thread
-            if not result[1]:
+            self._queue.put(item)  # stop() makes room, so this never blocks a stopping thread
+            if item is None:
                 return
 
-    def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
+    def __iter__(self) -> Iterator[Any]:
         while True:
             item = self._queue.get()
             if isinstance(item, Exception):
                 raise item
             yield item
-            if not item[1]:
+            if item is None:
                 return
 
     def stop(self) -> None:
@@ -72,3 +80,4 @@ class BatchReadAhead:
         with contextlib.suppress(queue.Empty):
             self._queue.get_nowait()  # a put waiting for room returns, then the loop sees the stop
         self._thread.join()
+

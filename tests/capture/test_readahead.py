@@ -25,10 +25,26 @@ def test_yields_exactly_what_next_batch_returns(sample_pcap):
             break
     handle = pcapy.open_offline(str(sample_pcap))
     ahead = BatchReadAhead(handle, 500)
-    assert list(ahead) == expected
+    assert list(ahead) == [*expected[:-1], None]
     assert len(expected) == 8  # 3413 packets in batches of 500, then the empty end
     ahead.stop()
     assert not read_ahead_threads()
+
+
+def test_convert_runs_in_the_thread_and_its_errors_reach_the_caller_in_order(sample_pcap):
+    def convert(batch: tuple[bytes, bytes]) -> tuple[str, int]:
+        packets = len(batch[1]) // 16
+        if packets < 500:
+            raise ValueError("the short last batch")
+        return threading.current_thread().name, packets
+
+    ahead = BatchReadAhead(pcapy.open_offline(str(sample_pcap)), 500, convert)
+    got = []
+    with pytest.raises(ValueError, match="short last batch"):
+        for item in ahead:
+            got.append(item)
+    assert got == [("netscope-read-ahead", 500)] * 6
+    ahead.stop()
 
 
 class FailingHandle:

@@ -80,11 +80,11 @@ def test_worker_killed_mid_run_is_one_error_and_the_others_flows_are_exported(sa
     with pytest.raises(CaptureError, match=r"^pipeline worker 1 failed: the process ended unexpectedly$"):
         runner.run()
     failure = finish_engine(runner.engine, outputs)
-    written = outputs.finish(runner.engine)
+    written, export_error = outputs.finish(runner.engine)
     outputs.close()
     source.close()
     assert failure == "pipeline worker 1 failed: the process ended unexpectedly"
-    assert "\n" not in failure and written == [("JSON", str(export))]
+    assert "\n" not in failure and written == [("JSON", str(export))] and export_error is None
     flows = json.loads(export.read_text())
     assert 0 < len(flows) < 165  # worker 0's flows, without worker 1's
     assert not runner.engine.workers.processes
