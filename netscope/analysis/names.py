@@ -2,10 +2,12 @@
 
 The engine calls `NameObserver.observe` once per batch. A numpy pass picks the few packets
 worth decoding (DNS ports, a TLS ClientHello record header, an HTTP method at the payload
-start); only those reach the Python decoders, and each flow gets a small budget of decodes,
-so a long flow's later packets never reach Python. The pre-filter itself still looks at every
-packet with a payload: about a tenth of the default engine's time on a bulk-transfer replay.
-No lookups are ever sent: names come from DNS answers that crossed the wire.
+start); only those reach the Python decoders, and each flow gets a small budget of decodes.
+Names sit at the start of a flow (a DNS query and its answer, the ClientHello, the first
+request), so a flow is looked at only while it has had fewer than FIRST_PACKETS packets (as
+the tracker counted them before the batch, or the part of it, that carries a packet): the
+pre-filter over every payload packet of a bulk transfer cost a tenth of the engine's time. No lookups
+are ever sent: names come from DNS answers that crossed the wire.
 
 Everything kept is bounded: names per address and per flow live in tables that drop their
 oldest entries when full.
@@ -40,6 +42,7 @@ DNS_PORTS = (53, 5353)  # DNS and mDNS share the wire format
 UDP_HEADER_LEN = 8
 DNS_HEADER_LEN = 12
 DEFAULT_PACKET_BUDGET = 8
+FIRST_PACKETS = 32  # both directions; a flow older than this is no longer looked at
 DEFAULT_MAX_NAMES = 65536
 DEFAULT_MAX_FLOWS = 65536
 MAX_CNAME_HOPS = 16
@@ -100,15 +103,20 @@ class Candidates:
     length: np.ndarray  # int64, captured payload bytes
 
 
-def select_candidates(raw: RawBatch, parsed: ParsedBatch) -> Candidates:
+def select_candidates(raw: RawBatch, parsed: ParsedBatch, packets_before: np.ndarray | None = None) -> Candidates:
     """The numpy pre-filter: DNS ports, a whole TLS ClientHello record header, an HTTP method word.
 
-    Each test narrows the packets the next one reads, so the batch-wide cost is two gathers
-    (TCP data offset, first payload word) and the record-header reads touch only packets that
-    start with a handshake byte. A read past a packet's end sees the next packet's bytes, so
-    every test is guarded by the captured payload length.
+    `packets_before` (the tracker's BatchFlows.packets_before) limits it to packets among
+    their flow's first FIRST_PACKETS; without it every packet is looked at. Each test narrows
+    the packets the next one reads, so the batch-wide cost is two gathers (TCP data offset,
+    first payload word) and the record-header reads touch only packets that start with a
+    handshake byte. A read past a packet's end sees the next packet's bytes, so every test is
+    guarded by the captured payload length.
     """
-    index = np.flatnonzero(parsed.flow_mask() & (parsed.payload_len > 0))
+    wanted = parsed.flow_mask() & (parsed.payload_len > 0)
+    if packets_before is not None:
+        wanted &= packets_before < FIRST_PACKETS
+    index = np.flatnonzero(wanted)
     reader = ByteReader(raw.data)
     packet_start = raw.offset[index]
     l4 = parsed.l4_offset[index]
@@ -226,8 +234,9 @@ class NameObserver:
         # full; one that comes back then gets a fresh budget, which still bounds work per flow.
         self._flows: OrderedDict[bytes, _FlowInfo] = OrderedDict()
 
-    def observe(self, raw: RawBatch, parsed: ParsedBatch) -> None:
-        found = select_candidates(raw, parsed)
+    def observe(self, raw: RawBatch, parsed: ParsedBatch, packets_before: np.ndarray | None = None) -> None:
+        """Decode the batch's candidates; `packets_before` as in select_candidates."""
+        found = select_candidates(raw, parsed, packets_before)
         if not found.index.size:
             return
         self.stats.candidates += int(found.index.size)

@@ -83,7 +83,7 @@ class Engine:
         if self.health is not None:
             self.health.observe(parsed, self.tracker.last_batch)
         if self.names is not None:
-            self.names.observe(raw, parsed)
+            self.names.observe(raw, parsed, self.tracker.last_batch.packets_before)
         if self.recent is not None:
             self.recent.add(raw, parsed, flow_mask)
         return parsed

@@ -130,11 +130,12 @@ class FlowTable:
         return rows
 
     def apply(self, rows: np.ndarray, a_to_b: np.ndarray, ts_us: np.ndarray, wirelen: np.ndarray,
-              flags: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+              flags: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Count packets into their rows, in packet order.
 
-        `flags` must be 0 for UDP packets. Returns (created, starts): a per-packet mask of
-        packets whose flow this call created, and the index of each created flow's first packet.
+        `flags` must be 0 for UDP packets. Returns (created, starts, packets_before): a
+        per-packet mask of packets whose flow this call created, the index of each created
+        flow's first packet, and per packet how many packets its flow had before this call.
         """
         flow_rows, group = _group_rows(rows, self.hwm)
         groups = flow_rows.shape[0]
@@ -170,7 +171,9 @@ class FlowTable:
             starts = first_packet[new]
         self.tcp_state[flow_rows], self.fin_mask[flow_rows], self.client[flow_rows] = tcpstate.advance(
             state, self.fin_mask[flow_rows], self.client[flow_rows], group, a_to_b, flags)
-        return created[group], starts
+        before = packets_ab.astype(np.int64)
+        before += packets_ba
+        return created[group], starts, before[group]
 
     # -- removal ------------------------------------------------------------------------
 

@@ -44,7 +44,9 @@ class BatchFlows:
     whose flow was new in this batch, which is when per-row data must be reset. `started`
     marks the first packet of each such flow: a row can end one flow and start another
     within a batch (expiry or eviction between two parts of it), and only `started` tells
-    where.
+    where. `packets_before` is how many packets the flow had before the part of the batch
+    that counted this packet (a chunk of up to CHUNK packets): how old the flow is, for
+    layers that only look at a flow's first packets.
     """
 
     ip_version: np.ndarray  # uint8
@@ -52,11 +54,13 @@ class BatchFlows:
     a_to_b: np.ndarray  # bool
     created: np.ndarray  # bool
     started: np.ndarray  # bool
+    packets_before: np.ndarray  # int64, 0 when not a flow packet
 
     @staticmethod
     def empty(count: int) -> BatchFlows:
         return BatchFlows(np.zeros(count, np.uint8), np.full(count, -1, np.int64),
-                          np.zeros(count, bool), np.zeros(count, bool), np.zeros(count, bool))
+                          np.zeros(count, bool), np.zeros(count, bool), np.zeros(count, bool),
+                          np.zeros(count, np.int64))
 
 
 class FlowTracker:
@@ -194,7 +198,7 @@ class FlowTracker:
         table.reserve(packets.count)
         live_before = table.live
         rows = table.resolve(keys)
-        created, starts = table.apply(rows, packets.a_to_b, packets.ts_us, packets.wirelen, packets.flags)
+        created, starts, before = table.apply(rows, packets.a_to_b, packets.ts_us, packets.wirelen, packets.flags)
         self.flows_seen += table.live - live_before
         mapping = self.last_batch
         mapping.ip_version[packets.position] = table.layout.version
@@ -202,6 +206,7 @@ class FlowTracker:
         mapping.a_to_b[packets.position] = packets.a_to_b
         mapping.created[packets.position] = created
         mapping.started[packets.position[starts]] = True
+        mapping.packets_before[packets.position] = before
         return rows
 
     # -- removal ----------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from netscope.analysis import names as names_module
 from netscope.analysis.names import (
+    FIRST_PACKETS,
     KIND_DNS_TCP,
     KIND_DNS_UDP,
     KIND_HTTP,
@@ -18,6 +19,7 @@ from netscope.analysis.names import (
     annotate_records,
     select_candidates,
 )
+from netscope.flow.tracker import FlowSettings, FlowTracker
 from netscope.parse.batch_parser import parse_batch
 from tests.analysis.name_packets import (
     a_record,
@@ -164,6 +166,26 @@ def test_budget_stops_decoding_a_long_flow(monkeypatch: pytest.MonkeyPatch, batc
     assert observer.stats.decoded == 9
     assert observer.stats.over_budget == 92
     assert observer.flow_names(("tcp", CLIENT, 40004, SERVER, 80)).http_host == "example.org"
+
+
+@pytest.mark.parametrize("batch_size", [1, 7])
+def test_only_a_flows_first_packets_are_looked_at(batch_size: int) -> None:
+    """As the engine feeds it: the tracker says how many packets each packet's flow already had."""
+    tracker, observer = FlowTracker(FlowSettings(timeout_s=0)), NameObserver()
+    hello = client_hello(sni_extension(b"late.example"))
+    late = [tcp(CLIENT, 40010, SERVER, 443, b"x" * 10, seq=1 + 10 * i) for i in range(FIRST_PACKETS)]
+    late.append(tcp(CLIENT, 40010, SERVER, 443, hello, seq=1 + 10 * FIRST_PACKETS))
+    early = [tcp(CLIENT, 40011, SERVER, 443, b"x" * 10, seq=1 + 10 * i) for i in range(FIRST_PACKETS - 1)]
+    early.append(tcp(CLIENT, 40011, SERVER, 443, client_hello(sni_extension(b"early.example")),
+                     seq=1 + 10 * (FIRST_PACKETS - 1)))
+    frames = [frame for pair in zip(late, early, strict=False) for frame in pair] + late[len(early):]
+    for start in range(0, len(frames), batch_size):
+        raw = batch(frames[start:start + batch_size], first_us=1_700_000_000_000_000 + start)
+        parsed = parse_batch(raw)
+        tracker.observe(parsed)
+        observer.observe(raw, parsed, tracker.last_batch.packets_before)
+    assert observer.flow_names(("tcp", CLIENT, 40011, SERVER, 443)).sni == "early.example"
+    assert observer.flow_names(("tcp", CLIENT, 40010, SERVER, 443)) is None
 
 
 def test_memory_is_bounded() -> None:

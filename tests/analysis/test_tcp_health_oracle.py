@@ -32,7 +32,7 @@ def batch_flows(packets: list[Packet], started: list[bool]) -> BatchFlows:
     n = len(packets)
     return BatchFlows(ip_version=np.full(n, 4, dtype=np.uint8), row=np.array([p.row for p in packets], np.int64),
                       a_to_b=np.array([p.direction == 0 for p in packets]), created=np.array(started),
-                      started=np.array(started))
+                      started=np.array(started), packets_before=np.zeros(n, np.int64))
 
 
 def flow_columns(rows: list[int], first_us: list[int]) -> FlowColumns:
