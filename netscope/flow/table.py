@@ -142,7 +142,9 @@ class FlowTable:
         packets_ab, packets_ba = self.packets_ab[flow_rows], self.packets_ba[flow_rows]
         bytes_ab, bytes_ba = self.bytes_ab[flow_rows], self.bytes_ba[flow_rows]
         created = (packets_ab == 0) & (packets_ba == 0)
-        self.ticks.touch(flow_rows, created, bytes_ab + bytes_ba, packets_ab.astype(np.int64) + packets_ba)
+        packets_before = packets_ab.astype(np.int64)
+        packets_before += packets_ba
+        self.ticks.touch(flow_rows, created, bytes_ab + bytes_ba, packets_before)
 
         # Per (flow, direction) sums in one bincount each: slot 2g is A->B, 2g+1 is B->A.
         slot = 2 * group + ~a_to_b
@@ -171,9 +173,7 @@ class FlowTable:
             starts = first_packet[new]
         self.tcp_state[flow_rows], self.fin_mask[flow_rows], self.client[flow_rows] = tcpstate.advance(
             state, self.fin_mask[flow_rows], self.client[flow_rows], group, a_to_b, flags)
-        before = packets_ab.astype(np.int64)
-        before += packets_ba
-        return created[group], starts, before[group]
+        return created[group], starts, packets_before[group]
 
     # -- removal ------------------------------------------------------------------------
 
