@@ -11,6 +11,11 @@ measured in the same run):
   handshake_sequence  SYN, SYN-ACK, ACK of many connections through parse and the tracker
   replay_e2e_1proc / _1worker / _2workers   a quiet headless replay of the file (wall time): one
                       process, the pipeline with one worker (the two-core split), with two
+  replay_e2e_scale_1proc / _2workers   the same with RTT, retransmission and out-of-order analysis
+                      off: the compact scale mode (names stay on, as by default)
+  replay_e2e_many_flows_1proc / _2workers   default analysis on a file of the same size whose
+                      copies of the sample each have their own addresses (29,040 flows instead of
+                      165), against the raw read of that file: what sharding can balance
   topn_1m_by_*_ms     FlowTracker.top(100) over a million flows (a tenth of them moved in the
                       last tick), milliseconds per call
   synthetic_flows     `netscope --synthetic-flows N`: flows/s and peak RSS
@@ -82,9 +87,11 @@ def handshakes(connections: int) -> RawBatch:
     return RawBatch.from_packets(frames, times, linktype=1)
 
 
-def headless_wall(path: Path, workers: int) -> float:
+def headless_wall(path: Path, workers: int, scale: bool = False) -> float:
     """Wall time of a quiet headless replay run in this process (imports already paid for)."""
     config = Config().replace("capture", read_pcap=str(path)).replace("output", quiet=True)
+    if scale:
+        config = config.replace("analysis", rtt=False, retrans=False, out_of_order=False)
     if workers:
         config = config.replace("pipeline", enabled=True, workers=workers)
     start = time.perf_counter()
@@ -135,7 +142,17 @@ def main() -> None:
         rows.append(("replay_e2e_1proc", total / one, "packets/s"))
         rows.append(("replay_e2e_1worker", total / one_worker, "packets/s"))
         rows.append(("replay_e2e_2workers", total / two, "packets/s"))
+        scale_one = min(headless_wall(path, 0, scale=True) for _ in range(args.repeat))
+        scale_two = min(headless_wall(path, 2, scale=True) for _ in range(args.repeat))
+        rows.append(("replay_e2e_scale_1proc", total / scale_one, "packets/s"))
+        rows.append(("replay_e2e_scale_2workers", total / scale_two, "packets/s"))
         raw_wall_rate = total / raw_seconds
+        many = Path(tmp) / "many-flows.pcap"
+        build_large_capture(args.packets, many, distinct_flows=True)
+        many_raw_rate = total / min(raw_wall(many) for _ in range(args.repeat))
+        for workers, label in ((0, "1proc"), (2, "2workers")):
+            seconds = min(headless_wall(many, workers) for _ in range(args.repeat))
+            rows.append((f"replay_e2e_many_flows_{label}", total / seconds, "packets/s"))
     new_batches = [synthetic_batch(lo, min(lo + 65536, args.flows)) for lo in range(0, args.flows, 65536)]
 
     def insert_all() -> FlowTracker:
@@ -171,14 +188,16 @@ def main() -> None:
     print(f"{'benchmark':<30}{'value':>14}  {'unit':<12}{'x raw':>7}")
     for name, value, unit in rows:
         if unit == "packets/s":
-            base = raw_wall_rate if name.startswith("replay_e2e") else raw
+            base = many_raw_rate if "many_flows" in name else raw_wall_rate if name.startswith("replay_e2e") else raw
             ratio = f"{value / base:7.2f}"
         else:
             ratio = ""
         print(f"{name:<30}{value:>14,.1f}  {unit:<12}{ratio}")
-    print(f"(replay_e2e rows are against the raw read's wall rate: {raw_wall_rate:,.0f} packets/s)")
+    print(f"(replay_e2e rows are against the raw read's wall rate: {raw_wall_rate:,.0f} packets/s; "
+          f"many_flows rows against that of their own file: {many_raw_rate:,.0f} packets/s)")
     if args.json:
         args.json.write_text(json.dumps({"packets": total, "flows": args.flows, "raw_wall_rate": raw_wall_rate,
+                                         "many_flows_raw_wall_rate": many_raw_rate,
                                          "rows": [{"name": n, "value": v, "unit": u} for n, v, u in rows]},
                                         indent=2))
 

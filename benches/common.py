@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -21,17 +22,32 @@ SAMPLE_PACKETS = 3413
 
 
 def build_large_capture(target_packets: int, path: Path, file_format: str = "pcap",
-                        source: Path = SAMPLE, source_packets: int = SAMPLE_PACKETS) -> int:
+                        source: Path = SAMPLE, source_packets: int = SAMPLE_PACKETS,
+                        distinct_flows: bool = False) -> int:
     """Write at least `target_packets` packets to `path` (copies of `source` end to end, `mergecap -a`).
 
-    Timestamps repeat with every copy, which readers do not care about. Returns the packet count.
+    Timestamps repeat with every copy, which readers do not care about. Plain copies repeat the
+    source's flows, so the whole file has its 165 flows, one of them a third of the packets:
+    fine for reading and parsing, but a pipeline can balance only whole flows. With
+    `distinct_flows` every copy gets its own addresses (`tcprewrite --seed`, which maps each
+    address the same way in both directions), so copies add flows the way more hosts would.
+    Returns the packet count.
     """
     if shutil.which("mergecap") is None:
         raise SystemExit("mergecap (Wireshark tools) is needed to build the large capture")
     copies = max(1, -(-target_packets // source_packets))
     path.parent.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mergecap", "-a", "-F", file_format, "-w", str(path), *[str(source)] * copies],
-                   check=True, capture_output=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        parts = [str(source)] * copies
+        if distinct_flows:
+            if shutil.which("tcprewrite") is None:
+                raise SystemExit("tcprewrite (tcpreplay) is needed for a capture with distinct flows per copy")
+            parts = [str(Path(tmp) / f"copy{i}.pcap") for i in range(copies)]
+            for seed, part in enumerate(parts, start=1):
+                subprocess.run(["tcprewrite", f"--seed={seed}", f"--infile={source}", f"--outfile={part}"],
+                               check=True, capture_output=True)
+        subprocess.run(["mergecap", "-a", "-F", file_format, "-w", str(path), *parts], check=True,
+                       capture_output=True)
     return copies * source_packets
 
 
