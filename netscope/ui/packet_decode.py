@@ -162,11 +162,12 @@ def _ip_layer(ip: dpkt.Packet, layers: list[Layer], *, version: int) -> DecodedP
 
 
 def _tcp(tcp: dpkt.tcp.TCP, src: str, dst: str, ip_payload_len: int, layers: list[Layer]) -> DecodedPacket:
-    flags = ",".join(name for bit, name in TCP_FLAG_NAMES if tcp.flags & bit) or "none"
+    flags = ", ".join(name for bit, name in TCP_FLAG_NAMES if tcp.flags & bit)  # the reference's `[SYN, ACK]`
     length = max(0, ip_payload_len - tcp.off * 4)
     layers.append(Layer("TCP", (("Source port", str(tcp.sport)), ("Destination port", str(tcp.dport)),
-                                ("Flags", flags), ("Sequence", str(tcp.seq)), ("Acknowledgment", str(tcp.ack)),
-                                ("Window", str(tcp.win)), ("Payload length", str(length)))))
+                                ("Flags", flags or "none"), ("Sequence", str(tcp.seq)),
+                                ("Acknowledgment", str(tcp.ack)), ("Window", str(tcp.win)),
+                                ("Payload length", str(length)))))
     info = f"[{flags}] seq={tcp.seq} ack={tcp.ack} win={tcp.win} len={length}"
     protocol = "TCP"
     payload = bytes(tcp.data)

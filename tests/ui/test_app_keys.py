@@ -221,7 +221,7 @@ def test_enter_opens_detail_with_decoded_packets_and_escape_goes_back():
         assert RequestDetail(IPERF.key) in link.sent
         packets = screen.query_one("#packets", DataTable)
         assert packets.row_count == 4
-        assert "[ACK,PSH]" in str(packets.get_row_at(0)[4])  # newest first
+        assert "[ACK, PSH]" in str(packets.get_row_at(0)[4])  # newest first
         assert "[SYN]" in str(packets.get_row_at(3)[4])
         await pilot.press("escape")
         await pilot.pause()

@@ -18,7 +18,7 @@ def test_tcp_flags_seq_ack_and_direction():
     syn_ack = packets.tcp("10.88.0.2", 5201, "10.88.0.1", 39246, dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, 5000, 1001)
     packet = decode(record(syn_ack))
     assert packet.protocol == "TCP"
-    assert packet.info == "[SYN,ACK] seq=5000 ack=1001 win=64240 len=0"
+    assert packet.info == "[SYN, ACK] seq=5000 ack=1001 win=64240 len=0"
     assert (packet.src, packet.dst) == ("10.88.0.2:5201", "10.88.0.1:39246")
     assert direction(packet, IPERF.key) == "B→A"
     assert [layer.name for layer in packet.layers] == ["Ethernet", "IPv4", "TCP"]
