@@ -6,8 +6,8 @@ start); only those reach the Python decoders, and each flow gets a small budget 
 Names sit at the start of a flow (a DNS query and its answer, the ClientHello, the first
 request), so a flow is looked at only while it has had fewer than FIRST_PACKETS packets (as
 the tracker counted them before the batch, or the part of it, that carries a packet): the
-pre-filter over every payload packet of a bulk transfer cost a tenth of the engine's time. No lookups
-are ever sent: names come from DNS answers that crossed the wire.
+pre-filter over every payload packet of a bulk transfer cost a tenth of the engine's time.
+No lookups are ever sent: names come from DNS answers that crossed the wire.
 
 Everything kept is bounded: names per address and per flow live in tables that drop their
 oldest entries when full.

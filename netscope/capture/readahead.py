@@ -80,4 +80,3 @@ class BatchReadAhead:
         with contextlib.suppress(queue.Empty):
             self._queue.get_nowait()  # a put waiting for room returns, then the loop sees the stop
         self._thread.join()
-

@@ -6,6 +6,7 @@ through the same `finish`/`close` and nothing already reported is lost.
 
 from __future__ import annotations
 
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,7 +41,7 @@ def _check_writable(path: str | None, what: str) -> None:
     target = Path(path)
     try:
         if target.is_dir():
-            raise IsADirectoryError(21, "Is a directory")
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR))
         if target.exists():
             os.close(os.open(target, os.O_WRONLY | os.O_APPEND))
         else:
