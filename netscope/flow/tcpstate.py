@@ -59,7 +59,10 @@ def advance(state: np.ndarray, fin_mask: np.ndarray, client: np.ndarray, group: 
     last_absolute = last_of(absolute)
     last_pure_syn = last_of(pure_syn)
     last_fin = last_of(fin)
-    last_ack = last_of(ack_only)
+    # ACK-only packets are most packets: whether one follows the last RST/SYN is a plain
+    # scatter of True, where a scattered maximum of their positions would cost a ufunc.at.
+    acked_since = np.zeros(groups, dtype=bool)
+    acked_since[group[ack_only & (order > last_absolute[group])]] = True
 
     absolute_state = np.where(rst, RESET, np.where(ack, SYN_ACK, SYN_SENT))
     has_absolute = last_absolute >= 0
@@ -73,7 +76,7 @@ def advance(state: np.ndarray, fin_mask: np.ndarray, client: np.ndarray, group: 
     new_mask = np.where(last_pure_syn >= 0, 0, fin_mask).astype(np.uint8) | fins_since_syn
 
     closing = (base == RESET) | (base == CLOSED) | (base == FIN_WAIT)
-    new_state = np.where((last_ack > last_absolute) & ~closing, ESTABLISHED, base)
+    new_state = np.where(acked_since & ~closing, ESTABLISHED, base)
     fin_state = np.where(new_mask == FIN_BOTH, CLOSED, FIN_WAIT)
     new_state = np.where(last_fin > last_absolute, fin_state, new_state).astype(np.uint8)
 
