@@ -28,16 +28,29 @@ def group_ends(starts: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.append(starts[1:], True))
 
 
+def _heads_and_lengths(starts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Index and length of every group; elements before the first start count as a group at 0."""
+    heads = np.flatnonzero(starts)
+    if starts.shape[0] and not starts[0]:
+        heads = np.concatenate(([0], heads))
+    return heads, np.diff(heads, append=starts.shape[0])
+
+
 def start_index(starts: np.ndarray) -> np.ndarray:
-    """For each element, the index of the first element of its group."""
-    return np.maximum.accumulate(np.where(starts, np.arange(starts.shape[0]), 0))
+    """For each element, the index of the first element of its group.
+
+    One np.repeat of the group heads: a running maximum over the array costs several times
+    as much, and this runs a few times per batch and table.
+    """
+    heads, lengths = _heads_and_lengths(starts)
+    return np.repeat(heads, lengths)
 
 
 def group_sum(values: np.ndarray, starts: np.ndarray) -> np.ndarray:
     """Inclusive running sum that restarts at each group."""
     total = np.cumsum(values)
-    before = total - values
-    return total - before[start_index(starts)]
+    heads, lengths = _heads_and_lengths(starts)
+    return total - np.repeat(total[heads] - values[heads], lengths)
 
 
 def latest(mask: np.ndarray, first: np.ndarray) -> np.ndarray:

@@ -128,7 +128,9 @@ class PacketView(VerticalScroll):
         static = self.query_one(Static)
         if record is None or decoded is None:
             self.border_title = "Packet"
-            static.update(Content.styled("no packets kept for this flow yet", "$text-muted italic"))
+            # The engine keeps only the latest packets of all flows, then follows the inspected one.
+            static.update(Content.styled("none of this flow's packets are among the latest kept; "
+                                         "its packets from now on will show here", "$text-muted italic"))
             return
         self.border_title = (f"Packet  {formatting.clock(record.ts, micros=True)}  "
                              f"{record.wirelen} bytes on the wire, {len(record.data)} kept")
