@@ -201,6 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     if "synthetic_flows" in args:
         from netscope.synthetic import run_synthetic
 
+        # These two bypass the configuration (as in the reference), so they are checked here.
+        if args["synthetic_flows"] < 0:
+            print(f"error: --synthetic-flows must be >= 0, got {args['synthetic_flows']}", file=sys.stderr)
+            return EXIT_USAGE
+        if budget <= 0:
+            print(f"error: --memory-budget-mb must be > 0, got {budget}", file=sys.stderr)
+            return EXIT_USAGE
         return run_synthetic(args["synthetic_flows"], budget)
     if args.pop("list_interfaces"):
         return _list_interfaces()

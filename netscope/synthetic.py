@@ -70,7 +70,8 @@ def run_synthetic(flows: int, budget_mb: int) -> int:
         return 0
     print(f"  RSS now / peak:     {rss / 1024:.2f} MiB / {peak / 1024:.2f} MiB")
     table_bytes = (rss - (baseline_kib or 0)) * 1024
-    print(f"  Bytes per flow:     {table_bytes / max(flows, 1):.1f} (RSS growth while inserting)")
+    if flows:
+        print(f"  Bytes per flow:     {table_bytes / flows:.1f} (RSS growth while inserting)")
     if peak > budget_mb * 1024:
         print(f"  Budget check:       FAIL (peak > {budget_mb} MiB)")
         return EXIT_OVER_BUDGET
