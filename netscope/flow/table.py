@@ -37,7 +37,9 @@ _ROW_COLUMNS = {
 RANKINGS = ("rate", "bytes", "packets", "age")
 # Rows or packets handled per numpy pass where a pass could otherwise cover the whole table
 # or batch: keeps temporaries (tens of bytes per element) small next to the table itself.
-CHUNK = 16_384
+# One file read batch (32,768 packets) is one pass per table: half the numpy calls of 16,384,
+# 5 % fewer instructions in the tracker, 4 MiB more peak RSS for a million synthetic flows.
+CHUNK = 32_768
 
 
 def _group_rows(rows: np.ndarray, hwm: int) -> tuple[np.ndarray, np.ndarray]:
