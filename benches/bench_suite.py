@@ -19,6 +19,7 @@ measured in the same run):
   topn_1m_by_*_ms     FlowTracker.top(100) over a million flows (a tenth of them moved in the
                       last tick), milliseconds per call
   synthetic_flows     `netscope --synthetic-flows N`: flows/s and peak RSS
+The allocator is tuned first, as the CLI does (netscope.cli.tune_allocator).
 Single-process rows use CPU time of this process (less sensitive to other load); the e2e rows
 use wall time of the headless run against the wall time of a raw read.
 """
@@ -45,6 +46,7 @@ from common import build_large_capture, raw_read_rate
 
 from netscope.capture.batch import RawBatch
 from netscope.capture.offline import FileSource
+from netscope.cli import tune_allocator
 from netscope.config import Config
 from netscope.flow.tracker import FlowSettings, FlowTracker
 from netscope.headless import run_headless
@@ -115,6 +117,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", type=Path)
     args = parser.parse_args()
+    tune_allocator()  # every row, the raw read included, runs with the allocator the CLI sets up
     rows: list[tuple[str, float, str]] = []
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "large.pcap"
