@@ -71,7 +71,8 @@ class Walk:
         self.is_ack = (flags & TCP_ACK) != 0
         self.plain = (flags & (TCP_SYN | TCP_FIN | TCP_RST)) == 0
         self.seq_len = p.payload + self.syn + ((flags & TCP_FIN) != 0)
-        self.first = start_index(group_starts(p.group))
+        self.group_head = group_starts(p.group)
+        self.first = start_index(self.group_head)
         self.key = p.group * 2 + p.direction  # (flow, direction): index into flattened per-direction fields
         self.order = np.argsort(self.key, kind="stable")
         self.key_o = self.key[self.order]
@@ -185,9 +186,12 @@ class Walk:
         """
         p = self.packets
         forward = p.direction == 0
-        sent_a = latest(forward, self.first)
-        sent_b = latest(~forward, self.first)
-        reference = np.where(forward, sent_b, sent_a)  # latest packet of the acknowledged direction
+        # The latest packet of the acknowledged direction is the one just before the run of
+        # same-direction packets this one belongs to, if that run does not open its flow.
+        run_head = self.group_head.copy()
+        run_head[1:] |= p.direction[1:] != p.direction[:-1]
+        before_run = start_index(run_head) - 1
+        reference = np.where(before_run >= self.first, before_run, -1)
         acked_key = self.key ^ 1
         self.ack_valid = (reference >= 0) | self.anchored[acked_key]
         base = np.where(reference >= 0, self.useq[np.maximum(reference, 0)], 0)
