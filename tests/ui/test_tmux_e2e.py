@@ -26,10 +26,10 @@ except ImportError as exc:  # the capture/flow pieces land separately
     pytest.skip(f"engine not importable yet: {exc}", allow_module_level=True)
 
 
-def command() -> str:
+def command(*extra: str) -> str:
     netscope_cli = shutil.which("netscope")
     base = [netscope_cli] if netscope_cli else [sys.executable, "-m", "netscope"]
-    args = [*base, "--read-pcap", str(SAMPLE), "--replay-speed", "max"]
+    args = [*base, "--read-pcap", str(SAMPLE), "--replay-speed", "max", *extra]
     return f"{shlex.join(args)}; echo netscope-exited-$?; sleep 120"
 
 
@@ -64,13 +64,31 @@ def tmux():
     subprocess.run(["tmux", "-L", session.socket, "kill-server"], capture_output=True)
 
 
-def test_replay_shows_the_busiest_flow_and_q_quits(tmux):
+def start(tmux: Tmux, *extra: str) -> None:
     env = {"TERM": "xterm-256color"}
     tmux.run("new-session", "-d", "-s", "ui", "-x", "120", "-y", "40",
-             *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")], command())
+             *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")], command(*extra))
+
+
+@pytest.mark.parametrize("extra", [(), ("--pipeline", "--workers", "2")], ids=["one-process", "two-workers"])
+def test_replay_shows_the_busiest_flow_and_q_quits(tmux, extra):
+    start(tmux, *extra)
     screen = tmux.wait_for(*BUSIEST)
     assert "netscope" in screen
     tmux.wait_for("finished")
     tmux.run("send-keys", "-t", "ui", "q")
     after = tmux.wait_for("netscope-exited-")
     assert "netscope-exited-0" in after
+
+
+def test_detail_of_the_busiest_flow_with_two_workers(tmux):
+    """The detail view asks the flow's shard: both directions' counters come back from a worker."""
+    start(tmux, "--pipeline", "--workers", "2")
+    tmux.wait_for("finished", *BUSIEST)  # finished: ranked by total bytes, the busiest flow on top
+    tmux.run("send-keys", "-t", "ui", "Enter")
+    detail = tmux.wait_for("A → B", "1,181", "Recent packets")
+    assert "449" in detail and "732" in detail
+    tmux.run("send-keys", "-t", "ui", "Escape")
+    tmux.wait_for("Flows by")
+    tmux.run("send-keys", "-t", "ui", "q")
+    assert "netscope-exited-0" in tmux.wait_for("netscope-exited-")
