@@ -85,6 +85,19 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
     _one_error_line(netscope("--headless", "-i", "nosuchif0"), 1, "nosuchif0")
 
 
+def test_a_capture_libpcap_cannot_read_is_one_line_and_nonzero(sample_pcap: Path, require_tool,
+                                                               tmp_path: Path) -> None:
+    """A pcapng mixing Ethernet and raw-IP interfaces: libpcap refuses it before the first packet."""
+    require_tool("editcap")
+    require_tool("mergecap")
+    ethernet, raw_ip, mixed = tmp_path / "eth.pcapng", tmp_path / "raw.pcapng", tmp_path / "mixed.pcapng"
+    subprocess.run(["editcap", "-F", "pcapng", str(sample_pcap), str(ethernet)], check=True)
+    subprocess.run(["editcap", "-C", "14", "-T", "rawip", "-F", "pcapng", str(sample_pcap), str(raw_ip)], check=True)
+    subprocess.run(["mergecap", "-w", str(mixed), str(ethernet), str(raw_ip)], check=True)
+    _one_error_line(netscope("--headless", "--read-pcap", str(mixed)), 1,
+                    "an interface has a type 101 different from the type of the first interface")
+
+
 def test_invalid_filter_is_named(sample_pcap: Path) -> None:
     _one_error_line(netscope("--headless", "--read-pcap", str(sample_pcap), "-f", "tcp prt 80"), 1, "tcp prt 80")
 

@@ -13,7 +13,9 @@ A file that ends mid-record (a capture copied while still being written, a downl
 short) is still read up to the last complete packet: libpcap fails the whole batch that hits
 the damage, so the source reopens the file, skips what it already delivered and collects the
 remaining packets one by one. That slow path runs once, at the end; `warning` then says what
-happened and `truncated_at` where, when the index knows the byte offset.
+happened and `truncated_at` where, when the index knows the byte offset. The same path serves a
+file libpcap stops reading for another reason (a pcapng interface of a second link type); if
+that happens before the first packet, the file is unreadable and the source raises instead.
 """
 
 from __future__ import annotations
@@ -49,6 +51,11 @@ class _Columns:
     ts_us: np.ndarray
     wirelen: np.ndarray | None  # None: the index cannot tell, estimate
     index_position: int | None  # the index's byte offset once this batch is consumed
+
+
+def _is_truncation(libpcap_message: str) -> bool:
+    """Whether libpcap failed because the file ends inside a record ("truncated dump file; ...")."""
+    return "truncated" in libpcap_message
 
 
 class FileSource:
@@ -205,6 +212,10 @@ class FileSource:
         caplen = np.array([len(p) for p in packets], dtype=np.int64)
         batch = self._to_batch(self._columns((b"".join(packets), pack_meta(np.array(stamps, dtype=np.int64),
                                                                               caplen))))
+        if not self.packets_read and not _is_truncation(libpcap_message):
+            # Not a cut-off file but one libpcap cannot read at all (say, a pcapng whose
+            # interfaces have different link types): an error, not a warning over an empty run.
+            raise file_format_error(self.path, libpcap_message)
         self.truncated_at = self._consumed
         self.warning = self._damage_warning(libpcap_message)
         if batch.count:

@@ -132,6 +132,44 @@ def test_file_cut_inside_first_record_yields_nothing(sample_pcap, tmp_path):
         assert source.truncated_at == 24 and source.warning is not None
 
 
+def _mixed_link_types(sample_pcap: Path, tmp_path: Path, interleaved: bool) -> Path:
+    """A pcapng with an Ethernet and a raw-IP interface: both announced before any packet
+    (mergecap), or the raw one in a second section after every Ethernet packet."""
+    ethernet = tmp_path / "ethernet.pcapng"
+    raw_ip = tmp_path / "raw.pcap"
+    subprocess.run(["editcap", "-F", "pcapng", str(sample_pcap), str(ethernet)], check=True, capture_output=True)
+    subprocess.run(["editcap", "-C", "14", "-T", "rawip", "-F", "pcapng", str(sample_pcap), str(raw_ip)], check=True,
+                   capture_output=True)
+    mixed = tmp_path / "mixed.pcapng"
+    if interleaved:
+        subprocess.run(["mergecap", "-w", str(mixed), str(ethernet), str(raw_ip)], check=True, capture_output=True)
+    else:
+        mixed.write_bytes(ethernet.read_bytes() + raw_ip.read_bytes())
+    return mixed
+
+
+def test_a_file_libpcap_cannot_read_at_all_is_an_error(sample_pcap, require_tool, tmp_path):
+    """Not cut off but unreadable: libpcap refuses the second interface before the first packet."""
+    require_tool("editcap")
+    require_tool("mergecap")
+    path = _mixed_link_types(sample_pcap, tmp_path, interleaved=True)
+    with FileSource(path) as source, pytest.raises(CaptureError) as err:
+        list(source.batches())
+    assert str(err.value) == (f"cannot read {path}: an interface has a type 101 different from the type of "
+                              "the first interface")
+
+
+def test_packets_before_a_part_libpcap_cannot_read_are_kept(sample_pcap, require_tool, tmp_path):
+    require_tool("editcap")
+    path = _mixed_link_types(sample_pcap, tmp_path, interleaved=False)
+    first_section = (tmp_path / "ethernet.pcapng").stat().st_size
+    with FileSource(path) as source:
+        got = read_source(source)
+        assert source.truncated_at == first_section
+        assert source.warning is not None and "an interface has a type 101" in source.warning
+    assert got.caplen.size == SAMPLE_PACKETS
+
+
 def test_snaplen_shortened_by_libpcap(sample_pcap, tmp_path):
     """A header snaplen below the records' caplen: libpcap cuts them, the index still follows."""
     raw = bytearray(sample_pcap.read_bytes())
