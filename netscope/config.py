@@ -20,6 +20,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
+INT32_MAX = 2**31 - 1  # libpcap's int arguments (the reference types these keys i32)
+MAX_BUFFER_MB = INT32_MAX // (1 << 20)
+# A ring slot holds at most one read batch (32,768 packets) anyway; far larger slots only reserve
+# shared memory (33 bytes of columns per packet, four slots).
+MAX_SLOT_PACKETS = 1 << 20
+
 
 class ConfigError(Exception):
     """A configuration problem, phrased as one line that names the offending key."""
@@ -212,9 +218,9 @@ def validate(config: Config) -> Config:
         raise ConfigError("capture.interface and capture.read_pcap are mutually exclusive")
     checks = [
         ("capture.snaplen", c.capture.snaplen > 0, "must be > 0"),
-        ("capture.timeout_ms", c.capture.timeout_ms >= 0, "must be >= 0"),
-        ("capture.buffer_size_mb", c.capture.buffer_size_mb is None or c.capture.buffer_size_mb >= 0,
-         "must be >= 0"),
+        ("capture.timeout_ms", 0 <= c.capture.timeout_ms <= INT32_MAX, f"must be between 0 and {INT32_MAX}"),
+        ("capture.buffer_size_mb", c.capture.buffer_size_mb is None or 0 <= c.capture.buffer_size_mb <= MAX_BUFFER_MB,
+         f"must be between 0 and {MAX_BUFFER_MB} (libpcap takes the size in bytes as an int)"),
         ("run.count", c.run.count >= 0, "must be >= 0"),
         ("flow.timeout_secs", c.flow.timeout_secs >= 0, "must be >= 0"),
         ("flow.max_flows", c.flow.max_flows >= 0, "must be >= 0"),
@@ -224,7 +230,8 @@ def validate(config: Config) -> Config:
         ("output.write_pcap_rotate_mb", c.output.write_pcap_rotate_mb >= 0, "must be >= 0"),
         ("output.write_pcap_max_files", c.output.write_pcap_max_files >= 0, "must be >= 0"),
         ("pipeline.workers", c.pipeline.workers >= 0, "must be >= 0 (0 = auto)"),
-        ("pipeline.channel_capacity", c.pipeline.channel_capacity > 0, "must be > 0"),
+        ("pipeline.channel_capacity", 0 < c.pipeline.channel_capacity <= MAX_SLOT_PACKETS,
+         f"must be between 1 and {MAX_SLOT_PACKETS}"),
         ("tui.replay_speed", c.tui.replay_speed >= 0, "must be >= 0 (0 = as fast as possible)"),
         ("tui.top_n", c.tui.top_n > 0, "must be > 0"),
         ("tui.history_points", c.tui.history_points > 1, "must be > 1"),

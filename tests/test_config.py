@@ -70,6 +70,10 @@ def test_wrong_type_is_named(data: dict, message: str) -> None:
     ({"flow": {"timeout_secs": -1}}, r"flow\.timeout_secs must be >= 0"),
     ({"tui": {"tick_ms": 5}}, r"tui\.tick_ms must be >= 16"),
     ({"capture": {"interface": "lo", "read_pcap": "x.pcap"}}, "mutually exclusive"),
+    # Past what libpcap's int arguments hold: an overflow deep in the capture, before these checks.
+    ({"capture": {"timeout_ms": 2**31}}, r"capture\.timeout_ms must be between 0 and 2147483647"),
+    ({"capture": {"buffer_size_mb": 2048}}, r"capture\.buffer_size_mb must be between 0 and 2047"),
+    ({"pipeline": {"channel_capacity": 2**20 + 1}}, r"pipeline\.channel_capacity must be between 1 and 1048576"),
 ])
 def test_bad_values_are_named(data: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
