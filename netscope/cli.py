@@ -232,6 +232,9 @@ def main(argv: list[str] | None = None) -> int:
         from netscope.tui_launch import run_tui_session
 
         return run_tui_session(config)
+    except ConfigError as exc:  # found only while setting up the run (a flow table too big to reserve)
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     except (CaptureError, OutputError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_RUNTIME

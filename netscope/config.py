@@ -8,6 +8,7 @@ unknown or has the wrong type is rejected once, at start, with a message naming 
 from __future__ import annotations
 
 import dataclasses
+import math
 import sys
 import types
 import typing
@@ -22,6 +23,8 @@ else:  # pragma: no cover - exercised on 3.10 only
 
 INT32_MAX = 2**31 - 1  # libpcap's int arguments (the reference types these keys i32)
 MAX_BUFFER_MB = INT32_MAX // (1 << 20)
+# The hash index numbers rows in int32 and the tables are sized a quarter above the cap.
+MAX_FLOWS = 1 << 30
 # A ring slot holds at most one read batch (32,768 packets) anyway; far larger slots only reserve
 # shared memory (33 bytes of columns per packet, four slots).
 MAX_SLOT_PACKETS = 1 << 20
@@ -222,8 +225,8 @@ def validate(config: Config) -> Config:
         ("capture.buffer_size_mb", c.capture.buffer_size_mb is None or 0 <= c.capture.buffer_size_mb <= MAX_BUFFER_MB,
          f"must be between 0 and {MAX_BUFFER_MB} (libpcap takes the size in bytes as an int)"),
         ("run.count", c.run.count >= 0, "must be >= 0"),
-        ("flow.timeout_secs", c.flow.timeout_secs >= 0, "must be >= 0"),
-        ("flow.max_flows", c.flow.max_flows >= 0, "must be >= 0"),
+        ("flow.timeout_secs", 0 <= c.flow.timeout_secs < math.inf, "must be a finite number >= 0"),
+        ("flow.max_flows", 0 <= c.flow.max_flows <= MAX_FLOWS, f"must be between 0 and {MAX_FLOWS} (0 = no cap)"),
         ("stats.interval_ms", c.stats.interval_ms > 0, "must be > 0"),
         ("stats.top_flows", c.stats.top_flows >= 0, "must be >= 0"),
         ("tui.tick_ms", c.tui.tick_ms >= 16, "must be >= 16"),

@@ -14,7 +14,7 @@ import signal
 import threading
 from dataclasses import dataclass
 
-from netscope.config import Config
+from netscope.config import Config, ConfigError
 from netscope.engine.messages import Command, FlowDetail, Stop
 from netscope.engine.snapshot import TickSnapshot
 
@@ -53,10 +53,10 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
     except CaptureError as exc:
         events.put(EngineFinished((), None, str(exc)))
         return
-    engine = build_engine(config, source, keep_recent_packets=True, top_n=config.tui.top_n)
     try:
+        engine = build_engine(config, source, keep_recent_packets=True, top_n=config.tui.top_n)
         outputs = build_outputs(config, source)
-    except OutputError as exc:
+    except (CaptureError, ConfigError, OutputError) as exc:
         source.close()
         events.put(EngineFinished((), None, str(exc)))
         return
@@ -71,6 +71,8 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
         runner.linger()
     except CaptureError as exc:
         error = str(exc)
+    except Exception as exc:  # a bug of ours: one line on the screen, exports still written below
+        error = f"internal error: {type(exc).__name__}: {exc}"
     finally:
         written, closing_error = close_run(engine, outputs, source)
         error = error or closing_error

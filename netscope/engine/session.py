@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 from importlib import resources
 from pathlib import Path
@@ -12,7 +13,7 @@ from netscope.analysis.tcp_health import TcpHealthSettings
 from netscope.capture.interfaces import default_interface
 from netscope.capture.live import LiveSource
 from netscope.capture.offline import FileSource
-from netscope.config import Config
+from netscope.config import Config, ConfigError
 from netscope.engine.core import Engine, EngineSettings
 from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
 from netscope.engine.snapshot import SourceInfo
@@ -88,8 +89,16 @@ def build_engine(config: Config, source, *, keep_recent_packets: bool, top_n: in
         return build_pipeline_engine(config, source, source_info(config, source), lambda shard_source: build_engine(
             _single_process(config), shard_source, keep_recent_packets=False, top_n=top_n), top_n=top_n,
             detectors=build_detectors(config), keep_recent_packets=keep_recent_packets)
-    return Engine(settings, source_info(config, source), detectors=build_detectors(config),
-                  names=NameObserver() if config.analysis.names else None)
+    try:
+        return Engine(settings, source_info(config, source), detectors=build_detectors(config),
+                      names=NameObserver() if config.analysis.names else None)
+    except (MemoryError, OSError) as exc:
+        if isinstance(exc, OSError) and exc.errno != errno.ENOMEM:
+            raise
+        # The tables are sized for max_flows up front (reserved, not yet touched).
+        raise ConfigError(f"flow.max_flows = {config.flow.max_flows:,} needs more memory than this machine can "
+                          "reserve for the flow table; lower it (0 = no cap, the table grows as flows "
+                          "arrive)") from None
 
 
 def _single_process(config: Config) -> Config:
