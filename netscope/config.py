@@ -22,6 +22,7 @@ else:  # pragma: no cover - exercised on 3.10 only
     import tomli as tomllib
 
 INT32_MAX = 2**31 - 1  # libpcap's int arguments (the reference types these keys i32)
+UINT32_MAX = 2**32 - 1
 MAX_BUFFER_MB = INT32_MAX // (1 << 20)
 # The hash index numbers rows in int32 and the tables are sized a quarter above the cap.
 MAX_FLOWS = 1 << 30
@@ -248,6 +249,10 @@ def validate(config: Config) -> Config:
         for key in ("window_secs", "cooldown_secs"):
             if not 0 <= getattr(detector, key) <= 86400:
                 raise ConfigError(f"analysis.anomalies.{name}.{key} must be between 0 and 86400 seconds")
+        for key in (f.name for f in dataclasses.fields(detector) if f.name.endswith("_threshold")):
+            value = getattr(detector, key)
+            if not 0 <= value <= UINT32_MAX:  # the reference's u32
+                raise ConfigError(f"analysis.anomalies.{name}.{key} must be between 0 and {UINT32_MAX}, got {value}")
     o = c.output
     if (o.write_pcap_rotate_mb or o.write_pcap_max_files) and not o.write_pcap:
         raise ConfigError("output.write_pcap must be set when pcap rotation is enabled")

@@ -70,6 +70,10 @@ def test_wrong_type_is_named(data: dict, message: str) -> None:
     ({"flow": {"timeout_secs": -1}}, r"flow\.timeout_secs must be a finite number >= 0"),
     ({"flow": {"timeout_secs": float("inf")}}, r"flow\.timeout_secs must be a finite number >= 0, got inf"),
     ({"flow": {"max_flows": 2**30 + 1}}, r"flow\.max_flows must be between 0 and 1073741824"),
+    ({"analysis": {"anomalies": {"syn_flood": {"syn_threshold": -5}}}},
+     r"analysis\.anomalies\.syn_flood\.syn_threshold must be between 0 and 4294967295, got -5"),
+    ({"analysis": {"anomalies": {"port_scan": {"unique_hosts_threshold": 2**32}}}},
+     r"analysis\.anomalies\.port_scan\.unique_hosts_threshold must be between 0 and 4294967295"),
     ({"tui": {"tick_ms": 5}}, r"tui\.tick_ms must be >= 16"),
     ({"capture": {"interface": "lo", "read_pcap": "x.pcap"}}, "mutually exclusive"),
     # Past what libpcap's int arguments hold: an overflow deep in the capture, before these checks.
