@@ -143,7 +143,22 @@ class Workers:
                 raise self._failure(index, None)
 
     def _failure(self, index: int, error: str | None) -> PipelineError:
+        if error is None:
+            error = self._last_words(index)
         return PipelineError(f"pipeline worker {index} failed: {error or 'the process ended unexpectedly'}")
+
+    def _last_words(self, index: int) -> str | None:
+        """The error a worker sent before it ended, if it is still in the pipe (a live worker
+        whose capture failed reports so unasked, then exits)."""
+        conn = self.conns[index] if index < len(self.conns) else None
+        try:
+            while conn is not None and conn.poll():
+                message = conn.recv()
+                if isinstance(message, WorkerFailed):
+                    return message.error
+        except (EOFError, OSError):
+            pass
+        return None
 
     def finish(self) -> list[WorkerFinal]:
         """Collect the healthy workers' final tables (once), then join them all."""

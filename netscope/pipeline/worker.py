@@ -23,6 +23,7 @@ import numpy as np
 
 from netscope.analysis.names import NameObserver
 from netscope.capture.batch import RawBatch
+from netscope.capture.errors import CaptureError
 from netscope.engine.core import Engine
 from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.recent import RecentPackets
@@ -148,6 +149,9 @@ def _guarded(conn: Connection, body: Callable[[], None]) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         body()
+    except CaptureError as exc:  # already one line for the user (an interface that went down)
+        with contextlib.suppress(OSError):
+            conn.send(WorkerFailed(str(exc)))
     except Exception as exc:
         detail = traceback.format_exception_only(type(exc), exc)[-1].strip()
         with contextlib.suppress(OSError):

@@ -1,9 +1,11 @@
-"""Live pipeline on loopback: worker handles in one fanout group see every datagram once."""
+"""Live pipeline: worker handles in one fanout group see every datagram once; a lost interface is one error."""
 
 import json
 import socket
 import subprocess
 import sys
+import time
+import uuid
 
 PORT = 47613
 DATAGRAMS = 200
@@ -33,3 +35,30 @@ def test_fanout_workers_count_every_datagram_once(require_root, tmp_path):
     flows = json.loads(out.read_text())
     assert len(flows) == SOURCES
     assert sum(f["packets_total"] for f in flows) == DATAGRAMS
+
+
+def test_an_interface_that_goes_away_is_the_workers_one_line_error(require_root, tmp_path):
+    """The veth pair is this test's own: deleting it mid-capture is what unplugging looks like."""
+    name = f"nsq{uuid.uuid4().hex[:8]}"
+    subprocess.run(["ip", "link", "add", name, "type", "veth", "peer", "name", f"{name}p"], check=True)
+    out = tmp_path / "flows.json"
+    process = None
+    try:
+        for end in (name, f"{name}p"):
+            subprocess.run(["ip", "link", "set", end, "up"], check=True)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "netscope", "--headless", "-i", name, "--workers", "2", "--export-json", str(out)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout.readline().startswith("netscope")  # printed once the workers capture
+        time.sleep(0.5)
+        subprocess.run(["ip", "link", "del", name], check=True)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        if process is not None and process.poll() is None:
+            process.kill()
+        subprocess.run(["ip", "link", "del", name], capture_output=True)
+    errors = [line for line in stderr.splitlines() if line.startswith("error:")]
+    assert process.returncode == 1 and "Traceback" not in stderr, stderr
+    assert len(errors) == 1 and errors[0].startswith("error: pipeline worker ") and \
+        f"capture on {name} failed: The interface went down" in errors[0], stderr
+    assert json.loads(out.read_text()) == []  # written, and closed, though the capture failed
