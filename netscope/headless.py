@@ -22,6 +22,7 @@ from netscope.config import Config
 from netscope.engine.outputs import OutputError
 from netscope.engine.runner import Runner, RunResult
 from netscope.engine.session import build_engine, build_outputs, close_run, open_source
+from netscope.engine.signals import STOP_SIGNALS
 from netscope.engine.snapshot import TickSnapshot, Totals
 
 
@@ -91,19 +92,21 @@ def summary_table(totals: Totals, result: RunResult | None, written: list[tuple[
 
 @contextmanager
 def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
-    """Ctrl-C asks the loop to stop instead of raising, so exports are still written."""
-    previous = signal.getsignal(signal.SIGINT)
+    """A stop signal asks the loop to stop instead of killing the process, so exports are still written."""
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
 
-    def handler(_signum, _frame) -> None:
+    def handler(signum, _frame) -> None:
         if not stop.is_set():
-            print("\nInterrupt received, stopping capture...", file=sys.stderr)
+            print(f"\n{STOP_SIGNALS[signum]} received, stopping capture...", file=sys.stderr)
         stop.set()
 
-    signal.signal(signal.SIGINT, handler)
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for signum, old in previous.items():
+            signal.signal(signum, old)
 
 
 def run_headless(config: Config) -> int:

@@ -177,6 +177,34 @@ def test_live_capture_on_lo_counts_udp_and_tcp_then_ctrl_c_writes_exports(requir
     assert tcp[0]["tcp_state"] in ("closed", "fin_wait") and tcp[0]["packets_total"] >= 8
 
 
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+@pytest.mark.parametrize("workers", [0, 2])
+def test_termination_signals_stop_like_ctrl_c_and_write_exports(require_root, tmp_path: Path, signum: int,
+                                                                 workers: int) -> None:
+    """`kill`, `timeout` and service managers send SIGTERM, a closed terminal SIGHUP; sent to the
+    whole process group, they reach the pipeline workers too, which must leave it to the reader."""
+    udp_port = _free_port(socket.SOCK_DGRAM)
+    out = tmp_path / "live.json"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "netscope", "--headless", "-i", "lo", "-f", f"udp port {udp_port}",
+         "--export-json", str(out), *(["--workers", str(workers)] if workers else [])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
+    try:
+        assert proc.stdout.readline().startswith("netscope")  # printed once capture has started
+        _udp_burst(udp_port, 30, threading.Event())
+        time.sleep(1.0)
+        os.killpg(proc.pid, signum)
+        stdout, stderr = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, stderr
+    assert "Traceback" not in stderr and "stopping capture" in stderr
+    assert "30" in next(line for line in stdout.splitlines() if line.startswith("Packets captured"))
+    assert sum(flow["packets_total"] for flow in json.loads(out.read_text())) == 30
+
+
 def test_synthetic_flows_pass_and_fail_budget() -> None:
     ok = netscope("--synthetic-flows", "20000")
     assert ok.returncode == 0 and "Flows inserted:     20,000" in ok.stdout and "PASS" in ok.stdout

@@ -2,20 +2,21 @@
 
 `EngineProcess` implements `EngineLink` (messages.py): the UI polls it for snapshots and
 sends it commands; nothing but those small picklable messages crosses the process boundary.
-The child ignores SIGINT (the screen owns the keyboard) and stops on a Stop command, after
-writing its exports.
+The child ignores the stop signals (the screen owns the keyboard and the run) and stops on a Stop command, or when
+the screen's process is gone, after writing its exports.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
 import queue
-import signal
 import threading
 from dataclasses import dataclass
 
 from netscope.config import Config, ConfigError
 from netscope.engine.messages import Command, FlowDetail, Stop
+from netscope.engine.signals import ignore_stop_signals
 from netscope.engine.snapshot import TickSnapshot
 
 JOIN_TIMEOUT_S = 30.0
@@ -30,17 +31,23 @@ class EngineFinished:
     error: str | None
 
 
-def _drain(commands: mp.Queue) -> list[Command]:
-    out = []
+def _drain(commands: mp.Queue, parent: int) -> list[Command]:
+    """The screen's commands; a Stop as well once the screen's process is gone (killed outright,
+    it can send none), so an orphaned engine writes its exports and ends instead of capturing on."""
+    out: list[Command] = []
     while True:
         try:
             out.append(commands.get_nowait())
         except queue.Empty:
-            return out
+            break
+    if os.getppid() != parent:
+        out.append(Stop())
+    return out
 
 
 def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_stop_signals()
+    parent = os.getppid()
     from netscope.capture.errors import CaptureError
     from netscope.engine.outputs import OutputError
     from netscope.engine.runner import Runner
@@ -63,7 +70,7 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
     stop = threading.Event()
     runner = Runner(engine, source, outputs, tick_s=config.tui.tick_ms / 1000,
                     replay_speed=config.tui.replay_speed, count=config.run.count, publish=events.put,
-                    poll_commands=lambda: _drain(commands), stop_event=stop,
+                    poll_commands=lambda: _drain(commands, parent), stop_event=stop,
                     live=not config.capture.read_pcap)
     try:
         result = runner.run()

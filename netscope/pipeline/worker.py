@@ -5,14 +5,13 @@ worker captures from its own handle in the kernel's fanout group. Both answer th
 requests on their pipe: a tick (its partial snapshot, expired flows and the anomaly
 detector's input since the last tick), a flow lookup and a flow's recent packets for the
 detail view, and finish (its whole flow table). Anomaly detection itself runs once, in the
-reader (anomaly_input.py), so shards run no detector. Workers ignore SIGINT: the reader
-decides when a run ends and tells them, so exports are never cut short.
+reader (anomaly_input.py), so shards run no detector. Workers ignore the stop signals (Ctrl-C,
+SIGTERM, SIGHUP): the reader decides when a run ends and tells them, so exports are never cut short.
 """
 
 from __future__ import annotations
 
 import contextlib
-import signal
 import time
 import traceback
 from collections.abc import Callable
@@ -27,6 +26,7 @@ from netscope.capture.errors import CaptureError
 from netscope.engine.core import Engine
 from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.recent import RecentPackets
+from netscope.engine.signals import ignore_stop_signals
 from netscope.engine.snapshot import TickSnapshot
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.records import FlowColumns
@@ -146,7 +146,7 @@ class ShardWorker:
 
 
 def _guarded(conn: Connection, body: Callable[[], None]) -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    ignore_stop_signals()
     try:
         body()
     except CaptureError as exc:  # already one line for the user (an interface that went down)

@@ -8,7 +8,9 @@ parse or flow-table code.
 
 from __future__ import annotations
 
+import asyncio
 import math
+import signal
 from typing import ClassVar, Protocol
 
 from textual.app import App
@@ -19,6 +21,7 @@ from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
 from netscope.engine.messages import EngineLink, FlowDetail, FlowKey, RequestDetail, SetPaused, SetSpeed
+from netscope.engine.signals import STOP_SIGNALS
 from netscope.engine.snapshot import TickSnapshot
 from netscope.ui.detail import FlowDetailScreen
 from netscope.ui.formatting import Units
@@ -123,6 +126,12 @@ class NetscopeApp(App[None]):
     def on_mount(self) -> None:
         self.call_after_refresh(self.poll_link)  # once the main screen's widgets exist
         self.set_interval(POLL_S, self.poll_link)
+        # `kill` or a closed terminal quits as `q` does: the terminal is restored and the
+        # engine, stopped by our caller, still writes every export. The loop drops these
+        # handlers when it closes.
+        loop = asyncio.get_running_loop()
+        for signum in STOP_SIGNALS.keys() - {signal.SIGINT}:  # Ctrl-C is a key press here
+            loop.add_signal_handler(signum, self.exit)
 
     # -- the engine side -----------------------------------------------------------------------
     def poll_link(self) -> None:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import errno
 import multiprocessing as mp
+import os
 import signal
+import time
 from pathlib import Path
 
 import pytest
 
 from netscope.config import Config, ConfigError
 from netscope.engine import core, session
-from netscope.engine.process import EngineFinished, _engine_main
+from netscope.engine.messages import SetPaused, Stop
+from netscope.engine.process import EngineFinished, _drain, _engine_main
 
 
 class _Unreservable:
@@ -61,3 +64,22 @@ def test_the_screens_engine_reports_a_setup_failure_as_its_one_line_error(sample
     finished = events.get(timeout=10)
     assert isinstance(finished, EngineFinished) and finished.written == ()
     assert finished.error is not None and finished.error.startswith("flow.max_flows = 100,000 needs more memory")
+
+
+def test_an_engine_whose_screen_is_gone_is_told_to_stop() -> None:
+    """A screen killed outright sends no Stop; its engine, now some other process's child, stops itself."""
+    commands = mp.get_context("fork").Queue()
+    commands.put(SetPaused(True))
+    pause = _drain_when_ready(commands, os.getppid())
+    assert pause == [SetPaused(True)]
+    assert _drain(commands, os.getppid()) == []
+    assert _drain(commands, parent=-1) == [Stop()]  # not our parent any more
+
+
+def _drain_when_ready(commands, parent: int) -> list:
+    for _ in range(100):  # a queue's put reaches get_nowait through a feeder thread
+        got = _drain(commands, parent)
+        if got:
+            return got
+        time.sleep(0.01)
+    return []

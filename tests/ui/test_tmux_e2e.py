@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -26,10 +28,10 @@ except ImportError as exc:  # the capture/flow pieces land separately
     pytest.skip(f"engine not importable yet: {exc}", allow_module_level=True)
 
 
-def command(*extra: str) -> str:
+def command(*extra: str, speed: str = "max") -> str:
     netscope_cli = shutil.which("netscope")
     base = [netscope_cli] if netscope_cli else [sys.executable, "-m", "netscope"]
-    args = [*base, "--read-pcap", str(SAMPLE), "--replay-speed", "max", *extra]
+    args = [*base, "--read-pcap", str(SAMPLE), "--replay-speed", speed, *extra]
     return f"{shlex.join(args)}; echo netscope-exited-$?; sleep 120"
 
 
@@ -64,10 +66,10 @@ def tmux():
     subprocess.run(["tmux", "-L", session.socket, "kill-server"], capture_output=True)
 
 
-def start(tmux: Tmux, *extra: str) -> None:
+def start(tmux: Tmux, *extra: str, speed: str = "max") -> None:
     env = {"TERM": "xterm-256color"}
     tmux.run("new-session", "-d", "-s", "ui", "-x", "120", "-y", "40",
-             *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")], command(*extra))
+             *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")], command(*extra, speed=speed))
 
 
 @pytest.mark.parametrize("extra", [(), ("--pipeline", "--workers", "2")], ids=["one-process", "two-workers"])
@@ -92,3 +94,18 @@ def test_detail_of_the_busiest_flow_with_two_workers(tmux):
     tmux.wait_for("Flows by")
     tmux.run("send-keys", "-t", "ui", "q")
     assert "netscope-exited-0" in tmux.wait_for("netscope-exited-")
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_termination_signal_quits_like_q_and_the_export_is_written(tmux, tmp_path, signum):
+    """`kill` on the screen mid-replay: the terminal comes back, the engine writes the export."""
+    out = tmp_path / "flows.json"
+    start(tmux, "--export-json", str(out), speed="1")
+    tmux.wait_for(*BUSIEST)
+    shell = int(tmux.run("display", "-p", "-t", "ui", "#{pane_pid}").strip())
+    screen_pid = int(subprocess.run(["pgrep", "-o", "-P", str(shell)], check=True, capture_output=True,
+                                    text=True).stdout.split()[0])
+    os.kill(screen_pid, signum)
+    after = tmux.wait_for("netscope-exited-")
+    assert "netscope-exited-0" in after and f"Export (JSON): {out}" in after
+    assert json.loads(out.read_text())  # the flows seen before the signal
