@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from netscope.analysis.names import NAME_FIELDS, NameObserver, annotate_records
+from netscope.export.replace import replacing
 from netscope.flow.records import Client, FlowColumns, TcpState, format_ip
 
 CSV_COLUMNS = [
@@ -76,7 +77,7 @@ def _records(flows: FlowColumns, names: NameObserver | None) -> Iterator[dict[st
 
 def write_json(flows: FlowColumns, path: str | Path, names: NameObserver | None = None) -> None:
     """Pretty-printed (2-space) JSON array, as the reference writes it (plus names when observed)."""
-    with open(path, "w", encoding="utf-8") as fh:
+    with replacing(path) as fh:
         json.dump(list(_records(flows, names)), fh, indent=2)
         fh.write("\n")
 
@@ -105,7 +106,7 @@ def csv_row(record: dict[str, Any], columns: list[str] = CSV_COLUMNS) -> list[st
 def write_csv(flows: FlowColumns, path: str | Path, names: NameObserver | None = None) -> None:
     """The reference's 23 columns (then the name columns when names were observed), csv-quoted."""
     columns = CSV_COLUMNS if names is None else CSV_COLUMNS + list(NAME_FIELDS)
-    with open(path, "w", encoding="utf-8", newline="") as fh:
+    with replacing(path, newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(columns)
         for record in _records(flows, names):
