@@ -91,16 +91,27 @@ class RunOutputs:
         return self.expired is not None
 
     def record(self, engine) -> None:
-        """Write what the engine reported since the last call (expired flows, alerts)."""
+        """Write what the engine reported since the last call (expired flows, alerts).
+
+        A stream that cannot be written ends the run as a failing pcap does, with one line
+        naming the file; the other outputs are still finished.
+        """
         if self.expired is not None:
             expired = engine.take_expired()
             if expired.flows.count:
-                self.expired.write_many(
-                    expired_flow_objects(expired.flows, expired.reason_labels(), expired.times()))
+                self._write(self.expired, "expired-flows file",
+                            expired_flow_objects(expired.flows, expired.reason_labels(), expired.times()))
         if engine.unrecorded_alerts:
             alerts, engine.unrecorded_alerts = engine.unrecorded_alerts, []
             if self.alerts is not None:
-                self.alerts.write_many(alert_objects(alerts))
+                self._write(self.alerts, "alerts file", alert_objects(alerts))
+
+    @staticmethod
+    def _write(stream: JsonlWriter, what: str, objects: list[dict]) -> None:
+        try:
+            stream.write_many(objects)
+        except OSError as exc:
+            raise OutputError(f"cannot write {what} {stream.path}: {exc.strerror or exc}") from None
 
     def finish(self, engine) -> tuple[list[tuple[str, str]], str | None]:
         """Write the flow-table exports and close the pcap: (label, path) of what was written,

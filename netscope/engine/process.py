@@ -76,7 +76,7 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
         result = runner.run()
         warning = result.warning
         runner.linger()
-    except CaptureError as exc:
+    except (CaptureError, OutputError) as exc:
         error = str(exc)
     except Exception as exc:  # a bug of ours: one line on the screen, exports still written below
         error = f"internal error: {type(exc).__name__}: {exc}"

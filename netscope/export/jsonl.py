@@ -1,12 +1,14 @@
 """Streaming JSON-lines writers: expired flows and alerts, flushed as they happen.
 
-Flushing per write is deliberate: these files are read by `tail -f` and must survive a
+Writing through per call is deliberate: these files are read by `tail -f` and must survive a
 crash or Ctrl-C with everything that was already reported.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -17,21 +19,35 @@ from netscope.flow.records import FlowColumns
 
 
 class JsonlWriter:
-    """Append compact JSON objects, one per line, truncating the file at open (reference §7.3)."""
+    """Append compact JSON objects, one per line, truncating the file at open (reference §7.3).
+
+    Written unbuffered, so each call's lines are in the file when it returns; a write that
+    fails part-way (a full disk) is cut back to the last whole line, so a reader never sees
+    half a record, and the file is given up.
+    """
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._fh: IO[str] | None = open(path, "w", encoding="utf-8")  # noqa: SIM115 - closed by close()
+        self._fh: IO[bytes] | None = open(path, "wb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._size = 0  # bytes of whole lines written
         self.lines = 0
 
     def write_many(self, objects: Iterable[dict[str, Any]]) -> None:
         if self._fh is None:
             raise ValueError(f"{self.path} is closed")
-        text = "".join(json.dumps(obj, separators=(",", ":")) + "\n" for obj in objects)
-        if text:
-            self._fh.write(text)
-            self._fh.flush()
-            self.lines += text.count("\n")
+        data = "".join(json.dumps(obj, separators=(",", ":")) + "\n" for obj in objects).encode("utf-8")
+        view = memoryview(data)
+        try:
+            while view:
+                view = view[self._fh.write(view):]
+        except OSError:
+            fh, self._fh = self._fh, None
+            with contextlib.suppress(OSError):
+                os.ftruncate(fh.fileno(), self._size)
+            fh.close()
+            raise
+        self._size += len(data)
+        self.lines += data.count(b"\n")
 
     def close(self) -> None:
         if self._fh is not None:

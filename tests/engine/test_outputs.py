@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import csv
+import errno
 from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
 
 from netscope.config import Config
-from netscope.engine.outputs import OutputPaths, RunOutputs
+from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
 from netscope.engine.session import build_engine, open_source
 
 
@@ -27,3 +31,21 @@ def test_every_export_is_written_when_one_of_them_fails(sample_pcap: Path, tmp_p
     with csv_path.open() as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == engine.totals().active_flows > 0
+
+
+def test_a_stream_that_cannot_be_written_is_one_line_naming_it(tmp_path: Path) -> None:
+    class Alert:
+        def to_json_dict(self) -> dict:
+            return {"kind": "syn_flood"}
+
+    class FullDisk:
+        path = str(tmp_path / "alerts.jsonl")
+
+        def write_many(self, _objects) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    outputs = RunOutputs(OutputPaths())
+    outputs.alerts = FullDisk()
+    with pytest.raises(OutputError) as err:
+        outputs.record(SimpleNamespace(unrecorded_alerts=[Alert()]))
+    assert str(err.value) == f"cannot write alerts file {tmp_path / 'alerts.jsonl'}: No space left on device"
