@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     flag = argparse.BooleanOptionalAction
     src = p.add_argument_group("source")
     src.add_argument("-i", "--interface", metavar="IFACE", help="capture live on IFACE (needs root or CAP_NET_RAW)")
-    src.add_argument("--read-pcap", metavar="FILE", help="replay a pcap or pcapng file")
+    src.add_argument("--read-pcap", metavar="FILE", help="replay a pcap or pcapng file (- = standard input)")
     src.add_argument("-f", "--filter", metavar="EXPR", help="BPF filter, e.g. 'tcp port 443'")
     src.add_argument("-c", "--count", type=int, metavar="N", help="stop after N packets (0 = no limit)")
     src.add_argument("-p", "--promiscuous", action=flag, help="promiscuous mode (live; default on)")
@@ -88,8 +88,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("--immediate-mode", action=flag, help="deliver packets without buffering (live)")
     src.add_argument("-l", "--list-interfaces", action="store_true", default=False, help="list interfaces and exit")
     out = p.add_argument_group("output")
-    out.add_argument("--headless", action=flag, help="no TUI: stats lines and a summary (default when stdout "
-                     "is not a terminal)")
+    out.add_argument("--headless", action=flag, help="no TUI: stats lines and a summary (default when stdin "
+                     "or stdout is not a terminal)")
     out.add_argument("-q", "--quiet", action=flag, help="headless: only the summary and errors")
     out.add_argument("--stats", action=flag, help="headless: print a [stats] line every interval")
     out.add_argument("--stats-interval-ms", type=int, metavar="MS", help="stats interval (default 1000)")
@@ -223,7 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     config, notice = resolve_source(config)
     if notice:
         print(f"note: {notice}", file=sys.stderr)
-    headless = config.run.headless or not sys.stdout.isatty()
+    # The screen draws on stdout and reads keys from stdin: without a terminal on both (output
+    # piped, or a capture piped in with --read-pcap -) the run is headless.
+    headless = config.run.headless or not sys.stdout.isatty() or not sys.stdin.isatty()
     try:
         if headless:
             from netscope.headless import run_headless

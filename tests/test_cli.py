@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import os
+import pty
 import signal
 import socket
 import subprocess
@@ -21,8 +22,8 @@ DATA = Path(__file__).parent / "data"
 
 
 def netscope(*args: str, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "netscope", *args], capture_output=True, text=True,
-                          timeout=timeout, **kwargs)
+    kwargs.setdefault("text", True)
+    return subprocess.run([sys.executable, "-m", "netscope", *args], capture_output=True, timeout=timeout, **kwargs)
 
 
 def export_of(capture: Path, tmp_path: Path, *extra: str) -> list[dict]:
@@ -96,6 +97,39 @@ def test_a_capture_libpcap_cannot_read_is_one_line_and_nonzero(sample_pcap: Path
     subprocess.run(["mergecap", "-w", str(mixed), str(ethernet), str(raw_ip)], check=True)
     _one_error_line(netscope("--headless", "--read-pcap", str(mixed)), 1,
                     "an interface has a type 101 different from the type of the first interface")
+
+
+def test_a_capture_piped_in_on_stdin_is_read_as_tcpdump_r_does(sample_pcap: Path, tmp_path: Path) -> None:
+    from_file, from_pipe = tmp_path / "file.json", tmp_path / "pipe.json"
+    assert netscope("--headless", "--read-pcap", str(sample_pcap), "--export-json", str(from_file)).returncode == 0
+    piped = netscope("--read-pcap", "-", "--export-json", str(from_pipe), input=sample_pcap.read_bytes(), text=False)
+    assert piped.returncode == 0, piped.stderr
+    assert json.loads(from_pipe.read_text()) == json.loads(from_file.read_text())  # every caplen is the wire length
+
+
+def test_stdin_that_is_not_a_terminal_means_headless_even_on_a_terminal(sample_pcap: Path) -> None:
+    """The screen reads keys from stdin: with the capture piped in there it would have none."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "netscope", "--read-pcap", "-"], stdin=subprocess.PIPE,
+                                stdout=follower, stderr=follower)
+        os.close(follower)
+        proc.stdin.write(sample_pcap.read_bytes())
+        proc.stdin.close()
+        output = b""
+        while True:
+            try:
+                chunk = os.read(leader, 65536)
+            except OSError:  # the pty's last writer is gone
+                break
+            if not chunk:
+                break
+            output += chunk
+        assert proc.wait(timeout=60) == 0, output
+    finally:
+        os.close(leader)
+    text = output.decode(errors="replace")
+    assert "Packets captured" in text and "3,413" in text and "Traceback" not in text
 
 
 def test_invalid_filter_is_named(sample_pcap: Path) -> None:

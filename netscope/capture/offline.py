@@ -6,6 +6,7 @@ record headers through a predicted, vectorised index (netscope.capture.pcapfile)
 filter, or for a file the index cannot follow, they are estimated instead
 (netscope.capture.wirelen) and `wirelen_estimated` counts the packets concerned. A pipe is
 read without either: its snaplen is unknown here, so wire length is the captured length.
+The path "-" is standard input, read by libpcap as tcpdump -r - does: a pipe too.
 A regular file is read one batch ahead in a thread (readahead.py), so libpcap's read of the
 next batch overlaps the engine's work on this one.
 
@@ -53,6 +54,9 @@ class _Columns:
     index_position: int | None  # the index's byte offset once this batch is consumed
 
 
+STDIN = "-"
+
+
 def _is_truncation(libpcap_message: str) -> bool:
     """Whether libpcap failed because the file ends inside a record ("truncated dump file; ...")."""
     return "truncated" in libpcap_message
@@ -96,6 +100,8 @@ class FileSource:
     # -- opening -------------------------------------------------------------------------
     def _map_file(self) -> mmap.mmap | None:
         """Record the size and map the file for the wire-length index (not pipes or devices)."""
+        if str(self.path) == STDIN:
+            return None  # libpcap reads standard input for "-", as tcpdump -r - does: a pipe
         try:
             mode = os.stat(self.path).st_mode
             self._regular_file = stat.S_ISREG(mode)
