@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import sys
 import types
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from netscope.paths import is_ordinary_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -262,9 +265,34 @@ def validate(config: Config) -> Config:
     if o.write_pcap and c.pipeline.enabled and not c.capture.read_pcap:  # live: the workers capture, not this process
         raise ConfigError("output.write_pcap cannot be used with pipeline.enabled on a live capture "
                           "(the workers capture; use single-process mode to record)")
+    _check_distinct_files(c)
     if c.capture.buffer_size_mb == 0:
         c = c.replace("capture", buffer_size_mb=None)
     return c
+
+
+def _check_distinct_files(c: Config) -> None:
+    """No output may be the capture being read (it is truncated at start) or another output."""
+    files = [(key, path) for key, path in (
+        ("capture.read_pcap", c.capture.read_pcap), ("output.write_pcap", c.output.write_pcap),
+        ("output.export_json", c.output.export_json), ("output.export_csv", c.output.export_csv),
+        ("output.expired_flows_jsonl", c.output.expired_flows_jsonl),
+        ("analysis.alerts_jsonl", c.analysis.alerts_jsonl),
+    ) if path and path != "-" and is_ordinary_file(path)]
+    for i, (key, path) in enumerate(files):
+        for other_key, other in files[:i]:
+            if _same_file(path, other):
+                what = "the capture being read" if other_key == "capture.read_pcap" else f"{other_key} as well"
+                raise ConfigError(f"{key} {path} is {what}")
+
+
+def _same_file(a: str, b: str) -> bool:
+    if os.path.realpath(a) == os.path.realpath(b):
+        return True
+    try:
+        return os.path.samefile(a, b)  # hard links
+    except OSError:
+        return False
 
 
 def iter_keys(cls: type = Config, prefix: str = "") -> typing.Iterator[tuple[str, Any]]:

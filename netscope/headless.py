@@ -24,6 +24,7 @@ from netscope.engine.runner import Runner, RunResult
 from netscope.engine.session import build_engine, build_outputs, close_run, open_source
 from netscope.engine.signals import STOP_SIGNALS
 from netscope.engine.snapshot import TickSnapshot, Totals
+from netscope.paths import descriptor_alias
 
 
 def stats_line(snapshot: TickSnapshot) -> str:
@@ -109,8 +110,19 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, old)
 
 
+STDOUT_FD = 1
+
+
+def _writes_to_stdout(config: Config) -> bool:
+    outputs = (config.output.write_pcap, config.output.export_json, config.output.export_csv,
+               config.output.expired_flows_jsonl, config.analysis.alerts_jsonl)
+    return any(path and descriptor_alias(path) == STDOUT_FD for path in outputs)
+
+
 def run_headless(config: Config) -> int:
-    console = Console(highlight=False)
+    # With an output on standard output (a pcap piped to tcpdump, a JSON export), the report
+    # moves to stderr, as tcpdump -w - does, so it never ends up inside the data.
+    console = Console(highlight=False, file=sys.stderr if _writes_to_stdout(config) else None)
     live = not config.capture.read_pcap
     source = open_source(config)
     try:

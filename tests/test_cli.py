@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import ipaddress
 import json
 import os
@@ -130,6 +131,30 @@ def test_stdin_that_is_not_a_terminal_means_headless_even_on_a_terminal(sample_p
         os.close(leader)
     text = output.decode(errors="replace")
     assert "Packets captured" in text and "3,413" in text and "Traceback" not in text
+
+
+def test_outputs_on_stdout_keep_the_report_off_it(sample_pcap: Path, tmp_path: Path) -> None:
+    """As with tcpdump -w -: the pcap (or JSON) on stdout, the report on stderr."""
+    pcap = netscope("--headless", "--read-pcap", str(sample_pcap), "--write-pcap", "/dev/stdout", text=False)
+    assert pcap.returncode == 0, pcap.stderr
+    assert pcap.stdout == sample_pcap.read_bytes()  # the same pcap, byte for byte
+    assert b"Packets captured" in pcap.stderr
+    exported = netscope("--headless", "--read-pcap", str(sample_pcap), "--export-json", "/dev/stdout")
+    assert len(json.loads(exported.stdout)) == 165 and "Packets captured" in exported.stderr
+
+
+def test_two_exports_to_a_redirected_stdout_both_arrive(sample_pcap: Path, tmp_path: Path) -> None:
+    """Opened anew, /dev/stdout truncated the file stdout goes to; it is now written through fd 1."""
+    out = tmp_path / "both.txt"
+    with out.open("w") as stdout:
+        result = subprocess.run([sys.executable, "-m", "netscope", "--headless", "--read-pcap", str(sample_pcap),
+                                 "--export-json", "/dev/stdout", "--export-csv", "/dev/stdout"],
+                                stdout=stdout, stderr=subprocess.PIPE, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    text = out.read_text()
+    json_end = text.index("]\n") + 2
+    assert len(json.loads(text[:json_end])) == 165
+    assert len(list(csv.DictReader(text[json_end:].splitlines()))) == 165
 
 
 def test_invalid_filter_is_named(sample_pcap: Path) -> None:

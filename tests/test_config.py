@@ -117,3 +117,29 @@ def test_flag_pairs_only_apply_when_given() -> None:
 
 def test_zero_buffer_size_means_unset() -> None:
     assert validate(from_dict({"capture": {"buffer_size_mb": 0}})).capture.buffer_size_mb is None
+
+
+@pytest.mark.parametrize(("outputs", "message"), [
+    ({"output": {"write_pcap": "{capture}"}}, "output.write_pcap {capture} is the capture being read"),
+    ({"analysis": {"alerts_jsonl": "{dir}/./in.pcap"}},
+     "analysis.alerts_jsonl {dir}/./in.pcap is the capture being read"),
+    ({"output": {"export_json": "{link}"}}, "output.export_json {link} is the capture being read"),
+    ({"output": {"export_json": "{dir}/flows", "export_csv": "{dir}/flows"}},
+     "output.export_csv {dir}/flows is output.export_json as well"),
+])
+def test_an_output_may_not_clobber_the_capture_or_another_output(tmp_path: Path, outputs: dict, message: str) -> None:
+    capture = tmp_path / "in.pcap"
+    capture.write_bytes(b"\xd4\xc3\xb2\xa1")
+    link = tmp_path / "link.pcap"
+    link.symlink_to(capture)
+    names = {"capture": str(capture), "dir": str(tmp_path), "link": str(link)}
+    filled = {section: {key: value.format(**names) for key, value in keys.items()} for section, keys in outputs.items()}
+    data = {"capture": {"read_pcap": str(capture)}, **filled}
+    with pytest.raises(ConfigError) as err:
+        validate(from_dict(data))
+    assert str(err.value) == message.format(**names)
+    assert capture.read_bytes() == b"\xd4\xc3\xb2\xa1"
+
+
+def test_devices_may_take_several_outputs() -> None:
+    validate(from_dict({"output": {"export_json": "/dev/stdout", "export_csv": "/dev/stdout"}}))

@@ -16,6 +16,7 @@ from typing import IO, Any
 from netscope.analysis.alerts import Alert
 from netscope.export.flows import flow_records
 from netscope.flow.records import FlowColumns
+from netscope.paths import is_ordinary_file, open_output
 
 
 class JsonlWriter:
@@ -28,7 +29,7 @@ class JsonlWriter:
 
     def __init__(self, path: str | Path) -> None:
         self.path = str(path)
-        self._fh: IO[bytes] | None = open(path, "wb", buffering=0)  # noqa: SIM115 - closed by close()
+        self._fh: IO[bytes] | None = open_output(path, "wb", buffering=0)
         self._size = 0  # bytes of whole lines written
         self.lines = 0
 
@@ -42,8 +43,9 @@ class JsonlWriter:
                 view = view[self._fh.write(view):]
         except OSError:
             fh, self._fh = self._fh, None
-            with contextlib.suppress(OSError):
-                os.ftruncate(fh.fileno(), self._size)
+            if is_ordinary_file(self.path):  # ours from its first byte; a redirected stdout is not
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fh.fileno(), self._size)
             fh.close()
             raise
         self._size += len(data)

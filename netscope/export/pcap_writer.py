@@ -26,6 +26,7 @@ from typing import BinaryIO
 import numpy as np
 
 from netscope.capture.batch import RawBatch
+from netscope.paths import open_output
 
 log = logging.getLogger(__name__)
 
@@ -222,7 +223,7 @@ class PcapWriter:
     # -- segments ------------------------------------------------------------------------
     def _open(self, path: Path) -> None:
         try:
-            self._file = open(path, "wb")  # noqa: SIM115 - closed by _close_file()
+            self._file = open_output(path, "wb")
         except OSError as exc:
             raise _write_error(path, exc) from exc
         self._current = path

@@ -3,8 +3,9 @@
 A flow-table export is written once, at the end of a run. Written in place, a full disk or a
 crash mid-write would leave a truncated JSON array or CSV where the last good export was;
 written beside it and renamed over it, the path holds either the old file or the new one.
-Paths that are not regular files (`/dev/stdout`, a FIFO) are written in place, since a rename
-would replace the device entry itself; so is a file whose directory we may not create in.
+Paths that are not ordinary files (`/dev/stdout`, a FIFO; netscope.paths) are written in
+place, since a rename would replace the device entry, or the file a redirected stdout writes to,
+behind its descriptor's back; so is a file whose directory we may not create in.
 """
 
 from __future__ import annotations
@@ -17,16 +18,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from netscope.paths import is_ordinary_file, open_output
+
 
 @contextlib.contextmanager
 def replacing(path: str | os.PathLike[str], newline: str | None = None) -> Iterator[IO[str]]:
     """A text file to write `path`'s new content into; it becomes `path` only once all is written."""
-    try:
-        special = not stat.S_ISREG(os.stat(path).st_mode)  # what the path leads to, links followed
-    except FileNotFoundError:
-        special = False
-    if special:
-        with open(path, "w", encoding="utf-8", newline=newline) as fh:
+    if not is_ordinary_file(path):
+        with open_output(path, "w", encoding="utf-8", newline=newline) as fh:
             yield fh
         return
     target = Path(os.path.realpath(path))  # through a symlink: the link stays, its file is replaced

@@ -1,0 +1,47 @@
+"""Output paths that are not files of their own: `/dev/stdout` and the other descriptor aliases.
+
+`--export-json /dev/stdout` or `--alerts-jsonl /dev/stdout` must write where standard output
+already goes. Opening the alias anew would give a second open file: on a redirected stdout
+(`> all.txt`) it truncates what the shell's descriptor has written, and the two offsets then
+overwrite each other. So an alias of one of our descriptors is written through a duplicate of
+that descriptor, sharing its offset, and is never replaced or truncated; other devices and
+FIFOs are opened as given.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from typing import IO
+
+_ALIASES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+_FD_ALIAS = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd)/(\d+)")
+
+
+def descriptor_alias(path: str | os.PathLike[str]) -> int | None:
+    """The descriptor a path like /dev/stdout or /dev/fd/3 stands for, or None."""
+    text = os.path.abspath(os.fspath(path))
+    if text in _ALIASES:
+        return _ALIASES[text]
+    match = _FD_ALIAS.fullmatch(text)
+    return int(match[1]) if match else None
+
+
+def is_ordinary_file(path: str | os.PathLike[str]) -> bool:
+    """A path naming a file of its own, to be created, replaced or kept apart from other outputs:
+    not a descriptor alias, a device or a FIFO."""
+    if descriptor_alias(path) is not None or os.path.abspath(os.fspath(path)).startswith(("/dev/", "/proc/")):
+        return False
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return True  # not there yet: it will be a file
+
+
+def open_output(path: str | os.PathLike[str], mode: str, **kwargs) -> IO:
+    """`open(path, mode)` for writing, except that a descriptor alias writes through that descriptor."""
+    fd = descriptor_alias(path)
+    if fd is None:
+        return open(path, mode, **kwargs)
+    return os.fdopen(os.dup(fd), mode, **kwargs)
