@@ -20,6 +20,21 @@ PCAP_ERROR_CAPTURE_NOTSUP = -13
 _NOT_A_CAPTURE_MARKERS = ("unknown file format", "file header bytes")
 
 
+# Magic numbers of the compressors captures are commonly kept in, with the tool that undoes each.
+_COMPRESSED = ((b"\x1f\x8b", ("zcat", "gzip")), (b"\x28\xb5\x2f\xfd", ("zstdcat", "zstd")),
+               (b"\xfd7zXZ\x00", ("xzcat", "xz")), (b"\x04\x22\x4d\x18", ("lz4cat", "lz4")),
+               (b"BZh", ("bzcat", "bzip2")))
+
+
+def _compression(path: str | os.PathLike[str]) -> tuple[str, str] | None:
+    try:
+        with open(path, "rb") as file:
+            head = file.read(6)
+    except OSError:
+        return None
+    return next((found for magic, found in _COMPRESSED if head.startswith(magic)), None)
+
+
 class CaptureError(Exception):
     """A packet source could not be opened or read; ``str()`` is the whole message, on one line."""
 
@@ -32,6 +47,11 @@ def file_error(path: str | os.PathLike[str], exc: OSError) -> CaptureError:
 def file_format_error(path: str | os.PathLike[str], libpcap_message: str) -> CaptureError:
     """libpcap refused the file: either not a capture, or one it cannot decode."""
     if any(marker in libpcap_message for marker in _NOT_A_CAPTURE_MARKERS):
+        compressed = _compression(path)
+        if compressed is not None:  # Wireshark opens these itself; libpcap does not
+            tool, name = compressed
+            return CaptureError(f"{os.fspath(path)} is {name}-compressed; libpcap reads only plain captures: "
+                                f"{tool} {os.fspath(path)} | netscope --read-pcap -")
         return CaptureError(f"{os.fspath(path)} is not a pcap or pcapng capture file")
     return CaptureError(f"cannot read {os.fspath(path)}: {libpcap_message}")
 
