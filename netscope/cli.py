@@ -224,8 +224,11 @@ def main(argv: list[str] | None = None) -> int:
     if notice:
         print(f"note: {notice}", file=sys.stderr)
     # The screen draws on stdout and reads keys from stdin: without a terminal on both (output
-    # piped, or a capture piped in with --read-pcap -) the run is headless.
-    headless = config.run.headless or not sys.stdout.isatty() or not sys.stdin.isatty()
+    # piped, or a capture piped in with --read-pcap -), or with an output sent to stdout
+    # (--write-pcap /dev/stdout), the run is headless.
+    from netscope.headless import writes_to_stdout
+
+    headless = config.run.headless or not sys.stdout.isatty() or not sys.stdin.isatty() or writes_to_stdout(config)
     try:
         if headless:
             from netscope.headless import run_headless

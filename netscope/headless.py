@@ -113,7 +113,8 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
 STDOUT_FD = 1
 
 
-def _writes_to_stdout(config: Config) -> bool:
+def writes_to_stdout(config: Config) -> bool:
+    """Whether an output goes to standard output (then the report goes to stderr, and no screen runs)."""
     outputs = (config.output.write_pcap, config.output.export_json, config.output.export_csv,
                config.output.expired_flows_jsonl, config.analysis.alerts_jsonl)
     return any(path and descriptor_alias(path) == STDOUT_FD for path in outputs)
@@ -122,7 +123,7 @@ def _writes_to_stdout(config: Config) -> bool:
 def run_headless(config: Config) -> int:
     # With an output on standard output (a pcap piped to tcpdump, a JSON export), the report
     # moves to stderr, as tcpdump -w - does, so it never ends up inside the data.
-    console = Console(highlight=False, file=sys.stderr if _writes_to_stdout(config) else None)
+    console = Console(highlight=False, file=sys.stderr if writes_to_stdout(config) else None)
     live = not config.capture.read_pcap
     source = open_source(config)
     try:

@@ -117,15 +117,7 @@ def test_stdin_that_is_not_a_terminal_means_headless_even_on_a_terminal(sample_p
         os.close(follower)
         proc.stdin.write(sample_pcap.read_bytes())
         proc.stdin.close()
-        output = b""
-        while True:
-            try:
-                chunk = os.read(leader, 65536)
-            except OSError:  # the pty's last writer is gone
-                break
-            if not chunk:
-                break
-            output += chunk
+        output = _read_until_closed(leader)
         assert proc.wait(timeout=60) == 0, output
     finally:
         os.close(leader)
@@ -141,6 +133,33 @@ def test_outputs_on_stdout_keep_the_report_off_it(sample_pcap: Path, tmp_path: P
     assert b"Packets captured" in pcap.stderr
     exported = netscope("--headless", "--read-pcap", str(sample_pcap), "--export-json", "/dev/stdout")
     assert len(json.loads(exported.stdout)) == 165 and "Packets captured" in exported.stderr
+
+
+def test_an_output_on_a_terminal_stdout_runs_headless(sample_pcap: Path) -> None:
+    """The export goes where the screen would draw: no screen then, as with stdin not a terminal."""
+    leader, follower = pty.openpty()
+    try:
+        proc = subprocess.Popen([sys.executable, "-m", "netscope", "--read-pcap", str(sample_pcap),
+                                 "--export-json", "/dev/stdout"], stdin=follower, stdout=follower, stderr=follower)
+        os.close(follower)
+        output = _read_until_closed(leader)
+        assert proc.wait(timeout=60) == 0, output
+    finally:
+        os.close(leader)
+    text = output.decode(errors="replace")
+    assert '"protocol": "tcp"' in text and "Packets captured" in text and "Traceback" not in text
+
+
+def _read_until_closed(fd: int) -> bytes:
+    output = b""
+    while True:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the pty's last writer is gone
+            return output
+        if not chunk:
+            return output
+        output += chunk
 
 
 def test_two_exports_to_a_redirected_stdout_both_arrive(sample_pcap: Path, tmp_path: Path) -> None:
