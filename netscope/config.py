@@ -262,6 +262,9 @@ def validate(config: Config) -> Config:
     if (o.write_pcap_rotate_mb or o.write_pcap_max_files) and not (o.write_pcap_rotate_mb and o.write_pcap_max_files):
         raise ConfigError("output.write_pcap_rotate_mb and output.write_pcap_max_files must both be > 0 "
                           "when rotation is enabled")
+    if o.write_pcap_rotate_mb and o.write_pcap and not is_ordinary_file(o.write_pcap):
+        raise ConfigError(f"output.write_pcap_rotate_mb needs output.write_pcap to be a file; {o.write_pcap} "
+                          "cannot take numbered segments")
     if o.write_pcap and c.pipeline.enabled and not c.capture.read_pcap:  # live: the workers capture, not this process
         raise ConfigError("output.write_pcap cannot be used with pipeline.enabled on a live capture "
                           "(the workers capture; use single-process mode to record)")

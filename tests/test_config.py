@@ -143,3 +143,9 @@ def test_an_output_may_not_clobber_the_capture_or_another_output(tmp_path: Path,
 
 def test_devices_may_take_several_outputs() -> None:
     validate(from_dict({"output": {"export_json": "/dev/stdout", "export_csv": "/dev/stdout"}}))
+
+
+def test_pcap_rotation_needs_a_file_to_number() -> None:
+    data = {"output": {"write_pcap": "/dev/stdout", "write_pcap_rotate_mb": 1, "write_pcap_max_files": 2}}
+    with pytest.raises(ConfigError, match=r"output\.write_pcap_rotate_mb needs output\.write_pcap to be a file"):
+        validate(from_dict(data))
