@@ -29,10 +29,9 @@ import time
 from pathlib import Path
 
 import numpy as np
-import pcapy
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import build_large_capture
+from common import build_large_capture, raw_read
 
 from netscope.analysis.names import NameObserver
 from netscope.capture.batch import RawBatch
@@ -43,13 +42,10 @@ from netscope.engine.snapshot import SourceInfo
 
 
 def read_loop(path: Path, times: dict[str, float]) -> None:
-    """The bare read, recording its own wall and thread CPU time into `times`."""
-    reader = pcapy.open_offline(str(path))
-    wall, cpu = time.perf_counter(), time.thread_time()
-    while reader.next_batch(32768)[1]:
-        pass
-    times["wall"], times["cpu"] = time.perf_counter() - wall, time.thread_time() - cpu
-    reader.close()
+    """The bare read (common.raw_read), recording its wall and thread CPU time into `times`."""
+    cpu = time.thread_time()
+    _, times["wall"] = raw_read(path, clock=time.perf_counter)
+    times["cpu"] = time.thread_time() - cpu
 
 
 def engine_pass(batches: list[RawBatch], scale: bool) -> tuple[float, float]:

@@ -13,7 +13,7 @@ import sys
 from typing import Any
 
 from netscope import __version__
-from netscope.config import Config, ConfigError, load_file, validate
+from netscope.config import Config, ConfigError, load_file, validate, writes_to_stdout
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -226,8 +226,6 @@ def main(argv: list[str] | None = None) -> int:
     # The screen draws on stdout and reads keys from stdin: without a terminal on both (output
     # piped, or a capture piped in with --read-pcap -), or with an output sent to stdout
     # (--write-pcap /dev/stdout), the run is headless.
-    from netscope.headless import writes_to_stdout
-
     headless = config.run.headless or not sys.stdout.isatty() or not sys.stdin.isatty() or writes_to_stdout(config)
     try:
         if headless:

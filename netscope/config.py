@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netscope.paths import is_ordinary_file
+from netscope.paths import STDOUT_FD, descriptor_alias, is_ordinary_file
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -274,14 +274,24 @@ def validate(config: Config) -> Config:
     return c
 
 
+def output_files(c: Config) -> list[tuple[str, str]]:
+    """(key, path) of every file output that is set."""
+    return [(key, path) for key, path in (
+        ("output.write_pcap", c.output.write_pcap), ("output.export_json", c.output.export_json),
+        ("output.export_csv", c.output.export_csv), ("output.expired_flows_jsonl", c.output.expired_flows_jsonl),
+        ("analysis.alerts_jsonl", c.analysis.alerts_jsonl),
+    ) if path]
+
+
+def writes_to_stdout(c: Config) -> bool:
+    """Whether an output goes to standard output: then the report goes to stderr and no screen runs."""
+    return any(descriptor_alias(path) == STDOUT_FD for _, path in output_files(c))
+
+
 def _check_distinct_files(c: Config) -> None:
     """No output may be the capture being read (it is truncated at start) or another output."""
-    files = [(key, path) for key, path in (
-        ("capture.read_pcap", c.capture.read_pcap), ("output.write_pcap", c.output.write_pcap),
-        ("output.export_json", c.output.export_json), ("output.export_csv", c.output.export_csv),
-        ("output.expired_flows_jsonl", c.output.expired_flows_jsonl),
-        ("analysis.alerts_jsonl", c.analysis.alerts_jsonl),
-    ) if path and path != "-" and is_ordinary_file(path)]
+    read = [("capture.read_pcap", c.capture.read_pcap)] if c.capture.read_pcap else []
+    files = [(key, path) for key, path in read + output_files(c) if path != "-" and is_ordinary_file(path)]
     for i, (key, path) in enumerate(files):
         for other_key, other in files[:i]:
             if _same_file(path, other):

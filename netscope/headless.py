@@ -18,13 +18,12 @@ from rich.table import Table
 
 from netscope import __version__
 from netscope.capture.errors import CaptureError
-from netscope.config import Config
+from netscope.config import Config, writes_to_stdout
 from netscope.engine.outputs import OutputError
 from netscope.engine.runner import Runner, RunResult
 from netscope.engine.session import build_engine, build_outputs, close_run, open_source
 from netscope.engine.signals import STOP_SIGNALS
 from netscope.engine.snapshot import TickSnapshot, Totals
-from netscope.paths import descriptor_alias
 
 
 def stats_line(snapshot: TickSnapshot) -> str:
@@ -108,16 +107,6 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
     finally:
         for signum, old in previous.items():
             signal.signal(signum, old)
-
-
-STDOUT_FD = 1
-
-
-def writes_to_stdout(config: Config) -> bool:
-    """Whether an output goes to standard output (then the report goes to stderr, and no screen runs)."""
-    outputs = (config.output.write_pcap, config.output.export_json, config.output.export_csv,
-               config.output.expired_flows_jsonl, config.analysis.alerts_jsonl)
-    return any(path and descriptor_alias(path) == STDOUT_FD for path in outputs)
 
 
 def run_headless(config: Config) -> int:

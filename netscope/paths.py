@@ -15,7 +15,8 @@ import re
 import stat
 from typing import IO
 
-_ALIASES = {"/dev/stdin": 0, "/dev/stdout": 1, "/dev/stderr": 2}
+STDOUT_FD = 1
+_ALIASES = {"/dev/stdin": 0, "/dev/stdout": STDOUT_FD, "/dev/stderr": 2}
 _FD_ALIAS = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd)/(\d+)")
 
 

@@ -2,8 +2,8 @@
 
 `EngineProcess` implements `EngineLink` (messages.py): the UI polls it for snapshots and
 sends it commands; nothing but those small picklable messages crosses the process boundary.
-The child ignores the stop signals (the screen owns the keyboard and the run) and stops on a Stop command, or when
-the screen's process is gone, after writing its exports.
+The child ignores the stop signals (the screen owns the keyboard and the run) and stops on a
+Stop command, or when the screen's process is gone, after writing its exports.
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ output, the TUI and the exports need no pipeline-specific code.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing as mp
 import os
 import time
@@ -151,13 +152,11 @@ class Workers:
         """The error a worker sent before it ended, if it is still in the pipe (a live worker
         whose capture failed reports so unasked, then exits)."""
         conn = self.conns[index] if index < len(self.conns) else None
-        try:
+        with contextlib.suppress(EOFError, OSError):  # a pipe already closed holds nothing more
             while conn is not None and conn.poll():
                 message = conn.recv()
                 if isinstance(message, WorkerFailed):
                     return message.error
-        except (EOFError, OSError):
-            pass
         return None
 
     def finish(self) -> list[WorkerFinal]:
