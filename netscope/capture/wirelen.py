@@ -4,8 +4,9 @@ pcapy's `next_batch` metadata carries caplen but not the original length. A pack
 than the snaplen cannot have been cut, so its wire length is its caplen. A packet that fills
 the snaplen may have been cut; for those the IP header still says how long the datagram was,
 so link header + IPv4 total length (or IPv6 40 + payload length) is a close estimate. It is
-exact for Ethernet/SLL/loopback/raw IP frames except for trailers (Ethernet padding, FCS)
-that the IP length does not cover. Every step is a numpy gather over the packets at the
+exact for every link type the parser reads (linktypes.py: Ethernet, SLL and SLL2 with up to
+two VLAN tags, loopback, raw IP) except for trailers (Ethernet padding, FCS) that the IP
+length does not cover. Every step is a numpy gather over the packets at the
 snaplen; the common case (nothing at the snaplen) costs one comparison.
 """
 
@@ -13,14 +14,18 @@ from __future__ import annotations
 
 import numpy as np
 
-DLT_NULL, DLT_EN10MB, DLT_RAW, DLT_RAW_ALT, DLT_LOOP, DLT_LINUX_SLL = 0, 1, 12, 101, 108, 113
+from netscope.capture.linktypes import (
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    ETHERTYPE_LINKS,
+    FIXED_VERSION_LINKS,
+    IP_LINKS,
+    MAX_VLAN_TAGS,
+    NIBBLE_LINKS,
+    VLAN_TAG_LEN,
+    VLAN_TPIDS,
+)
 
-# Bytes before the network header for the link types netscope parses (reference §2.1).
-LINK_HEADER_LEN = {DLT_EN10MB: 14, DLT_LINUX_SLL: 16, DLT_NULL: 4, DLT_LOOP: 4, DLT_RAW: 0, DLT_RAW_ALT: 0}
-
-ETHERTYPE_IPV4, ETHERTYPE_IPV6 = 0x0800, 0x86DD
-VLAN_TPIDS = (0x8100, 0x88A8, 0x9100)
-MAX_VLAN_TAGS = 2
 IPV6_HEADER_LEN = 40
 
 MAX_SNAPLEN = 262144  # libpcap's ceiling; it replaces 0 or larger requests with this
@@ -42,17 +47,21 @@ def _be16(data: np.ndarray, at: np.ndarray, valid: np.ndarray) -> np.ndarray:
 
 def _network_offset(data: np.ndarray, start: np.ndarray, caplen: np.ndarray,
                     linktype: int) -> tuple[np.ndarray, np.ndarray]:
-    """Offset of the IP header in each packet, and whether the link layer says it carries IP."""
-    l2 = np.full(start.shape, LINK_HEADER_LEN[linktype], np.int64)
-    if linktype not in (DLT_EN10MB, DLT_LINUX_SLL):
-        return l2, np.ones(start.shape, bool)  # no protocol field: the IP version nibble decides
-    ethertype = _be16(data, start + l2 - 2, caplen >= l2)
-    if linktype == DLT_EN10MB:
-        for _ in range(MAX_VLAN_TAGS):
-            tagged = np.isin(ethertype, VLAN_TPIDS) & (caplen >= l2 + 4)
-            l2 = l2 + 4 * tagged
-            ethertype = np.where(tagged, _be16(data, start + l2 - 2, tagged), ethertype)
-    return l2, (ethertype == ETHERTYPE_IPV4) | (ethertype == ETHERTYPE_IPV6)
+    """Offset of the IP header in each packet, and the IP version its link layer announces (0 = none, not IP)."""
+    if linktype in FIXED_VERSION_LINKS:
+        return np.zeros(start.shape, np.int64), np.full(start.shape, FIXED_VERSION_LINKS[linktype], np.int64)
+    if linktype in NIBBLE_LINKS:
+        l3 = np.full(start.shape, NIBBLE_LINKS[linktype], np.int64)
+        has_nibble = caplen > l3
+        return l3, np.where(has_nibble, data[np.where(has_nibble, start + l3, 0)] >> 4, 0).astype(np.int64)
+    header_len, ethertype_at = ETHERTYPE_LINKS[linktype]
+    l3 = np.full(start.shape, header_len, np.int64)
+    ethertype = _be16(data, start + ethertype_at, caplen >= header_len)
+    for _ in range(MAX_VLAN_TAGS):  # as the parser does: each tag carries the next EtherType
+        tagged = np.isin(ethertype, VLAN_TPIDS) & (caplen >= l3 + VLAN_TAG_LEN)
+        ethertype = np.where(tagged, _be16(data, start + l3 + 2, tagged), ethertype)
+        l3 = l3 + VLAN_TAG_LEN * tagged
+    return l3, np.select([ethertype == ETHERTYPE_IPV4, ethertype == ETHERTYPE_IPV6], [4, 6], 0)
 
 
 def estimate_wirelen(data: np.ndarray, offset: np.ndarray, caplen: np.ndarray, linktype: int,
@@ -62,16 +71,14 @@ def estimate_wirelen(data: np.ndarray, offset: np.ndarray, caplen: np.ndarray, l
     `snaplen` <= 0 means "no limit" (a pcapng interface without one): nothing can be cut.
     """
     wirelen = caplen.astype(np.int64, copy=True)
-    if snaplen <= 0 or linktype not in LINK_HEADER_LEN:
+    if snaplen <= 0 or linktype not in IP_LINKS:
         return wirelen, 0
     cut = np.flatnonzero(caplen >= snaplen)
     if cut.size == 0:
         return wirelen, 0
     start = offset[cut].astype(np.int64)
     length = caplen[cut].astype(np.int64)
-    l3, carries_ip = _network_offset(data, start, length, linktype)
-    has_version = carries_ip & (length > l3)
-    version = np.where(has_version, data[np.where(has_version, start + l3, 0)] >> 4, 0)
+    l3, version = _network_offset(data, start, length, linktype)
     ipv4 = (version == 4) & (length >= l3 + 4)
     ipv6 = (version == 6) & (length >= l3 + 6)
     ip_len = np.where(ipv4, _be16(data, start + l3 + 2, ipv4),

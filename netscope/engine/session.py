@@ -11,6 +11,7 @@ from netscope.analysis.anomaly import AnomalyDetector, AnomalySettings, PortScan
 from netscope.analysis.names import NameObserver
 from netscope.analysis.tcp_health import TcpHealthSettings
 from netscope.capture.interfaces import default_interface
+from netscope.capture.linktypes import link_name
 from netscope.capture.live import LiveSource
 from netscope.capture.offline import FileSource
 from netscope.config import Config, ConfigError
@@ -20,9 +21,6 @@ from netscope.engine.snapshot import SourceInfo
 from netscope.flow.tracker import FlowSettings
 from netscope.pipeline.build import build_pipeline_engine, open_live_pipeline
 from netscope.pipeline.engine import PipelineEngine, PipelineError
-
-LINK_NAMES = {1: "Ethernet", 113: "Linux SLL", 276: "Linux SLL2", 0: "Loopback (NULL)", 108: "Loopback (LOOP)",
-              12: "Raw IP", 101: "Raw IP", 228: "Raw IPv4", 229: "Raw IPv6"}
 
 
 def bundled_sample() -> str:
@@ -74,7 +72,7 @@ def source_info(config: Config, source) -> SourceInfo:
     live = not config.capture.read_pcap
     return SourceInfo(name=config.capture.interface if live else config.capture.read_pcap,
                       kind="live" if live else "file",
-                      link=LINK_NAMES.get(source.linktype, f"Unsupported({source.linktype})"))
+                      link=link_name(source.linktype))
 
 
 def build_engine(config: Config, source, *, keep_recent_packets: bool, top_n: int) -> Engine | PipelineEngine:

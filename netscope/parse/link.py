@@ -7,39 +7,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from netscope.capture.batch import RawBatch
+from netscope.capture.linktypes import (
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
+    ETHERTYPE_LINKS,
+    FIXED_VERSION_LINKS,
+    MAX_VLAN_TAGS,
+    NIBBLE_LINKS,
+    VLAN_TAG_LEN,
+    VLAN_TPIDS,
+)
 from netscope.parse.columns import Status
 from netscope.parse.gather import WORD, ByteReader, bits, field
 
-DLT_NULL = 0
-DLT_EN10MB = 1
-DLT_RAW = 12
-DLT_RAW_OPENBSD = 101
-DLT_LOOP = 108
-DLT_LINUX_SLL = 113
-DLT_IPV4 = 228
-DLT_IPV6 = 229
-DLT_LINUX_SLL2 = 276
-
-ETHERTYPE_IPV4 = 0x0800
-ETHERTYPE_IPV6 = 0x86DD
-ETHERTYPE_8021Q = 0x8100
-ETHERTYPE_8021AD = 0x88A8
-
-MAX_VLAN_TAGS = 2
-VLAN_TAG_LEN = 4
 IP_HEADER_READ = 40  # what decode_ip reads at the IP header: a whole IPv6 header
-
-# DLT -> (link header length, position of the EtherType within it).
-_ETHERTYPE_LINKS = {
-    DLT_EN10MB: (14, 12),
-    DLT_LINUX_SLL: (16, 14),
-    DLT_LINUX_SLL2: (20, 0),
-}
-# DLT -> link header length, for links whose IP version is the first nibble of the payload. The
-# NULL family field is in the capturing host's byte order, which is exactly why it is not used.
-_NIBBLE_LINKS = {DLT_NULL: 4, DLT_LOOP: 4, DLT_RAW: 0, DLT_RAW_OPENBSD: 0}
-# Raw links that declare the IP version for the whole capture.
-_FIXED_VERSION_LINKS = {DLT_IPV4: 4, DLT_IPV6: 6}
 
 
 @dataclass(slots=True)
@@ -62,15 +43,15 @@ class LinkLayer:
 def decode_link(raw: RawBatch, reader: ByteReader) -> LinkLayer:
     """Dispatch on the batch's DLT; an unknown DLT marks every packet, it never raises."""
     n = raw.count
-    if raw.linktype in _ETHERTYPE_LINKS:
-        header_len, ethertype_at = _ETHERTYPE_LINKS[raw.linktype]
+    if raw.linktype in ETHERTYPE_LINKS:
+        header_len, ethertype_at = ETHERTYPE_LINKS[raw.linktype]
         return _ethertype_link(raw, reader, header_len, ethertype_at)
-    if raw.linktype in _NIBBLE_LINKS:
-        return _nibble_link(raw, reader, _NIBBLE_LINKS[raw.linktype])
-    if raw.linktype in _FIXED_VERSION_LINKS:
+    if raw.linktype in NIBBLE_LINKS:
+        return _nibble_link(raw, reader, NIBBLE_LINKS[raw.linktype])
+    if raw.linktype in FIXED_VERSION_LINKS:
         return LinkLayer(
             status=np.full(n, Status.OK, dtype=np.uint8),
-            ip_version=np.full(n, _FIXED_VERSION_LINKS[raw.linktype], dtype=np.uint8),
+            ip_version=np.full(n, FIXED_VERSION_LINKS[raw.linktype], dtype=np.uint8),
             l3_offset=np.zeros(n, dtype=np.int64),
             vlan_id=np.zeros(n, dtype=np.uint16),
         )
@@ -83,7 +64,7 @@ def decode_link(raw: RawBatch, reader: ByteReader) -> LinkLayer:
 
 
 def _is_vlan_tag(ethertype: np.ndarray) -> np.ndarray:
-    return (ethertype == ETHERTYPE_8021Q) | (ethertype == ETHERTYPE_8021AD)
+    return (ethertype == VLAN_TPIDS[0]) | (ethertype == VLAN_TPIDS[1])
 
 
 def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertype_at: int) -> LinkLayer:

@@ -15,6 +15,17 @@ from dataclasses import dataclass
 
 import dpkt
 
+from netscope.capture.linktypes import (
+    DLT_EN10MB,
+    DLT_IPV4,
+    DLT_IPV6,
+    DLT_LINUX_SLL,
+    DLT_LINUX_SLL2,
+    DLT_LOOP,
+    DLT_NULL,
+    DLT_RAW,
+    DLT_RAW_OPENBSD,
+)
 from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.ui.formatting import endpoint
 
@@ -31,9 +42,6 @@ DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TX
 IP_PROTOCOLS = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 44: "IPv6-Fragment"}
 _HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
-# pcap link types (DLT numbers) the engine may hand over
-DLT_NULL, DLT_EN10MB, DLT_RAW, DLT_LOOP, DLT_LINUX_SLL, DLT_IPV4, DLT_IPV6, DLT_LINUX_SLL2 = (
-    0, 1, 101, 108, 113, 228, 229, 276)
 
 
 @dataclass(frozen=True)
@@ -120,7 +128,7 @@ def _link_layer(record: PacketRecord, layers: list[Layer]) -> object:
     except (dpkt.UnpackError, struct.error, ValueError) as exc:
         layers.append(Layer("Link", (("Parse note", f"link header did not decode: {exc}"),)))
         return data
-    if linktype in (DLT_RAW, DLT_IPV4, DLT_IPV6, 12, 14) and data:
+    if linktype in (DLT_RAW, DLT_RAW_OPENBSD, DLT_IPV4, DLT_IPV6) and data:
         layers.append(Layer("Raw IP", (("Encapsulation", "none (IP starts at byte 0)"),)))
         try:
             return dpkt.ip6.IP6(data) if data[0] >> 4 == 6 else dpkt.ip.IP(data)

@@ -31,6 +31,22 @@ def to_big_endian(src: Path, dst: Path) -> Path:
     return dst
 
 
+def to_cut_sll2(src: Path, dst: Path, snaplen: int) -> Path:
+    """Rewrite an Ethernet pcap as Linux cooked v2 (what `tcpdump -i any` writes) cut at `snaplen`."""
+    raw = src.read_bytes()
+    magic, major, minor, zone, sigfigs, _, _ = struct.unpack_from("<IHHiIII", raw, 0)
+    out = bytearray(struct.pack("<IHHiIII", magic, major, minor, zone, sigfigs, snaplen, 276))
+    pos = 24
+    while pos < len(raw):
+        sec, usec, caplen, wirelen = struct.unpack_from("<IIII", raw, pos)
+        frame = raw[pos + 16:pos + 16 + caplen]
+        cooked = struct.pack("!HHIHBB8s", int.from_bytes(frame[12:14], "big"), 0, 1, 1, 0, 6, frame[6:12]) + frame[14:]
+        out += struct.pack("<IIII", sec, usec, min(len(cooked), snaplen), wirelen + 6) + cooked[:snaplen]
+        pos += 16 + caplen
+    dst.write_bytes(out)
+    return dst
+
+
 @pytest.mark.parametrize("kind", [None, "pcapng", "nsec", "vlan"])
 @pytest.mark.parametrize("batch_packets", [32768, 333])
 def test_reads_every_packet_with_exact_wire_length(sample_pcap, make_variant, kind, batch_packets):
@@ -74,6 +90,15 @@ def test_filter_with_truncated_file_estimates_wire_length_from_ip(sample_pcap, m
     np.testing.assert_array_equal(got.wirelen, want.wirelen)  # Ethernet + IP length is exact here
     assert estimated == int(np.count_nonzero(got.caplen == 96))
     assert estimated > 0
+
+
+def test_filter_with_cut_linux_cooked_v2_estimates_wire_length(sample_pcap, tmp_path):
+    """`tcpdump -i any -s 96` writes SLL2; with a filter its wire lengths come from the IP header too."""
+    path = to_cut_sll2(sample_pcap, tmp_path / "any.pcap", 96)
+    with FileSource(path, bpf_filter="ip or ip6") as source:
+        got = read_source(source)
+        assert source.linktype == 276 and source.wirelen_estimated > 0
+    np.testing.assert_array_equal(got.wirelen, read_reference(sample_pcap, "ip or ip6").wirelen + 6)
 
 
 @pytest.mark.parametrize("kind", [None, "pcapng"])

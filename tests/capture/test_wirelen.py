@@ -31,6 +31,14 @@ def sll(protocol: int, payload: bytes) -> bytes:
     return struct.pack("!HHH8sH", 0, 1, 6, bytes(8), protocol) + payload
 
 
+def sll2(protocol: int, payload: bytes) -> bytes:
+    return struct.pack("!HHIHBB8s", protocol, 0, 1, 1, 0, 6, bytes(8)) + payload
+
+
+def vlan(ethertype: int, payload: bytes) -> bytes:
+    return struct.pack("!HH", 100, ethertype) + payload
+
+
 def cut(frames: list[bytes], linktype: int, snaplen: int) -> tuple[RawBatch, list[int]]:
     batch = RawBatch.from_packets([f[:snaplen] for f in frames], [0] * len(frames), linktype)
     return batch, [len(f) for f in frames]
@@ -45,10 +53,14 @@ def estimate(batch: RawBatch, snaplen: int) -> tuple[list[int], int]:
     (1, [ether(0x0800, ipv4(1000)), ether(0x86DD, ipv6(1400))]),
     (1, [ether(0x0800, ipv4(500), vlans=(0x8100,)), ether(0x86DD, ipv6(900), vlans=(0x88A8, 0x8100))]),
     (113, [sll(0x0800, ipv4(700)), sll(0x86DD, ipv6(300))]),
+    (113, [sll(0x8100, vlan(0x0800, ipv4(700)))]),
+    (276, [sll2(0x0800, ipv4(700)), sll2(0x86DD, ipv6(300)), sll2(0x88A8, vlan(0x8100, vlan(0x0800, ipv4(90))))]),
     (0, [struct.pack("=I", 2) + ipv4(800), struct.pack("=I", 10) + ipv6(800)]),
     (108, [struct.pack("!I", 2) + ipv4(800)]),
     (12, [ipv4(1200), ipv6(64)]),
     (101, [ipv6(2000)]),
+    (228, [ipv4(1500)]),
+    (229, [ipv6(1500)]),
 ])
 def test_cut_ip_packets_get_their_full_length(linktype, frames):
     batch, true_lengths = cut(frames, linktype, 64)

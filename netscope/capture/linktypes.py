@@ -1,0 +1,46 @@
+"""The pcap link types netscope reads, and where each one puts the network header.
+
+Two stages need the layout: the parser, and the capture side, which reads the IP length of
+packets cut at the snaplen to recover their wire length (wirelen.py). One table serves both,
+so a link type added here is understood by both, with the same VLAN tags.
+"""
+
+from __future__ import annotations
+
+DLT_NULL = 0
+DLT_EN10MB = 1
+DLT_RAW = 12
+DLT_RAW_OPENBSD = 101  # LINKTYPE_RAW, the number pcap files carry for raw IP
+DLT_LOOP = 108
+DLT_LINUX_SLL = 113
+DLT_IPV4 = 228
+DLT_IPV6 = 229
+DLT_LINUX_SLL2 = 276
+
+ETHERTYPE_IPV4 = 0x0800
+ETHERTYPE_IPV6 = 0x86DD
+VLAN_TPIDS = (0x8100, 0x88A8)  # 802.1Q and 802.1ad (QinQ's outer tag)
+MAX_VLAN_TAGS = 2
+VLAN_TAG_LEN = 4
+
+# DLT -> (link header length, position of the EtherType within it); VLAN tags may follow.
+ETHERTYPE_LINKS = {
+    DLT_EN10MB: (14, 12),
+    DLT_LINUX_SLL: (16, 14),
+    DLT_LINUX_SLL2: (20, 0),
+}
+# DLT -> link header length, for links whose IP version is the first nibble of the payload. The
+# NULL family field is in the capturing host's byte order, which is exactly why it is not used.
+NIBBLE_LINKS = {DLT_NULL: 4, DLT_LOOP: 4, DLT_RAW: 0, DLT_RAW_OPENBSD: 0}
+# Raw links that declare the IP version for the whole capture.
+FIXED_VERSION_LINKS = {DLT_IPV4: 4, DLT_IPV6: 6}
+IP_LINKS = frozenset(ETHERTYPE_LINKS) | frozenset(NIBBLE_LINKS) | frozenset(FIXED_VERSION_LINKS)
+
+LINK_NAMES = {DLT_EN10MB: "Ethernet", DLT_LINUX_SLL: "Linux SLL", DLT_LINUX_SLL2: "Linux SLL2",
+              DLT_NULL: "Loopback (NULL)", DLT_LOOP: "Loopback (LOOP)", DLT_RAW: "Raw IP",
+              DLT_RAW_OPENBSD: "Raw IP", DLT_IPV4: "Raw IPv4", DLT_IPV6: "Raw IPv6"}
+
+
+def link_name(linktype: int) -> str:
+    """What the report and the screen call a link type; unknown ones by number, as the reference does."""
+    return LINK_NAMES.get(linktype, f"Unsupported({linktype})")
