@@ -10,7 +10,7 @@ import argparse
 import ctypes
 import dataclasses
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 from netscope import __version__
 from netscope.config import Config, ConfigError, load_file, validate, writes_to_stdout
@@ -71,14 +71,23 @@ def _speed(text: str) -> float:
     return value
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the one-line errors every other bad input gets, not 15 lines of usage first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"error: {message} (see netscope --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="netscope", description="Watch the busiest flows on an interface or in a "
+    p = _Parser(prog="netscope", description="Watch the busiest flows on an interface or in a "
                                 "capture file: a terminal UI, or headless stats and exports.",
                                 argument_default=argparse.SUPPRESS)
     flag = argparse.BooleanOptionalAction
     src = p.add_argument_group("source")
-    src.add_argument("-i", "--interface", metavar="IFACE", help="capture live on IFACE (needs root or CAP_NET_RAW)")
-    src.add_argument("--read-pcap", metavar="FILE", help="replay a pcap or pcapng file (- = standard input)")
+    live_or_file = src.add_mutually_exclusive_group()  # each clears the other's config key, so both would be neither
+    live_or_file.add_argument("-i", "--interface", metavar="IFACE",
+                              help="capture live on IFACE (needs root or CAP_NET_RAW)")
+    live_or_file.add_argument("--read-pcap", metavar="FILE", help="replay a pcap or pcapng file (- = standard input)")
     src.add_argument("-f", "--filter", metavar="EXPR", help="BPF filter, e.g. 'tcp port 443'")
     src.add_argument("-c", "--count", type=int, metavar="N", help="stop after N packets (0 = no limit)")
     src.add_argument("-p", "--promiscuous", action=flag, help="promiscuous mode (live; default on)")

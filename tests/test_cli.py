@@ -88,6 +88,19 @@ def test_bad_input_is_one_line_and_nonzero(tmp_path: Path) -> None:
     _one_error_line(netscope("--headless", "-i", "nosuchif0"), 1, "nosuchif0")
 
 
+@pytest.mark.parametrize(("args", "named"), [
+    (("--top-flows", "many"), "--top-flows"),
+    (("--bogus",), "--bogus"),
+    (("--replay-speed", "fast"), "--replay-speed"),
+    # each of these clears the other, so both would have meant neither: a live run on the default interface
+    (("-i", "lo", "--read-pcap", "x.pcap"), "--read-pcap"),
+])
+def test_usage_errors_are_one_line_too(args: tuple[str, ...], named: str) -> None:
+    result = netscope("--headless", *args)
+    _one_error_line(result, 2, named)
+    assert len(result.stderr.splitlines()) == 1, result.stderr
+
+
 def test_a_capture_libpcap_cannot_read_is_one_line_and_nonzero(sample_pcap: Path, require_tool,
                                                                tmp_path: Path) -> None:
     """A pcapng mixing Ethernet and raw-IP interfaces: libpcap refuses it before the first packet."""
