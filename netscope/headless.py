@@ -146,7 +146,7 @@ def run_headless(config: Config) -> int:
                     result = runner.run()
             else:
                 result = runner.run()
-        except CaptureError as exc:
+        except (CaptureError, OutputError) as exc:  # the summary and exports still cover what was read
             error = str(exc)
         finally:
             written, closing_error = close_run(engine, outputs, source)

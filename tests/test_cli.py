@@ -7,6 +7,7 @@ import ipaddress
 import json
 import os
 import pty
+import re
 import select
 import signal
 import socket
@@ -215,6 +216,29 @@ def test_a_run_refused_at_start_leaves_export_files_as_they_were(sample_pcap: Pa
                       "--export-csv", str(missing), "--anomalies", "--alerts-jsonl", str(tmp_path / "no" / "a.jsonl"))
     _one_error_line(result, 1, "a.jsonl")
     assert kept.read_text() == "[earlier export]" and not missing.exists()
+
+
+def _file_size_limit(limit: int):
+    """For preexec_fn: writes past `limit` bytes fail with EFBIG, as on a full disk (SIGXFSZ ignored)."""
+    def apply() -> None:
+        import resource
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+    return apply
+
+
+def test_a_pcap_output_that_fills_up_keeps_the_summary_the_exports_and_whole_records(
+        sample_pcap: Path, require_tool, tmp_path: Path) -> None:
+    require_tool("capinfos")
+    written, export = tmp_path / "copy.pcap", tmp_path / "flows.json"
+    result = netscope("--headless", "--read-pcap", str(sample_pcap), "--write-pcap", str(written),
+                      "--export-json", str(export), preexec_fn=_file_size_limit(300_000))
+    _one_error_line(result, 1, "copy.pcap")
+    assert re.search(r"Packets captured +3,413", result.stdout)  # the summary of the whole replay
+    assert len(json.loads(export.read_text())) == 165  # the batch the pcap refused still counted
+    info = subprocess.run(["capinfos", "-c", "-M", str(written)], capture_output=True, text=True)
+    assert info.returncode == 0 and "cut short" not in info.stderr, info.stderr  # whole records only
+    assert 0 < int(info.stdout.split("Number of packets:")[1].split()[0]) < 3413
 
 
 def _udp_burst(port: int, count: int, stop: threading.Event) -> None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from netscope.capture.batch import RawBatch
 from netscope.engine.core import Engine
 from netscope.engine.messages import Command, FlowDetail, RequestDetail, SetPaused, SetSpeed, Stop
-from netscope.engine.outputs import RunOutputs
+from netscope.engine.outputs import OutputError, RunOutputs
 from netscope.engine.pacing import ReplayClock
 from netscope.engine.snapshot import TickSnapshot
 
@@ -127,7 +127,11 @@ class Runner:
                 continue  # speed or pause may have changed while waiting
             end = self.clock.slice_end(raw.ts_us, start)
             piece = raw.slice(start, end)
-            self.outputs.write_packets(piece)
+            try:
+                self.outputs.write_packets(piece)
+            except OutputError:
+                self.engine.process(piece)  # the file could not take them, but they were captured
+                raise
             self.engine.process(piece)
             self.outputs.record(self.engine)
             start = self._fed_in_batch = end

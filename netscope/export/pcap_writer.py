@@ -16,6 +16,7 @@ ends there leaves none.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -26,7 +27,7 @@ from typing import BinaryIO
 import numpy as np
 
 from netscope.capture.batch import RawBatch
-from netscope.paths import open_output
+from netscope.paths import is_ordinary_file, open_output
 
 log = logging.getLogger(__name__)
 
@@ -133,8 +134,10 @@ class PcapWriter:
     and a packet captured longer than the declared snaplen raises it in the file header so
     libpcap readers do not cut the packet short. Rotation is on when both `rotate_mb` and
     `max_files` are > 0 (see `validate_rotation`). `segments` lists the files this writer
-    keeps on disk, oldest first (just `path` without rotation). Every write is flushed, so
-    the files are complete readable captures between batches.
+    keeps on disk, oldest first (just `path` without rotation). Files are written unbuffered,
+    one write per batch, so they are complete readable captures between batches; a write that
+    fails part-way (a full disk) is cut back to the last whole record and the file is given up,
+    so what it holds still reads to the end in tcpdump or tshark.
     """
 
     def __init__(self, path: str | os.PathLike[str], linktype: int, snaplen: int = DEFAULT_SNAPLEN,
@@ -150,7 +153,8 @@ class PcapWriter:
         self.segments: list[Path] = []
         self._file: BinaryIO | None = None
         self._current = self.path  # the file being written, for error messages
-        self._segment_size = 0
+        self._segment_size = 0  # bytes of the current segment, all of them whole records
+        self._records_kept = 0
         if self.rotate_bytes is None:
             self._open(self.path)
             return
@@ -164,7 +168,7 @@ class PcapWriter:
 
     # -- writing -------------------------------------------------------------------------
     def write(self, raw: RawBatch) -> None:
-        """Append every packet of `raw`, rotating wherever a segment fills up, then flush."""
+        """Append every packet of `raw`, rotating wherever a segment fills up."""
         if self._file is None:
             raise ValueError(f"pcap writer for {self.path} is closed")
         if raw.linktype != self.linktype:
@@ -178,10 +182,12 @@ class PcapWriter:
             if self.rotate_bytes is not None and self._segment_size >= self.rotate_bytes:
                 self._rotate()
             stop = self._segment_stop(record_end, start)
-            self._write(pcap_records(raw, start, stop))
-            self.packets_written += stop - start
+            written_before = int(record_end[start - 1]) if start else 0
+            try:
+                self._write(pcap_records(raw, start, stop), record_end[start:stop] - written_before)
+            finally:
+                self.packets_written += self._records_kept
             start = stop
-        self.flush()
 
     def _segment_stop(self, record_end: np.ndarray, start: int) -> int:
         """One past the record that fills the current segment, or the batch's end if none does."""
@@ -191,14 +197,36 @@ class PcapWriter:
         filling = np.searchsorted(record_end, self.rotate_bytes - self._segment_size + written_before)
         return min(int(filling) + 1, record_end.size)
 
-    def _write(self, buffer: bytes | np.ndarray) -> None:
+    def _write(self, buffer: bytes | np.ndarray, record_end: np.ndarray | None = None) -> None:
+        """Write all of `buffer`; `record_end` (bytes up to each record's end) says what a
+        partial write may keep. `_records_kept` is how many of those records are in the file."""
         assert self._file is not None
+        view = memoryview(buffer).cast("B")
+        size = len(view)
+        self._records_kept = 0
         try:
-            self._file.write(buffer)
+            while view:
+                view = view[self._file.write(view):]
         except OSError as exc:
+            landed = size - len(view)
+            self._records_kept = int(np.searchsorted(record_end, landed, side="right")) if record_end is not None else 0
+            kept = int(record_end[self._records_kept - 1]) if self._records_kept else 0
+            self._give_up(self._segment_size + kept)
+            self._segment_size += kept
+            self.bytes_written += kept
             raise _write_error(self._current, exc) from exc
-        self._segment_size += len(buffer)
-        self.bytes_written += len(buffer)
+        self._records_kept = record_end.size if record_end is not None else 0
+        self._segment_size += size
+        self.bytes_written += size
+
+    def _give_up(self, whole: int) -> None:
+        """After a failed write: cut the file back to its `whole` bytes of complete records and
+        close it (a redirected stdout is not ours to cut)."""
+        file, self._file = self._file, None
+        with contextlib.suppress(OSError):
+            if is_ordinary_file(self._current):
+                os.ftruncate(file.fileno(), whole)
+            file.close()
 
     def _fit_snaplen(self, longest: int) -> None:
         if longest <= self.snaplen:
@@ -212,24 +240,15 @@ class PcapWriter:
         except OSError as exc:
             raise _write_error(self._current, exc) from exc
 
-    def flush(self) -> None:
-        if self._file is None:
-            return
-        try:
-            self._file.flush()
-        except OSError as exc:
-            raise _write_error(self._current, exc) from exc
-
     # -- segments ------------------------------------------------------------------------
     def _open(self, path: Path) -> None:
         try:
-            self._file = open_output(path, "wb")
+            self._file = open_output(path, "wb", buffering=0)
         except OSError as exc:
             raise _write_error(path, exc) from exc
         self._current = path
         self._segment_size = 0
         self._write(file_header(self.linktype, self.snaplen))
-        self.flush()
         self.segments.append(path)
 
     def _open_next_segment(self) -> None:

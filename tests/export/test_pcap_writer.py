@@ -375,8 +375,9 @@ def test_disk_full_at_open() -> None:
         PcapWriter("/dev/full", DLT_EN10MB)
 
 
-def test_write_failure_mid_run_is_one_line_os_error(tmp_path: Path) -> None:
-    """A file-size limit makes the kernel refuse the batch: the error names the file and the reason."""
+def test_write_failure_mid_run_is_one_line_and_keeps_the_whole_records(tmp_path: Path) -> None:
+    """A file-size limit makes the kernel take only part of the batch: the error names the file and
+    the reason, and the file is cut back to the records that fit whole, a capture that reads to its end."""
     script = f"""
 import resource, signal
 from netscope.capture.batch import RawBatch
@@ -388,9 +389,15 @@ try:
     writer.write(RawBatch.from_packets([bytes(1000)] * 20, list(range(20)), 1))
 except PcapWriteError as exc:
     print(exc)
+print(writer.packets_written, writer.bytes_written)
+writer.close()
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout == f"cannot write {tmp_path / 'c.pcap'}: File too large\n"
+    kept = (10_000 - 24) // 1016  # records of 16 + 1000 bytes after the file header
+    assert result.stdout == f"cannot write {tmp_path / 'c.pcap'}: File too large\n{kept} {24 + kept * 1016}\n"
+    assert (tmp_path / "c.pcap").stat().st_size == 24 + kept * 1016
+    batches, _ = read_all(tmp_path / "c.pcap")
+    assert sum(batch.count for batch in batches) == kept
 
 
 def test_misuse_is_rejected(tmp_path: Path) -> None:
