@@ -7,6 +7,8 @@ import time
 import numpy as np
 
 SLICE_WALL_S = 0.05  # feed paced replays in slices of this much wall time, so ticks stay smooth
+# Capture time running back by more than this is a new start, not packets out of order.
+STEP_BACK_US = 1_000_000
 
 
 class ReplayClock:
@@ -14,12 +16,20 @@ class ReplayClock:
 
     Changing speed or resuming from a pause re-anchors the clock at the current packet so
     the replay continues from where it is instead of jumping.
+
+    Capture clocks also step back: copies of a capture joined end to end (`mergecap -a`), a
+    host whose clock was set back mid-capture. Paced by the raw timestamps, every packet after
+    such a step would be overdue until capture time caught up again, so a whole copy would go
+    by at full speed. As tcpreplay does, the packet after a step back is due at once and the
+    replay is paced from it; packets a little out of order (under STEP_BACK_US, as
+    multi-queue NICs deliver them) are only due at once.
     """
 
     def __init__(self, speed: float) -> None:
         self.speed = speed
         self._anchor_wall: float | None = None
         self._anchor_us = 0
+        self._latest_us: int | None = None  # the latest capture time handed out in a slice
 
     @property
     def unpaced(self) -> bool:
@@ -28,7 +38,7 @@ class ReplayClock:
     def reanchor(self, ts_us: int | None = None) -> None:
         self._anchor_wall = None if ts_us is None else time.monotonic()
         if ts_us is not None:
-            self._anchor_us = ts_us
+            self._anchor_us = self._latest_us = ts_us
 
     def set_speed(self, speed: float, current_us: int | None) -> None:
         self.speed = speed
@@ -38,15 +48,20 @@ class ReplayClock:
         """Seconds until the packet is due (<= 0: due now). Anchors on the first packet."""
         if self.unpaced:
             return 0.0
-        if self._anchor_wall is None:
-            self._anchor_wall, self._anchor_us = time.monotonic(), ts_us
+        if self._anchor_wall is None or (self._latest_us is not None and ts_us < self._latest_us - STEP_BACK_US):
+            self.reanchor(ts_us)
         due = self._anchor_wall + (ts_us - self._anchor_us) / 1e6 / self.speed
         return due - time.monotonic()
 
     def slice_end(self, ts_us: np.ndarray, start: int) -> int:
-        """End index of the slice that starts at `start`: SLICE_WALL_S of wall time at this speed."""
+        """End index of the slice that starts at `start`: SLICE_WALL_S of wall time at this speed,
+        or up to the first step back in capture time, which `wait_s` then starts again from."""
         if self.unpaced:
             return int(ts_us.shape[0])
-        limit = int(ts_us[start]) + int(SLICE_WALL_S * self.speed * 1e6)
-        end = int(np.searchsorted(ts_us[start:], limit, side="right")) + start
-        return max(end, start + 1)
+        first = int(ts_us[start])
+        rest = ts_us[start + 1:]  # not searchsorted: time that steps back is not sorted
+        beyond = np.flatnonzero((rest > first + int(SLICE_WALL_S * self.speed * 1e6)) | (rest < first - STEP_BACK_US))
+        end = start + 1 + (int(beyond[0]) if beyond.size else rest.shape[0])
+        latest = int(ts_us[start:end].max())
+        self._latest_us = latest if self._latest_us is None else max(self._latest_us, latest)
+        return end

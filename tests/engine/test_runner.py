@@ -41,6 +41,28 @@ def test_replay_clock_maps_capture_time_to_wall_time() -> None:
     assert clock.unpaced and clock.slice_end(ts, 1) == 5 and clock.wait_s(10**12) == 0
 
 
+def test_capture_time_stepping_back_starts_the_pacing_again() -> None:
+    """Copies joined end to end: the second copy is paced like the first, not replayed at once."""
+    clock = ReplayClock(1.0)
+    copy = np.arange(0, 10_000_000, 10_000)  # 10 s of capture, a packet every 10 ms
+    ts = np.concatenate([copy, copy])
+    assert clock.wait_s(0) <= 0
+    start = 0
+    while start < copy.size:  # replay the first copy as if its time had gone by
+        end = clock.slice_end(ts, start)
+        assert end <= copy.size  # a slice never runs past the step back
+        start = end
+    assert start == copy.size
+    assert clock.wait_s(int(ts[start])) <= 0  # the first packet after the step is due at once ...
+    assert 0.9 < clock.wait_s(int(ts[start + 100])) <= 1.0  # ... and the next ones at their pace
+    assert clock.slice_end(ts, start) == start + 6  # 50 ms at 1x: 0 to 50 ms inclusive
+    # a little out of order is no new start: it is due at once, and the pace stays
+    clock = ReplayClock(1.0)
+    assert clock.wait_s(5_000_000) <= 0
+    assert clock.slice_end(np.array([5_000_000, 5_040_000, 4_990_000, 5_100_000]), 0) == 3
+    assert clock.wait_s(4_990_000) <= 0 and 0.09 < clock.wait_s(5_100_000) <= 0.1
+
+
 def test_unpaced_run_ends_finished_with_every_packet_and_full_progress(sample_pcap: Path) -> None:
     published: list = []
     result = make_runner(sample_pcap, 0.0, [], published).run()
@@ -77,6 +99,15 @@ def test_paced_replay_takes_capture_time_over_speed_and_pause_holds_it(sample_pc
     runner._handle_commands()
     runner._wait(0.3)
     assert runner.paused and runner.engine.totals().packets == 0
+
+
+def test_copies_joined_end_to_end_are_each_paced(sample_pcap: Path, tmp_path: Path) -> None:
+    twice = tmp_path / "twice.pcap"  # what mergecap -a makes: the second copy's time starts over
+    twice.write_bytes(sample_pcap.read_bytes() + sample_pcap.read_bytes()[24:])
+    start = time.monotonic()
+    result = make_runner(twice, 16.0, [], []).run()
+    # each copy spans about 5.2 s of capture time, 0.33 s at 16x; the second one is not instant
+    assert result.packets == 2 * 3413 and time.monotonic() - start > 0.6
 
 
 def test_detail_request_returns_counters_and_recent_packets(sample_pcap: Path) -> None:
