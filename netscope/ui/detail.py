@@ -63,7 +63,7 @@ class FlowSummary(Static):
         line2 = Content.assemble(
             ("first ", "$text-muted"), formatting.date_time(flow.first_seen),
             ("  last ", "$text-muted"), formatting.clock(flow.last_seen, micros=True),
-            ("  duration ", "$text-muted"), formatting.age(flow.duration),
+            ("  duration ", "$text-muted"), formatting.duration(flow.duration),
         )
         rows = [("", "A → B", "B → A", "total"),
                 ("packets", formatting.count(flow.packets_ab), formatting.count(flow.packets_ba),

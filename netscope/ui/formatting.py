@@ -93,6 +93,20 @@ def age(seconds: float) -> str:
     return f"{days}d{hours:02d}h" if days < 10 else f"{days}d"
 
 
+def duration(seconds: float) -> str:
+    """How long a flow lasted, for the detail view: most flows of a few packets end within a
+    second, and `age`'s whole seconds would call them all 0s."""
+    if seconds <= 0:
+        return "0s"
+    if seconds < 0.001:
+        return f"{seconds * 1e6:.3g}µs"
+    if seconds < 1:
+        return f"{seconds * 1e3:.3g}ms"
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    return age(seconds)
+
+
 def clock(ts: float, *, micros: bool = False) -> str:
     """UTC time of day, as the reference's per-packet lines print it (microseconds truncated)."""
     whole = int(ts)

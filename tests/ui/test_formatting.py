@@ -44,6 +44,11 @@ def test_age_keeps_two_leading_units():
         "0s", "59s", "1m00s", "3m07s", "1h00m", "5h12m", "2d03h"]
 
 
+def test_flow_durations_keep_what_happens_within_a_second():
+    assert [formatting.duration(s) for s in (0, 0.000042, 0.0152, 0.997445, 5.2149, 187)] == [
+        "0s", "42µs", "15.2ms", "997ms", "5.21s", "3m07s"]
+
+
 def test_clock_is_utc_with_microseconds():
     assert formatting.clock(1795408193.126096) == "04:29:53"
     assert formatting.clock(1795408193.126096, micros=True) == "04:29:53.126096"
