@@ -8,6 +8,7 @@ unknown or has the wrong type is rejected once, at start, with a message naming 
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 import os
 import sys
@@ -162,6 +163,19 @@ def _type_name(tp: Any) -> str:
     return names.get(args[0] if args else tp, str(tp))
 
 
+def _as_toml(value: Any) -> str:
+    """A value as the config file spells it (true, "soon", [1, 2]), for error messages."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, dict):
+        return "a table"
+    if isinstance(value, list):
+        return "[" + ", ".join(_as_toml(item) for item in value) + "]"
+    return str(value)
+
+
 def _coerce(key: str, value: Any, tp: Any) -> Any:
     """Check one TOML value against a dataclass field type; ints are accepted where floats are."""
     optional = isinstance(tp, types.UnionType) and type(None) in typing.get_args(tp)
@@ -170,12 +184,11 @@ def _coerce(key: str, value: Any, tp: Any) -> Any:
         return None
     if base is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
-    if base is bool and not isinstance(value, bool):
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    if base is int and (isinstance(value, bool) or not isinstance(value, int)):
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
-    if base in (float, str) and not isinstance(value, base):
-        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+    wrong = ((base is bool and not isinstance(value, bool))
+             or (base is int and (isinstance(value, bool) or not isinstance(value, int)))
+             or (base in (float, str) and not isinstance(value, base)))
+    if wrong:
+        raise ConfigError(f"{key}: expected {_type_name(tp)}, got {_as_toml(value)}")
     return value
 
 
@@ -194,7 +207,7 @@ def _build(cls: type, data: dict[str, Any], prefix: str) -> Any:
         value, tp = data[f.name], hints[f.name]
         if dataclasses.is_dataclass(tp):
             if not isinstance(value, dict):
-                raise ConfigError(f"{key}: expected a table [{key}], got {value!r}")
+                raise ConfigError(f"{key}: expected a table [{key}], got {_as_toml(value)}")
             values[f.name] = _build(tp, value, key)
         else:
             values[f.name] = _coerce(key, value, tp)

@@ -54,11 +54,14 @@ def test_unknown_section_is_named() -> None:
 
 
 @pytest.mark.parametrize(("data", "message"), [
-    ({"flow": {"max_flows": "many"}}, r"flow\.max_flows: expected an integer"),
-    ({"capture": {"promiscuous": 1}}, r"capture\.promiscuous: expected a boolean"),
-    ({"stats": {"enabled": "yes"}}, r"stats\.enabled: expected a boolean"),
-    ({"flow": {"timeout_secs": True}}, r"flow\.timeout_secs: expected a number"),
-    ({"capture": "eth0"}, r"capture: expected a table"),
+    # the value as the file spells it: true, not Python's True
+    ({"flow": {"max_flows": "many"}}, r'^flow\.max_flows: expected an integer, got "many"$'),
+    ({"capture": {"promiscuous": 1}}, r"^capture\.promiscuous: expected a boolean, got 1$"),
+    ({"stats": {"enabled": "yes"}}, r'^stats\.enabled: expected a boolean, got "yes"$'),
+    ({"flow": {"timeout_secs": True}}, r"^flow\.timeout_secs: expected a number, got true$"),
+    ({"flow": {"max_flows": [1, "x"]}}, r'^flow\.max_flows: expected an integer, got \[1, "x"\]$'),
+    ({"flow": {"max_flows": {"a": 1}}}, r"^flow\.max_flows: expected an integer, got a table$"),
+    ({"capture": "eth0"}, r'^capture: expected a table \[capture\], got "eth0"$'),
 ])
 def test_wrong_type_is_named(data: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
