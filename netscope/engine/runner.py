@@ -6,12 +6,14 @@ the difference is only who receives the snapshots (`publish`) and who sends comm
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from netscope.capture.batch import RawBatch
+from netscope.capture.errors import CaptureError
 from netscope.engine.core import Engine
 from netscope.engine.messages import Command, FlowDetail, RequestDetail, SetPaused, SetSpeed, Stop
 from netscope.engine.outputs import OutputError, RunOutputs
@@ -138,26 +140,34 @@ class Runner:
             self._service()
 
     def run(self) -> RunResult:
-        stopped = False
-        for raw in self.source.batches(self.stop_event):
-            self._service()
-            if self.stop_event.is_set():
-                stopped = True
-                break
-            if self.count and self._seen + raw.count >= self.count:
-                raw = raw.slice(0, self.count - self._seen)
-                stopped = True
-            self._seen += raw.count
-            self._feed(raw)
-            if stopped or self.stop_event.is_set():
-                stopped = True
-                break
+        try:
+            stopped = self._run_batches()
+        except (CaptureError, OutputError):
+            with contextlib.suppress(CaptureError, OutputError):
+                self._tick("finished")  # the screen shows the flows as they were when it stopped
+            raise
         if self.live:
             self.engine.kernel_stats = self.source.stats()
         self.outputs.record(self.engine)
         final_state = "finished" if not self.live or stopped else "live"
         self._tick("finished" if final_state == "finished" else None)
         return RunResult(self._seen, stopped, getattr(self.source, "warning", None))
+
+    def _run_batches(self) -> bool:
+        """Feed batches until the source ends (False) or the count, Ctrl-C or a Stop command ends the run (True)."""
+        for raw in self.source.batches(self.stop_event):
+            self._service()
+            if self.stop_event.is_set():
+                return True
+            stopped = False
+            if self.count and self._seen + raw.count >= self.count:
+                raw = raw.slice(0, self.count - self._seen)
+                stopped = True
+            self._seen += raw.count
+            self._feed(raw)
+            if stopped or self.stop_event.is_set():
+                return True
+        return False
 
     def linger(self) -> None:
         """After the end of a replay keep answering the screen (details, stop) until told to stop."""

@@ -149,10 +149,10 @@ class NetscopeApp(App[None]):
                 newest = message
             elif isinstance(message, FlowDetail) and isinstance(self.screen, FlowDetailScreen):
                 self.screen.apply(message)
+        if newest is not None and not self.frozen:
+            self.draw()  # an engine that stopped on an error sent where it stopped first
         if self.link.error:
             self.fail(self.link.error)
-        elif newest is not None and not self.frozen:
-            self.draw()
 
     def ingest(self, snapshot: TickSnapshot) -> None:
         """Account for every snapshot, drawn or not: history, alerts and drops keep counting."""
@@ -171,6 +171,7 @@ class NetscopeApp(App[None]):
 
     def fail(self, message: str) -> None:
         self.error = message
+        self.draw_headers()
         self.push_screen(EngineErrorScreen(message))
 
     def request_detail(self, key: FlowKey) -> None:
@@ -179,7 +180,7 @@ class NetscopeApp(App[None]):
     # -- drawing -----------------------------------------------------------------------------------
     def header_view(self) -> HeaderView:
         return HeaderView(units=self.units, frozen=self.frozen, replay_speed=self.pending_speed,
-                          replay_paused=self.pending_pause)
+                          replay_paused=self.pending_pause, stopped=self.error is not None)
 
     def draw(self) -> None:
         if self.shown is None or self.snapshot is None or self.shown.state != self.snapshot.state:

@@ -49,6 +49,7 @@ class HeaderView:
     frozen: bool = False  # display paused with `p`
     replay_speed: float | None = None  # what the replay runs at, including a request in flight
     replay_paused: bool | None = None  # likewise for space on a replay
+    stopped: bool = False  # the engine ended on an error
 
 
 class HeaderBar(Widget):
@@ -101,6 +102,8 @@ class HeaderBar(Widget):
         elif state == "paused" and view.replay_paused is False:
             state = "replaying"
         speed = formatting.speed(view.replay_speed if view.replay_speed is not None else snap.speed)
+        if view.stopped:
+            return [("■ stopped", "bold $error")]
         if state == "live":
             return [("● live", "bold $success")]
         if state == "replaying":

@@ -6,10 +6,11 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from netscope.config import Config
 from netscope.engine.messages import FlowDetail, RequestDetail, SetPaused, SetSpeed
-from netscope.engine.outputs import OutputPaths, RunOutputs
+from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
 from netscope.engine.pacing import ReplayClock
 from netscope.engine.runner import Runner
 from netscope.engine.session import build_engine, open_source
@@ -108,6 +109,21 @@ def test_copies_joined_end_to_end_are_each_paced(sample_pcap: Path, tmp_path: Pa
     result = make_runner(twice, 16.0, [], []).run()
     # each copy spans about 5.2 s of capture time, 0.33 s at 16x; the second one is not instant
     assert result.packets == 2 * 3413 and time.monotonic() - start > 0.6
+
+
+def test_an_output_that_fails_still_counts_the_batch_and_ends_with_a_finished_tick(sample_pcap: Path) -> None:
+    published: list = []
+    runner = make_runner(sample_pcap, 0.0, [], published)
+
+    def full_disk(_piece) -> None:
+        raise OutputError("cannot write copy.pcap: No space left on device")
+
+    runner.outputs.write_packets = full_disk
+    with pytest.raises(OutputError):
+        runner.run()
+    last = published[-1]
+    assert isinstance(last, TickSnapshot) and last.state == "finished"
+    assert last.totals.packets == 3413  # the batch the pcap refused was analysed all the same
 
 
 def test_detail_request_returns_counters_and_recent_packets(sample_pcap: Path) -> None:

@@ -342,6 +342,23 @@ def test_engine_error_is_shown_then_exit_code_1():
     assert app.return_code == 1
 
 
+def test_an_engine_that_stops_on_an_error_shows_where_it_stopped():
+    """Its last tick and its error arrive together: the tick is drawn, the header says stopped."""
+    link = scenario()
+
+    async def check(pilot, app):
+        link.push(snapshot(99, rows=[TLS], state="finished", progress=0.36))
+        link.fail("cannot write /full/copy.pcap: No space left on device")
+        await settle(pilot)
+        assert isinstance(app.screen, EngineErrorScreen)
+        assert table_keys(app) == [TLS.key]
+        assert "stopped" in str(app.main.header.render()) and "replaying" not in str(app.main.header.render())
+        await pilot.press("x")
+        await pilot.pause()
+
+    assert run(check, link).return_code == 1
+
+
 def test_layout_survives_80x24_and_resizes():
     async def check(pilot, app):
         assert app.main.has_class("-short")
