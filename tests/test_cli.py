@@ -51,6 +51,16 @@ def test_variant_exports_match_tshark(kind: str, make_variant, require_tool, tmp
     assert export_flows(export_of(capture, tmp_path)) == tshark_flows(capture)
 
 
+def test_fragmented_udp_counts_first_fragments_as_tshark_does(require_tool, tmp_path: Path) -> None:
+    """4000-byte UDP datagrams over a 1500-byte MTU veth, IPv4 and IPv6, to a closed port (so ICMP
+    errors quote their UDP headers): only first fragments carry ports, as in the reference."""
+    require_tool("tshark")
+    capture = DATA / "udp-fragments-v4-v6.pcap"
+    assert export_flows(export_of(capture, tmp_path)) == tshark_flows(capture)
+    summary = netscope("--headless", "--read-pcap", str(capture)).stdout
+    assert re.search(r"non-initial fragment +20\b", summary), summary
+
+
 def test_filter_and_count(sample_pcap: Path, tmp_path: Path) -> None:
     udp_only = export_of(sample_pcap, tmp_path, "-f", "udp")
     assert udp_only and {r["protocol"] for r in udp_only} == {"udp"}

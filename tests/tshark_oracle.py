@@ -1,7 +1,13 @@
 """The independent oracle: a capture's bidirectional TCP/UDP flow table as dissected by tshark.
 
 Adapted from the shared tools/tshark_flows.py: per flow, packets and wire bytes (frame.len)
-per direction, with endpoints ordered as the reference orders them.
+per direction, with endpoints ordered as the reference orders them. Two changes make it hold
+for fragmented traffic and ICMP errors, which the shared tool miscounts:
+* IP reassembly is off, so a first fragment shows the ports its UDP/TCP header carries (with
+  reassembly on, tshark decodes the header in the last fragment's frame, which both tools skip
+  as a non-initial fragment, and the flow disappears);
+* an ICMP or ICMPv6 packet is no flow packet, even when it quotes a UDP/TCP header (a port
+  unreachable): tshark reports the quoted ports as the frame's first udp.srcport.
 """
 
 from __future__ import annotations
@@ -11,7 +17,7 @@ import subprocess
 from pathlib import Path
 
 FIELDS = ["frame.len", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport",
-          "udp.srcport", "udp.dstport", "ip.frag_offset", "ipv6.fraghdr.offset"]
+          "udp.srcport", "udp.dstport", "ip.frag_offset", "ipv6.fraghdr.offset", "icmp.type", "icmpv6.type"]
 
 FlowKey = tuple[str, str, int, str, int]
 
@@ -23,15 +29,16 @@ def _endpoint_key(ip: str, port: int) -> tuple[int, bytes, int]:
 
 def tshark_flows(path: Path) -> dict[FlowKey, tuple[int, int, int, int]]:
     """(proto, a_ip, a_port, b_ip, b_port) -> (packets a->b, packets b->a, bytes a->b, bytes b->a)."""
-    command = ["tshark", "-r", str(path), "-n", "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
+    command = ["tshark", "-r", str(path), "-n", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
+               "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
     for field in FIELDS:
         command += ["-e", field]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     flows: dict[FlowKey, list[int]] = {}
     for line in out.splitlines():
         cells = line.split("\t") + [""] * len(FIELDS)
-        flen, s4, d4, s6, d6, tsp, tdp, usp, udp_, frag4, frag6 = cells[: len(FIELDS)]
-        if (frag4 and frag4 != "0") or (frag6 and frag6 != "0"):
+        flen, s4, d4, s6, d6, tsp, tdp, usp, udp_, frag4, frag6, icmp4, icmp6 = cells[: len(FIELDS)]
+        if (frag4 and frag4 != "0") or (frag6 and frag6 != "0") or icmp4 or icmp6:
             continue
         src, dst = (s4, d4) if s4 else (s6, d6)
         if not src or not (tsp or usp):
