@@ -154,7 +154,6 @@ class PcapWriter:
         self._file: BinaryIO | None = None
         self._current = self.path  # the file being written, for error messages
         self._segment_size = 0  # bytes of the current segment, all of them whole records
-        self._records_kept = 0
         if self.rotate_bytes is None:
             self._open(self.path)
             return
@@ -183,10 +182,7 @@ class PcapWriter:
                 self._rotate()
             stop = self._segment_stop(record_end, start)
             written_before = int(record_end[start - 1]) if start else 0
-            try:
-                self._write(pcap_records(raw, start, stop), record_end[start:stop] - written_before)
-            finally:
-                self.packets_written += self._records_kept
+            self._write(pcap_records(raw, start, stop), record_end[start:stop] - written_before)
             start = stop
 
     def _segment_stop(self, record_end: np.ndarray, start: int) -> int:
@@ -198,26 +194,26 @@ class PcapWriter:
         return min(int(filling) + 1, record_end.size)
 
     def _write(self, buffer: bytes | np.ndarray, record_end: np.ndarray | None = None) -> None:
-        """Write all of `buffer`; `record_end` (bytes up to each record's end) says what a
-        partial write may keep. `_records_kept` is how many of those records are in the file."""
+        """Write all of `buffer`: the file header, or records ending at `record_end` (bytes into
+        the buffer), which say what a write that fails part-way keeps."""
         assert self._file is not None
         view = memoryview(buffer).cast("B")
         size = len(view)
-        self._records_kept = 0
         try:
             while view:
                 view = view[self._file.write(view):]
         except OSError as exc:
-            landed = size - len(view)
-            self._records_kept = int(np.searchsorted(record_end, landed, side="right")) if record_end is not None else 0
-            kept = int(record_end[self._records_kept - 1]) if self._records_kept else 0
+            records = 0 if record_end is None else int(np.searchsorted(record_end, size - len(view), side="right"))
+            kept = int(record_end[records - 1]) if records else 0
             self._give_up(self._segment_size + kept)
-            self._segment_size += kept
-            self.bytes_written += kept
+            self._account(kept, records)
             raise _write_error(self._current, exc) from exc
-        self._records_kept = record_end.size if record_end is not None else 0
+        self._account(size, 0 if record_end is None else record_end.size)
+
+    def _account(self, size: int, records: int) -> None:
         self._segment_size += size
         self.bytes_written += size
+        self.packets_written += records
 
     def _give_up(self, whole: int) -> None:
         """After a failed write: cut the file back to its `whole` bytes of complete records and
