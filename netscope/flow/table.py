@@ -255,7 +255,11 @@ class FlowTable:
         if by == "rate":
             return self.ticks.ranked()
         span = slice(0, self.hwm)
-        if by == "age":
+        if by == "quiet":  # the flows that did not move in the last tick, most recently active first
+            rank = np.negative(self.last_us[span])
+            moved, moved_rank = self.ticks.ranked()
+            rank[moved[moved_rank != INT64_MAX]] = INT64_MAX  # those are in the rate ranking already
+        elif by == "age":
             rank = self.first_us[span].copy()
         elif by == "bytes":
             rank = np.add(self.bytes_ab[span], self.bytes_ba[span])

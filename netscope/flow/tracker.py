@@ -251,14 +251,20 @@ class FlowTracker:
     def top(self, n: int, by: str = "rate") -> FlowColumns:
         """The n leading flows, best first.
 
-        rate: most bytes in the last completed tick (only flows that moved in it); bytes,
-        packets: largest totals; age: oldest first_us. Ties go to the older flow, then to
-        the smaller key, so equal flows keep their places from one tick to the next.
+        rate: most bytes in the last completed tick; when fewer than n flows moved in it, the
+        rest are the flows active most recently, so a quiet network still shows its flows
+        instead of an empty table (the reference, too, takes the n largest deltas, zeros
+        included). bytes, packets: largest totals; age: oldest first_us. Ties go to the older
+        flow, then to the smaller key, so equal flows keep their places from one tick to the next.
         """
         if by not in RANKINGS:
             raise ValueError(f"unknown ranking {by!r}; expected one of {', '.join(RANKINGS)}")
         n = max(n, 0)
-        return _merge([table.top(n, by) for table in self._tables], by, n)
+        best = _merge([table.top(n, by) for table in self._tables], by, n)
+        if by != "rate" or best.count >= n or best.count >= self.active_flows:
+            return best
+        quiet = _merge([table.top(n - best.count, "quiet") for table in self._tables], "quiet", n - best.count)
+        return _concat([best, quiet])
 
     def snapshot(self) -> FlowColumns:
         """Every live flow, by bytes_total descending (stable ties as in top), for exports."""
@@ -292,11 +298,19 @@ def _merge(parts: list[FlowColumns], by: str, limit: int | None = None) -> FlowC
         return merged if limit is None or merged.count <= limit else merged.take(slice(0, limit))
     primary = np.concatenate([_primary(part, by) for part in nonempty])
     first = np.concatenate([part.first_us for part in nonempty])
-    ranked = order([primary, first])[: limit]
+    return _concat(nonempty, order([primary, first])[: limit])
+
+
+def _concat(parts: list[FlowColumns], rows: np.ndarray | None = None) -> FlowColumns:
+    """The parts' flows one after the other, or those at `rows` of that sequence."""
     columns = {}
     for name in FlowColumns.__slots__:
-        values = [getattr(part, name) for part in nonempty]
-        columns[name] = None if any(v is None for v in values) else np.concatenate(values)[ranked]
+        values = [getattr(part, name) for part in parts]
+        if any(v is None for v in values):
+            columns[name] = None
+        else:
+            joined = np.concatenate(values)
+            columns[name] = joined if rows is None else joined[rows]
     return FlowColumns(**columns)
 
 
@@ -304,4 +318,6 @@ def _primary(flows: FlowColumns, by: str) -> np.ndarray:
     """The rank FlowTable orders by, recomputed from columns: smaller is better."""
     if by == "age":
         return flows.first_us
+    if by == "quiet":
+        return -flows.last_us
     return -{"rate": flows.tick_bytes, "bytes": flows.bytes_total, "packets": flows.packets_total}[by]

@@ -24,7 +24,7 @@ def ips(flows) -> list[str]:
 def test_rate_is_what_moved_in_the_last_completed_tick():
     tracker = FlowTracker(FlowSettings())
     tracker.observe(make_batch([pkt(1, 100), pkt(2, 500)]))
-    assert tracker.top(10).count == 0  # no tick completed yet
+    assert tracker.top(10).tick_bytes.tolist() == [0, 0]  # no tick completed yet: only quiet flows
     tracker.end_tick()
     tracker.observe(make_batch([pkt(1, 1000)]))  # counts for the next tick, not the completed one
     top = tracker.top(10)
@@ -32,12 +32,28 @@ def test_rate_is_what_moved_in_the_last_completed_tick():
     assert top.tick_bytes.tolist() == [500, 100] and top.tick_packets.tolist() == [1, 1]
     tracker.end_tick()
     top = tracker.top(10)
-    assert ips(top) == ["10.0.0.1"] and top.tick_bytes.tolist() == [1000]
+    assert ips(top) == ["10.0.0.1", "10.0.0.2"] and top.tick_bytes.tolist() == [1000, 0]
+    assert ips(tracker.top(1)) == ["10.0.0.1"]
     # Flows that did not move are 0 in every other view.
     assert dict(zip(ips(tracker.snapshot()), tracker.snapshot().tick_bytes.tolist(), strict=True)) == {
         "10.0.0.1": 1000, "10.0.0.2": 0}
     tracker.end_tick()
-    assert tracker.top(10).count == 0
+    assert tracker.top(10).tick_bytes.tolist() == [0, 0]
+
+
+def test_quiet_flows_fill_the_rate_list_most_recently_active_first():
+    """A network that goes quiet keeps showing its flows, as iftop does, instead of an empty list."""
+    tracker = FlowTracker(FlowSettings())
+    tracker.observe(make_batch([pkt(1, 100, ts=10), pkt(2, 100, ts=30), pkt(3, 100, ts=20),
+                                pkt(4, 100, ts=5, v6=True), pkt(5, 100, ts=40, v6=True)]))
+    tracker.end_tick()
+    tracker.observe(make_batch([pkt(1, 9, ts=50), pkt(3, 700, ts=60)]))
+    tracker.end_tick()
+    top = tracker.top(4)
+    assert ips(top) == ["10.0.0.3", "10.0.0.1", "2001:db8::5", "10.0.0.2"]
+    assert top.tick_bytes.tolist() == [700, 9, 0, 0]
+    assert ips(tracker.top(1)) == ["10.0.0.3"]  # movers always come first
+    assert tracker.top(10).count == 5
 
 
 def test_a_tick_spanning_several_batches_sums_them():
@@ -57,7 +73,8 @@ def test_expired_flows_leave_the_rate_ranking_and_rows_do_not_inherit_ticks():
     tracker.end_tick()
     tracker.observe(make_batch([pkt(2, 5, ts=3_000_000)]))  # the pass after it expires flow 1
     tracker.observe(make_batch([pkt(3, 7, ts=3_100_000)]))  # reuses flow 1's row
-    assert ips(tracker.top(10)) == []
+    assert ips(tracker.top(10)) == ["10.0.0.3", "10.0.0.2"]  # only quiet flows, latest first
+    assert tracker.top(10).tick_bytes.tolist() == [0, 0]
     assert tracker.lookup(("tcp", "10.0.0.3", 1000, "10.0.1.1", 80)).tick_bytes.tolist() == [0]
     tracker.end_tick()
     assert dict(zip(ips(tracker.top(10)), tracker.top(10).tick_bytes.tolist(), strict=True)) == {
