@@ -73,7 +73,10 @@ class MainScreen(Screen):
         self.history_panel.refresh_charts(view.units)
         if snapshot.state == "finished" and self.table.sort_key is SortKey.RATE:
             self.table.sort_key = SortKey.TOTAL  # nothing moves any more: show the heaviest flows
-        now = snapshot.capture_time if snapshot.capture_time is not None else snapshot.wall_time
+        # ages count on the capture's clock: a replay's packet time; live, the wall clock, which
+        # keeps running when the network goes quiet (the newest packet's time would stop)
+        live = snapshot.source.kind == "live" or snapshot.capture_time is None
+        now = snapshot.wall_time if live else snapshot.capture_time
         self.table.show(snapshot.top_flows, now, snapshot.flow_names)
         self.alerts.redraw()
 

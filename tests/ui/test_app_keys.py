@@ -5,9 +5,10 @@ from __future__ import annotations
 from textual.widgets import DataTable, Input
 
 from netscope.engine.messages import RequestDetail, SetPaused, SetSpeed
+from netscope.ui import formatting
 from netscope.ui.app import EngineErrorScreen, NetscopeApp, next_speed
 from netscope.ui.detail import FlowDetailScreen, PacketView
-from netscope.ui.flows_table import SortKey
+from netscope.ui.flows_table import SortKey, row_key
 from netscope.ui.formatting import Units
 from netscope.ui.help import HelpScreen
 
@@ -125,6 +126,24 @@ def test_speed_ladder():
     assert next_speed(0.0, -1) == 100.0
     assert next_speed(5.0, 1) == 10.0 and next_speed(5.0, -1) == 2.0
     assert next_speed(1.0, -1) == 1.0
+
+
+def test_live_ages_keep_counting_when_the_network_goes_quiet():
+    """Live, age is on the wall clock: the newest packet's time stops when nothing arrives."""
+    quiet = snapshot(1, rows=[IPERF], state="live", source=LIVE_SOURCE)  # wall clock ~2 months past the packets
+    replay = snapshot(2, rows=[IPERF])
+
+    async def check(pilot, app):
+        live_age = app.main.table.get_cell(row_key(IPERF.key), "age").plain
+        link.push(replay)
+        await settle(pilot)
+        replay_age = app.main.table.get_cell(row_key(IPERF.key), "age").plain
+        assert (live_age, replay_age) == (formatting.age(quiet.wall_time - IPERF.first_seen),
+                                          formatting.age(replay.capture_time - IPERF.first_seen))
+        assert live_age.endswith("d") and replay_age == "2s"
+
+    link = FakeLink([quiet])
+    run(check, link, size=(160, 40))
 
 
 def test_speed_keys_do_nothing_on_live_capture():
