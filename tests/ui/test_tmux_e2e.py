@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import shlex
@@ -35,11 +36,18 @@ def command(*extra: str, speed: str = "max") -> str:
     return f"{shlex.join(args)}; echo netscope-exited-$?; sleep 120"
 
 
+_servers = itertools.count()
+
+
 class Tmux:
-    """A private tmux server (its own socket), so nothing else's sessions are touched."""
+    """A private tmux server (its own socket), so nothing else's sessions are touched.
+
+    One socket per test: a new session on the socket of a server that the last test's
+    kill-server is still taking down fails with "server exited unexpectedly".
+    """
 
     def __init__(self) -> None:
-        self.socket = f"netscope-e2e-{os.getpid()}"
+        self.socket = f"netscope-e2e-{os.getpid()}-{next(_servers)}"
 
     def run(self, *args: str) -> str:
         return subprocess.run(["tmux", "-L", self.socket, *args], check=True, capture_output=True,
