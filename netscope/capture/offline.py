@@ -139,7 +139,7 @@ class FileSource:
         should_stop = stop_check(stop)
         self._stop_read_ahead()  # one reader of the handle at a time, even if an earlier iterator lives on
         if self._regular_file and not self._finished:
-            self._read_ahead = BatchReadAhead(self._handle, self.batch_packets, self._columns)
+            self._read_ahead = BatchReadAhead(self._handle, self.batch_packets, self._columns, self._release_map)
             results = iter(self._read_ahead)
         else:
             results = self._read_in_place()
@@ -257,6 +257,9 @@ class FileSource:
 
     # -- lifetime ------------------------------------------------------------------------
     def _release_map(self) -> None:
+        """Drop the index and unmap the file. Unmapping a big replayed file costs milliseconds
+        (every page of it was mapped), so at the end of the file the read-ahead thread does it
+        while the caller still works on the last batches."""
         self._index = None
         if self._mmap is not None:
             self._mmap.close()

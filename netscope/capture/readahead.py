@@ -38,13 +38,16 @@ class BatchReadAhead:
 
     An error of `next_batch` (libpcap's PcapError for a damaged file) is re-raised in the
     caller's thread at the batch where it happened. The end of the file (empty metadata) is
-    yielded as `None`, not converted, and ends the thread.
+    yielded as `None`, not converted, and ends the thread, after `at_end` has run in it: the
+    owner's clean-up that need not wait for the caller (FileSource unmaps the file there).
     """
 
-    def __init__(self, handle, batch_packets: int, convert: Callable[[Batch], Any] = lambda batch: batch) -> None:
+    def __init__(self, handle, batch_packets: int, convert: Callable[[Batch], Any] = lambda batch: batch,
+                 at_end: Callable[[], None] = lambda: None) -> None:
         self._handle = handle
         self._batch_packets = batch_packets
         self._convert = convert
+        self._at_end = at_end
         self._queue: queue.Queue = queue.Queue(maxsize=AHEAD)
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._read, name="netscope-read-ahead", daemon=True)
@@ -58,6 +61,8 @@ class BatchReadAhead:
             try:
                 result = self._handle.next_batch(self._batch_packets)
                 item = self._convert(result) if result[1] else None
+                if item is None:
+                    self._at_end()
             except Exception as exc:
                 self._queue.put(exc)
                 return
