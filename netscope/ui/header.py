@@ -126,6 +126,9 @@ class HeaderBar(Widget):
             [("flows ", "$text-muted"), (formatting.count(totals.active_flows), "bold")],
             [("alerts ", "$text-muted"),
              (formatting.count(totals.alerts), "bold $error" if totals.alerts else "bold")],
+            # what went by since the start, as iftop's cumulative line: the first group to go
+            [("total ", "$text-muted"), (formatting.size(totals.bytes), "bold"),
+             (f" · {formatting.count(totals.packets)} pkts", "")],
         ]
         drops: list[Part] = [("drops", "$text-muted")]
         for label, name in DROP_COUNTERS:
