@@ -24,6 +24,12 @@ from netscope.parse.batch_parser import parse_batch
 from netscope.parse.columns import ERROR_STATUSES, STATUS_LABELS, ParsedBatch, Status
 
 
+def tick_ranking(state: str, ranking: str) -> str:
+    """The tracker ranking a tick reports: what the screen sorts by, except that once a replay
+    has finished nothing moves any more, so by rate the heaviest flows of the capture are shown."""
+    return "bytes" if state == "finished" and ranking == "rate" else ranking
+
+
 @dataclass(frozen=True)
 class EngineSettings:
     flow: FlowSettings = field(default_factory=FlowSettings)
@@ -114,18 +120,15 @@ class Engine:
         )
 
     def tick(self, state: str, speed: float, new_alerts: list[Alert], progress: float | None = None,
-             top_n: int | None = None) -> TickSnapshot:
-        """Close the current tick: roll per-flow tick counters and report the busiest flows.
-
-        Once a replay has finished nothing moves any more, so ranking by rate would show an
-        empty table; the heaviest flows of the whole capture are what a person wants then.
-        """
+             top_n: int | None = None, ranking: str = "rate") -> TickSnapshot:
+        """Close the current tick: roll per-flow tick counters and report the top flows by
+        `ranking` (see tick_ranking)."""
         now = time.monotonic()
         interval = max(now - self._last_tick_wall, 1e-3)
         self._last_tick_wall = now
         self.tracker.end_tick()
         n = self.settings.top_n if top_n is None else top_n
-        top = self._with_health(self.tracker.top(n, by="bytes" if state == "finished" else "rate")) if n else None
+        top = self._with_health(self.tracker.top(n, by=tick_ranking(state, ranking))) if n else None
         rows = tuple(top.rows(interval)) if top is not None else ()
         names = self.names.names_for_flows(row.key for row in rows) if self.names is not None else {}
         self._seq += 1

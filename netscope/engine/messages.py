@@ -34,11 +34,20 @@ class RequestDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class SetRanking:
+    """Which flows a tick reports: the top N by "rate", "bytes", "packets" or "age" (the
+    screen's sort), so sorting by total bytes shows the heaviest flows, not the fastest
+    ones re-sorted."""
+
+    by: str
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     pass
 
 
-Command = SetPaused | SetSpeed | RequestDetail | Stop
+Command = SetPaused | SetSpeed | SetRanking | RequestDetail | Stop
 
 
 @dataclass(frozen=True, slots=True)

@@ -22,7 +22,7 @@ from netscope.analysis.alerts import Alert
 from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError
 from netscope.capture.source import StopSignal, empty_batch, stop_check
-from netscope.engine.core import Engine
+from netscope.engine.core import Engine, tick_ranking
 from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
@@ -293,16 +293,16 @@ class PipelineEngine:
         return []  # alerts arrive with the workers' ticks and go straight into the merged snapshot
 
     def tick(self, state: str, speed: float, new_alerts: list[Alert], progress: float | None = None,
-             top_n: int | None = None) -> TickSnapshot:
+             top_n: int | None = None, ranking: str = "rate") -> TickSnapshot:
         n = self.top_n if top_n is None else top_n
         if not self.workers.processes:  # after finish: the last merged state, unchanged
             parts: list[WorkerTick] = []
         else:
-            parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us))
-        return self._merge_tick(parts, state, speed, new_alerts, progress, n)
+            parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us, ranking))
+        return self._merge_tick(parts, state, speed, new_alerts, progress, n, ranking)
 
     def _merge_tick(self, parts: list[WorkerTick], state: str, speed: float, new_alerts: list[Alert],
-                    progress: float | None, n: int) -> TickSnapshot:
+                    progress: float | None, n: int, ranking: str = "rate") -> TickSnapshot:
         self.tracker.expire_now_us = None
         now = time.monotonic()
         interval = max(now - self._last_tick_wall, 1e-3)
@@ -315,8 +315,7 @@ class PipelineEngine:
             stamps = [part.last_packet_us for part in parts if part.last_packet_us is not None]
             if stamps:
                 self.last_packet_us = max([*stamps, self.last_packet_us or 0])
-        by = "bytes" if state == "finished" else "rate"
-        top = merge_top([part.snapshot.top_flows for part in parts], n, by) if n else ()
+        top = merge_top([part.snapshot.top_flows for part in parts], n, tick_ranking(state, ranking)) if n else ()
         flow_names = {}
         for part in parts:
             flow_names.update(part.snapshot.flow_names)

@@ -36,7 +36,8 @@ def merge_totals(parts: list[Totals], **overrides: int) -> Totals:
 def _row_order_key(row: FlowRow, by: str) -> tuple:
     """FlowTracker.top's order: by rate, the flows that did not move follow, latest active first."""
     a, b = ipaddress.ip_address(row.a_ip), ipaddress.ip_address(row.b_ip)
-    primary = -row.tick_bytes if by == "rate" else -row.bytes_total
+    primary = {"rate": -row.tick_bytes, "bytes": -row.bytes_total, "packets": -row.packets_total,
+               "age": row.first_seen}[by]
     quiet = -row.last_seen if by == "rate" and not row.tick_bytes else 0.0
     return (primary, quiet, row.first_seen, a.version, int(a), int(b), _PROTO_NUMBERS.get(row.proto, 0),
             row.a_port, row.b_port)

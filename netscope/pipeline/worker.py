@@ -56,6 +56,7 @@ class TickRequest:
     state: str
     top_n: int
     expire_now_us: int | None  # live: idle expiry against this clock first (files use packet time only)
+    ranking: str = "rate"
 
 
 @dataclass(frozen=True)
@@ -129,7 +130,7 @@ class ShardWorker:
         if isinstance(request, TickRequest):
             if request.expire_now_us is not None:
                 engine.tracker.expire_idle(request.expire_now_us)
-            snapshot = engine.tick(request.state, 1.0, [], top_n=request.top_n)
+            snapshot = engine.tick(request.state, 1.0, [], top_n=request.top_n, ranking=request.ranking)
             expired = engine.take_expired() if engine.settings.flow.collect_expired else None
             candidates = self.candidates.take() if self.candidates is not None else None
             self.conn.send(WorkerTick(snapshot, candidates, expired, engine.last_packet_us))

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from enum import Enum
 
 from rich.text import Text
+from textual.message import Message
 from textual.widgets import DataTable
 
 from netscope.analysis.names import FlowNames
@@ -47,6 +48,9 @@ class SortKey(Enum):
 
 
 CYCLE = (SortKey.RATE, SortKey.TOTAL, SortKey.PACKETS, SortKey.AGE)
+# The engine sends each tick's top N by one of these; the other sorts (RTT, state, names) order
+# the top N by rate here, as the tracker has no ranking of its own for them.
+ENGINE_RANKING = {SortKey.RATE: "rate", SortKey.TOTAL: "bytes", SortKey.PACKETS: "packets", SortKey.AGE: "age"}
 
 # Biggest first for volumes and health (unmeasured last), oldest first for age, alphabetical for text.
 _SORT_VALUE: dict[SortKey, Callable[[FlowRow], object]] = {
@@ -164,9 +168,23 @@ class FlowsTable(DataTable):
         self.show_names = show
         self.redraw()
 
+    class RankingChanged(Message):
+        """The sort now wants other flows from the engine (`by`: a FlowTracker ranking)."""
+
+        def __init__(self, by: str) -> None:
+            super().__init__()
+            self.by = by
+
+    @property
+    def engine_ranking(self) -> str:
+        return ENGINE_RANKING.get(self.sort_key, "rate")
+
     def set_sort(self, key: SortKey, reverse: bool = False) -> None:
+        before = self.engine_ranking
         self.sort_key, self.reverse = key, reverse
         self.redraw()
+        if self.engine_ranking != before:
+            self.post_message(self.RankingChanged(self.engine_ranking))
 
     def cycle_sort(self) -> None:
         position = CYCLE.index(self.sort_key) if self.sort_key in CYCLE else -1

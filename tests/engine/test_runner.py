@@ -9,18 +9,21 @@ import numpy as np
 import pytest
 
 from netscope.config import Config
-from netscope.engine.messages import FlowDetail, RequestDetail, SetPaused, SetSpeed
+from netscope.engine.messages import FlowDetail, RequestDetail, SetPaused, SetRanking, SetSpeed
 from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
 from netscope.engine.pacing import ReplayClock
 from netscope.engine.runner import Runner
-from netscope.engine.session import build_engine, open_source
+from netscope.engine.session import build_engine, close_run, open_source
 from netscope.engine.snapshot import TickSnapshot
 
 BUSIEST = ("tcp", "10.88.0.1", 39246, "10.88.0.2", 5201)
 
 
-def make_runner(sample: Path, speed: float, commands: list, published: list, count: int = 0) -> Runner:
+def make_runner(sample: Path, speed: float, commands: list, published: list, count: int = 0,
+                workers: int = 0) -> Runner:
     config = Config().replace("capture", read_pcap=str(sample))
+    if workers:
+        config = config.replace("pipeline", enabled=True, workers=workers)
     source = open_source(config)
     engine = build_engine(config, source, keep_recent_packets=True, top_n=10)
 
@@ -124,6 +127,27 @@ def test_an_output_that_fails_still_counts_the_batch_and_ends_with_a_finished_ti
     last = published[-1]
     assert isinstance(last, TickSnapshot) and last.state == "finished"
     assert last.totals.packets == 3413  # the batch the pcap refused was analysed all the same
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_ticks_report_the_top_flows_by_the_ranking_the_screen_asked_for(sample_pcap: Path, workers: int) -> None:
+    """Sorted by age, the oldest flows of the capture arrive, not the busiest ones re-sorted."""
+    rows = {}
+    for ranking in ("rate", "age", "packets"):
+        published: list = []
+        runner = make_runner(sample_pcap, 0.0, [SetRanking(ranking)], published, workers=workers)
+        try:
+            runner.run()
+        finally:
+            close_run(runner.engine, runner.outputs, runner.source)  # a pipeline's workers stop too
+        rows[ranking] = [m for m in published if isinstance(m, TickSnapshot)][-1].top_flows
+    everything = rows["rate"]  # by bytes once finished; the sample's 165 flows fit in no top 10
+    assert everything[0].key == BUSIEST and len(everything) == 10
+    oldest = rows["age"]
+    assert [r.first_seen for r in oldest] == sorted(r.first_seen for r in oldest)
+    assert oldest[0].key != BUSIEST and oldest[0].first_seen < everything[-1].first_seen
+    assert [r.packets_total for r in rows["packets"]] == sorted((r.packets_total for r in rows["packets"]),
+                                                                 reverse=True)
 
 
 def test_detail_request_returns_counters_and_recent_packets(sample_pcap: Path) -> None:

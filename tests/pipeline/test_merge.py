@@ -26,7 +26,7 @@ def packets(seed: int) -> list[list[Packet]]:
 
 
 @pytest.mark.parametrize("seed", range(8))
-@pytest.mark.parametrize("by", ["rate", "bytes"])
+@pytest.mark.parametrize("by", ["rate", "bytes", "packets", "age"])
 def test_shards_merged_rank_as_one_tracker(seed: int, by: str) -> None:
     whole = FlowTracker(FlowSettings())
     shards = [FlowTracker(FlowSettings()), FlowTracker(FlowSettings())]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
-from netscope.engine.messages import RequestDetail, SetPaused, SetSpeed
+from netscope.engine.messages import RequestDetail, SetPaused, SetRanking, SetSpeed
 from netscope.ui import formatting
 from netscope.ui.app import EngineErrorScreen, NetscopeApp, next_speed
 from netscope.ui.detail import FlowDetailScreen, PacketView
@@ -156,15 +156,23 @@ def test_speed_keys_do_nothing_on_live_capture():
     run(check, link)
 
 
-def test_s_cycles_the_sort():
+def test_s_cycles_the_sort_and_asks_the_engine_for_those_flows():
+    link = scenario()
+
     async def check(pilot, app):
         seen = []
         for _ in range(4):
             await pilot.press("s")
             seen.append(app.main.table.sort_key)
         assert seen == [SortKey.TOTAL, SortKey.PACKETS, SortKey.AGE, SortKey.RATE]
+        app.main.table.set_sort(SortKey.AGE)
+        app.main.table.set_sort(SortKey.RTT)  # no ranking of the tracker's: the top N by rate, sorted here
+        app.main.table.set_sort(SortKey.STATE)  # the same flows again: nothing to ask
+        await pilot.pause()
+        asked = [c.by for c in link.sent if isinstance(c, SetRanking)]
+        assert asked == ["bytes", "packets", "age", "rate", "age", "rate"]
 
-    run(check)
+    run(check, link)
 
 
 def test_sort_by_total_orders_rows_by_bytes():
