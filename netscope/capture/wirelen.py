@@ -4,7 +4,7 @@ pcapy's `next_batch` metadata carries caplen but not the original length. A pack
 than the snaplen cannot have been cut, so its wire length is its caplen. A packet that fills
 the snaplen may have been cut; for those the IP header still says how long the datagram was,
 so link header + IPv4 total length (or IPv6 40 + payload length) is a close estimate. It is
-exact for every link type the parser reads (linktypes.py: Ethernet, SLL and SLL2 with up to
+exact for every link type the parser reads (netscope/linktypes.py: Ethernet, SLL and SLL2 with up to
 two VLAN tags, loopback, raw IP) except for trailers (Ethernet padding, FCS) that the IP
 length does not cover. Every step is a numpy gather over the packets at the
 snaplen; the common case (nothing at the snaplen) costs one comparison.
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from netscope.capture.linktypes import (
+from netscope.linktypes import (
     ETHERTYPE_IPV4,
     ETHERTYPE_IPV6,
     ETHERTYPE_LINKS,

@@ -11,7 +11,6 @@ from netscope.analysis.anomaly import AnomalyDetector, AnomalySettings, PortScan
 from netscope.analysis.names import NameObserver
 from netscope.analysis.tcp_health import TcpHealthSettings
 from netscope.capture.interfaces import default_interface
-from netscope.capture.linktypes import link_name
 from netscope.capture.live import LiveSource
 from netscope.capture.offline import FileSource
 from netscope.config import Config, ConfigError
@@ -19,6 +18,7 @@ from netscope.engine.core import Engine, EngineSettings
 from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
 from netscope.engine.snapshot import SourceInfo
 from netscope.flow.tracker import FlowSettings
+from netscope.linktypes import link_name
 from netscope.pipeline.build import build_pipeline_engine, open_live_pipeline
 from netscope.pipeline.engine import PipelineEngine, PipelineError
 

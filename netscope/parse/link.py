@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netscope.capture.batch import RawBatch
-from netscope.capture.linktypes import (
+from netscope.linktypes import (
     ETHERTYPE_IPV4,
     ETHERTYPE_IPV6,
     ETHERTYPE_LINKS,

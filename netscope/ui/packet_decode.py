@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 import dpkt
 
-from netscope.capture.linktypes import (
+from netscope.engine.messages import FlowKey, PacketRecord
+from netscope.linktypes import (
     DLT_EN10MB,
     DLT_IPV4,
     DLT_IPV6,
@@ -26,7 +27,6 @@ from netscope.capture.linktypes import (
     DLT_RAW,
     DLT_RAW_OPENBSD,
 )
-from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.ui.formatting import endpoint
 
 HEX_LIMIT = 256  # bytes shown in the hex view, as the reference's detail view

@@ -1,8 +1,10 @@
 """The pcap link types netscope reads, and where each one puts the network header.
 
 Two stages need the layout: the parser, and the capture side, which reads the IP length of
-packets cut at the snaplen to recover their wire length (wirelen.py). One table serves both,
-so a link type added here is understood by both, with the same VLAN tags.
+packets cut at the snaplen to recover their wire length (capture/wirelen.py). One table serves
+both, so a link type added here is understood by both, with the same VLAN tags. It is plain
+data at the top of the package, as paths.py is, so the screen's packet decoder and the report
+name link types from it too without importing capture or parse code.
 """
 
 from __future__ import annotations
