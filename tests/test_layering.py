@@ -19,7 +19,8 @@ ALLOWED = {
     "flow": {"netscope.capture", "netscope.parse"},
     "analysis": {"netscope.capture", "netscope.parse", "netscope.flow"},
     "ui": {"netscope.engine.snapshot", "netscope.engine.messages", "netscope.engine.signals",
-           "netscope.flow.records", "netscope.analysis.alerts", "netscope.analysis.names", "netscope.linktypes"},
+           "netscope.flow.records", "netscope.flow.query", "netscope.analysis.alerts", "netscope.analysis.names",
+           "netscope.linktypes"},
 }
 
 

@@ -18,6 +18,7 @@ from netscope.capture.batch import RawBatch
 from netscope.engine.recent import RecentPackets
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
+from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
 from netscope.flow.tracker import FlowSettings, FlowTracker
 from netscope.parse.batch_parser import parse_batch
@@ -120,15 +121,15 @@ class Engine:
         )
 
     def tick(self, state: str, speed: float, new_alerts: list[Alert], progress: float | None = None,
-             top_n: int | None = None, ranking: str = "rate") -> TickSnapshot:
+             top_n: int | None = None, ranking: str = "rate", query: FlowQuery | None = None) -> TickSnapshot:
         """Close the current tick: roll per-flow tick counters and report the top flows by
-        `ranking` (see tick_ranking)."""
+        `ranking` (see tick_ranking) among those `query` matches."""
         now = time.monotonic()
         interval = max(now - self._last_tick_wall, 1e-3)
         self._last_tick_wall = now
         self.tracker.end_tick()
         n = self.settings.top_n if top_n is None else top_n
-        top = self._with_health(self.tracker.top(n, by=tick_ranking(state, ranking))) if n else None
+        top = self._with_health(self.tracker.top(n, by=tick_ranking(state, ranking), query=query)) if n else None
         rows = tuple(top.rows(interval)) if top is not None else ()
         names = self.names.names_for_flows(row.key for row in rows) if self.names is not None else {}
         self._seq += 1

@@ -43,11 +43,19 @@ class SetRanking:
 
 
 @dataclass(frozen=True, slots=True)
+class SetFilter:
+    """The screen's `/` filter (netscope.flow.query's language; "" = none): ticks then report
+    the top N of the flows it matches, not the matches among the top N of all flows."""
+
+    text: str
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     pass
 
 
-Command = SetPaused | SetSpeed | SetRanking | RequestDetail | Stop
+Command = SetPaused | SetSpeed | SetRanking | SetFilter | RequestDetail | Stop
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,10 +15,20 @@ from dataclasses import dataclass
 from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError
 from netscope.engine.core import Engine
-from netscope.engine.messages import Command, FlowDetail, RequestDetail, SetPaused, SetRanking, SetSpeed, Stop
+from netscope.engine.messages import (
+    Command,
+    FlowDetail,
+    RequestDetail,
+    SetFilter,
+    SetPaused,
+    SetRanking,
+    SetSpeed,
+    Stop,
+)
 from netscope.engine.outputs import OutputError, RunOutputs
 from netscope.engine.pacing import ReplayClock
 from netscope.engine.snapshot import TickSnapshot
+from netscope.flow.query import FlowQuery, QueryError
 from netscope.flow.table import RANKINGS
 
 Publish = Callable[[TickSnapshot | FlowDetail], None]
@@ -52,6 +62,7 @@ class Runner:
         self.live = live
         self.paused = False
         self.ranking = "rate"  # which flows each tick reports (SetRanking: the screen's sort)
+        self.query = FlowQuery()  # ... among those the screen's filter matches (SetFilter)
         self._next_tick = time.monotonic() + tick_s
         self._seen = 0
         self._batch_progress = (0.0, 0.0, 1)  # source progress before/after the current batch, its size
@@ -75,6 +86,9 @@ class Runner:
                 self.clock.set_speed(command.speed, self.engine.last_packet_us)
             elif isinstance(command, SetRanking) and command.by in RANKINGS:
                 self.ranking = command.by
+            elif isinstance(command, SetFilter):
+                with contextlib.suppress(QueryError):  # the screen sends only filters it could parse
+                    self.query = FlowQuery.parse(command.text)
             elif isinstance(command, RequestDetail):
                 self.publish(self._detail(command))
 
@@ -91,7 +105,8 @@ class Runner:
             self.engine.tracker.expire_idle(int(time.time() * 1e6))
             self.outputs.record(self.engine)
         snapshot = self.engine.tick(state or self._state(), self.clock.speed if not self.live else 1.0,
-                                    self.engine.take_alerts(), progress=self._progress(), ranking=self.ranking)
+                                    self.engine.take_alerts(), progress=self._progress(), ranking=self.ranking,
+                                    query=self.query)
         self.publish(snapshot)
         self._next_tick = time.monotonic() + self.tick_s
 

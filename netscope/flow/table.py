@@ -17,6 +17,7 @@ from netscope.flow import tcpstate
 from netscope.flow.buffer import Growable, lazy_zeros
 from netscope.flow.hashindex import MAX_LOAD, HashIndex, slots_for
 from netscope.flow.keys import KeyLayout, as_records, hash_keys, words_of
+from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns, TcpState
 from netscope.flow.select import order, smallest
 from netscope.flow.ticklog import TickLog
@@ -227,9 +228,14 @@ class FlowTable:
             tick_packets=tick_packets, tick_bytes=tick_bytes, row=rows.astype(np.int64),
         )
 
-    def top(self, count: int, by: str) -> FlowColumns:
-        """The `count` best flows by `by` (see FlowTracker.top), best first."""
+    def top(self, count: int, by: str, query: FlowQuery | None = None) -> FlowColumns:
+        """The `count` best flows by `by` (see FlowTracker.top) that match `query`, best first."""
         rows, rank = self._ranking(by)
+        if query:
+            ranked = np.arange(self.hwm) if rows is None else rows
+            fields = self.layout.unpack(words_of(self._records[ranked]))
+            fields["tcp_state"] = self.tcp_state[ranked]
+            rank = np.where(query.mask(fields), rank, INT64_MAX)
         chosen = smallest(count, rank, lambda picked: self._tie_columns(self._rows(rows, picked), by))
         chosen = chosen[rank[chosen] != INT64_MAX]
         return self._sorted_columns(self._rows(rows, chosen), rank[chosen], by)

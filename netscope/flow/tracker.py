@@ -18,6 +18,7 @@ import numpy as np
 from netscope.flow.expired import ExpiredFlows, ExpiredLog, ExpiryReason
 from netscope.flow.keys import LAYOUTS, key_from_text
 from netscope.flow.packets import FlowPackets
+from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
 from netscope.flow.select import order
 from netscope.flow.table import CHUNK, FREE_TIME, RANKINGS, FlowTable
@@ -248,7 +249,7 @@ class FlowTracker:
         for table in self._tables:
             table.end_tick()
 
-    def top(self, n: int, by: str = "rate") -> FlowColumns:
+    def top(self, n: int, by: str = "rate", query: FlowQuery | None = None) -> FlowColumns:
         """The n leading flows, best first.
 
         rate: most bytes in the last completed tick; when fewer than n flows moved in it, the
@@ -256,14 +257,15 @@ class FlowTracker:
         instead of an empty table (the reference, too, takes the n largest deltas, zeros
         included). bytes, packets: largest totals; age: oldest first_us. Ties go to the older
         flow, then to the smaller key, so equal flows keep their places from one tick to the next.
+        With a `query`, only the flows it matches are ranked.
         """
         if by not in RANKINGS:
             raise ValueError(f"unknown ranking {by!r}; expected one of {', '.join(RANKINGS)}")
         n = max(n, 0)
-        best = _merge([table.top(n, by) for table in self._tables], by, n)
+        best = _merge([table.top(n, by, query) for table in self._tables], by, n)
         if by != "rate" or best.count >= n or best.count >= self.active_flows:
             return best
-        quiet = _merge([table.top(n - best.count, "quiet") for table in self._tables], "quiet", n - best.count)
+        quiet = _merge([table.top(n - best.count, "quiet", query) for table in self._tables], "quiet", n - best.count)
         return _concat([best, quiet])
 
     def snapshot(self) -> FlowColumns:

@@ -26,6 +26,7 @@ from netscope.engine.core import Engine, tick_ranking
 from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
+from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
 from netscope.pipeline.anomaly_input import CentralDetectors
 from netscope.pipeline.merge import MergedNames, empty_flows, merge_flow_tables, merge_top, merge_totals
@@ -293,12 +294,12 @@ class PipelineEngine:
         return []  # alerts arrive with the workers' ticks and go straight into the merged snapshot
 
     def tick(self, state: str, speed: float, new_alerts: list[Alert], progress: float | None = None,
-             top_n: int | None = None, ranking: str = "rate") -> TickSnapshot:
+             top_n: int | None = None, ranking: str = "rate", query: FlowQuery | None = None) -> TickSnapshot:
         n = self.top_n if top_n is None else top_n
         if not self.workers.processes:  # after finish: the last merged state, unchanged
             parts: list[WorkerTick] = []
         else:
-            parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us, ranking))
+            parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us, ranking, query))
         return self._merge_tick(parts, state, speed, new_alerts, progress, n, ranking)
 
     def _merge_tick(self, parts: list[WorkerTick], state: str, speed: float, new_alerts: list[Alert],

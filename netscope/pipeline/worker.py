@@ -29,6 +29,7 @@ from netscope.engine.recent import RecentPackets
 from netscope.engine.signals import ignore_stop_signals
 from netscope.engine.snapshot import TickSnapshot
 from netscope.flow.expired import ExpiredFlows
+from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
 from netscope.pipeline.anomaly_input import AnomalyInput, CandidateBuffer
 from netscope.pipeline.ring import BatchRing
@@ -57,6 +58,7 @@ class TickRequest:
     top_n: int
     expire_now_us: int | None  # live: idle expiry against this clock first (files use packet time only)
     ranking: str = "rate"
+    query: FlowQuery | None = None
 
 
 @dataclass(frozen=True)
@@ -130,7 +132,8 @@ class ShardWorker:
         if isinstance(request, TickRequest):
             if request.expire_now_us is not None:
                 engine.tracker.expire_idle(request.expire_now_us)
-            snapshot = engine.tick(request.state, 1.0, [], top_n=request.top_n, ranking=request.ranking)
+            snapshot = engine.tick(request.state, 1.0, [], top_n=request.top_n, ranking=request.ranking,
+                                   query=request.query)
             expired = engine.take_expired() if engine.settings.flow.collect_expired else None
             candidates = self.candidates.take() if self.candidates is not None else None
             self.conn.send(WorkerTick(snapshot, candidates, expired, engine.last_packet_us))

@@ -20,11 +20,10 @@ from textual.filter import Monochrome
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
 
-from netscope.engine.messages import EngineLink, FlowDetail, FlowKey, RequestDetail, SetPaused, SetRanking, SetSpeed
+from netscope.engine.messages import EngineLink, FlowDetail, FlowKey, RequestDetail, SetPaused, SetSpeed
 from netscope.engine.signals import STOP_SIGNALS
 from netscope.engine.snapshot import TickSnapshot
 from netscope.ui.detail import FlowDetailScreen
-from netscope.ui.flows_table import FlowsTable
 from netscope.ui.formatting import Units
 from netscope.ui.header import DropWatch, HeaderView
 from netscope.ui.help import HelpScreen
@@ -174,10 +173,6 @@ class NetscopeApp(App[None]):
         self.error = message
         self.draw_headers()
         self.push_screen(EngineErrorScreen(message))
-
-    def on_flows_table_ranking_changed(self, message: FlowsTable.RankingChanged) -> None:
-        """Sorting by total bytes must show the heaviest flows, not the fastest ones re-sorted."""
-        self.link.send(SetRanking(message.by))
 
     def request_detail(self, key: FlowKey) -> None:
         self.link.send(RequestDetail(key))

@@ -190,9 +190,19 @@ class FlowsTable(DataTable):
         position = CYCLE.index(self.sort_key) if self.sort_key in CYCLE else -1
         self.set_sort(CYCLE[(position + 1) % len(CYCLE)])
 
+    class FilterChanged(Message):
+        """The filter now wants other flows from the engine: the top N of its matches."""
+
+        def __init__(self, text: str) -> None:
+            super().__init__()
+            self.text = text
+
     def set_filter(self, display_filter: DisplayFilter) -> None:
+        changed = display_filter.text != self.display_filter.text
         self.display_filter = display_filter
         self.redraw()
+        if changed:
+            self.post_message(self.FilterChanged(display_filter.text))
 
     def set_units(self, units: Units) -> None:
         self.units = units

@@ -10,6 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
+from netscope.engine.messages import SetFilter, SetRanking
 from netscope.engine.snapshot import TickSnapshot
 from netscope.ui.alerts import AlertsPane
 from netscope.ui.filters import NO_FILTER, FilterError, parse_filter
@@ -95,6 +96,17 @@ class MainScreen(Screen):
             return
         reverse = not self.table.reverse if key is self.table.sort_key else False
         self.table.set_sort(key, reverse)
+
+    # Both come from the table, but are often posted while this screen handles a key or the
+    # filter input, and Textual stops a message at the screen that was handling one when it
+    # was created: so the screen, not the app, tells the engine.
+    def on_flows_table_ranking_changed(self, message: FlowsTable.RankingChanged) -> None:
+        """Sorting by total bytes must show the heaviest flows, not the fastest ones re-sorted."""
+        self.app.link.send(SetRanking(message.by))
+
+    def on_flows_table_filter_changed(self, message: FlowsTable.FilterChanged) -> None:
+        """A filtered table shows the top N of the matching flows, not the matches among the top N."""
+        self.app.link.send(SetFilter(message.text))
 
     def action_toggle_names(self) -> None:
         self.table.set_show_names(not self.table.show_names)

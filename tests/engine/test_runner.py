@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from netscope.config import Config
-from netscope.engine.messages import FlowDetail, RequestDetail, SetPaused, SetRanking, SetSpeed
+from netscope.engine.messages import FlowDetail, RequestDetail, SetFilter, SetPaused, SetRanking, SetSpeed
 from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
 from netscope.engine.pacing import ReplayClock
 from netscope.engine.runner import Runner
@@ -148,6 +148,26 @@ def test_ticks_report_the_top_flows_by_the_ranking_the_screen_asked_for(sample_p
     assert oldest[0].key != BUSIEST and oldest[0].first_seen < everything[-1].first_seen
     assert [r.packets_total for r in rows["packets"]] == sorted((r.packets_total for r in rows["packets"]),
                                                                  reverse=True)
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_ticks_report_the_top_flows_the_screen_filter_matches(sample_pcap: Path, workers: int) -> None:
+    """Filtered, the top 10 are the heaviest matches: IPv4 HTTP flows, none of which is in the
+    unfiltered top 10 (the IPv6 ones are 240 bytes bigger)."""
+    tops = {}
+    for text in ("", "host:10.88.0.0/16 port:8080", "udp !port:5201"):
+        published: list = []
+        runner = make_runner(sample_pcap, 0.0, [SetFilter(text)], published, workers=workers)
+        try:
+            runner.run()
+        finally:
+            close_run(runner.engine, runner.outputs, runner.source)
+        tops[text] = [m for m in published if isinstance(m, TickSnapshot)][-1].top_flows
+    assert not [r for r in tops[""] if r.b_port == 8080 and "." in r.a_ip]
+    http = tops["host:10.88.0.0/16 port:8080"]
+    assert len(http) == 10 and all(r.b_port == 8080 and r.a_ip == "10.88.0.1" for r in http)
+    assert [r.bytes_total for r in http] == sorted((r.bytes_total for r in http), reverse=True)
+    assert [(r.proto, r.b_port) for r in tops["udp !port:5201"]] == [("udp", 5353)]
 
 
 def test_detail_request_returns_counters_and_recent_packets(sample_pcap: Path) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
-from netscope.engine.messages import RequestDetail, SetPaused, SetRanking, SetSpeed
+from netscope.engine.messages import RequestDetail, SetFilter, SetPaused, SetRanking, SetSpeed
 from netscope.ui import formatting
 from netscope.ui.app import EngineErrorScreen, NetscopeApp, next_speed
 from netscope.ui.detail import FlowDetailScreen, PacketView
@@ -185,6 +185,8 @@ def test_sort_by_total_orders_rows_by_bytes():
 
 
 def test_slash_filters_and_escape_clears():
+    link = scenario()
+
     async def check(pilot, app):
         await pilot.press("slash")
         await pilot.pause()
@@ -197,8 +199,12 @@ def test_slash_filters_and_escape_clears():
         assert "proto:udp" in app.main.table.border_subtitle
         await pilot.press("escape")
         assert len(app.main.table.shown) == len(app.snapshot.top_flows)
+        # the engine is told each filter that parses (not proto:u, proto:ud on the way), so it
+        # sends the top N of the matches
+        sent = [c.text for c in link.sent if isinstance(c, SetFilter)]
+        assert sent == ["p", "pr", "pro", "prot", "proto", "proto:udp", ""]
 
-    run(check)
+    run(check, link)
 
 
 def test_invalid_filter_is_flagged_and_not_applied():
