@@ -129,18 +129,21 @@ def test_an_output_that_fails_still_counts_the_batch_and_ends_with_a_finished_ti
     assert last.totals.packets == 3413  # the batch the pcap refused was analysed all the same
 
 
+def final_rows(sample: Path, command, workers: int) -> tuple:
+    """The top flows of the last tick of a replay as fast as possible, given `command` first."""
+    published: list = []
+    runner = make_runner(sample, 0.0, [command], published, workers=workers)
+    try:
+        runner.run()
+    finally:
+        close_run(runner.engine, runner.outputs, runner.source)  # a pipeline's workers stop too
+    return [m for m in published if isinstance(m, TickSnapshot)][-1].top_flows
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_ticks_report_the_top_flows_by_the_ranking_the_screen_asked_for(sample_pcap: Path, workers: int) -> None:
     """Sorted by age, the oldest flows of the capture arrive, not the busiest ones re-sorted."""
-    rows = {}
-    for ranking in ("rate", "age", "packets"):
-        published: list = []
-        runner = make_runner(sample_pcap, 0.0, [SetRanking(ranking)], published, workers=workers)
-        try:
-            runner.run()
-        finally:
-            close_run(runner.engine, runner.outputs, runner.source)  # a pipeline's workers stop too
-        rows[ranking] = [m for m in published if isinstance(m, TickSnapshot)][-1].top_flows
+    rows = {ranking: final_rows(sample_pcap, SetRanking(ranking), workers) for ranking in ("rate", "age", "packets")}
     everything = rows["rate"]  # by bytes once finished; the sample's 165 flows fit in no top 10
     assert everything[0].key == BUSIEST and len(everything) == 10
     oldest = rows["age"]
@@ -154,15 +157,8 @@ def test_ticks_report_the_top_flows_by_the_ranking_the_screen_asked_for(sample_p
 def test_ticks_report_the_top_flows_the_screen_filter_matches(sample_pcap: Path, workers: int) -> None:
     """Filtered, the top 10 are the heaviest matches: IPv4 HTTP flows, none of which is in the
     unfiltered top 10 (the IPv6 ones are 240 bytes bigger)."""
-    tops = {}
-    for text in ("", "host:10.88.0.0/16 port:8080", "udp !port:5201"):
-        published: list = []
-        runner = make_runner(sample_pcap, 0.0, [SetFilter(text)], published, workers=workers)
-        try:
-            runner.run()
-        finally:
-            close_run(runner.engine, runner.outputs, runner.source)
-        tops[text] = [m for m in published if isinstance(m, TickSnapshot)][-1].top_flows
+    tops = {text: final_rows(sample_pcap, SetFilter(text), workers)
+            for text in ("", "host:10.88.0.0/16 port:8080", "udp !port:5201")}
     assert not [r for r in tops[""] if r.b_port == 8080 and "." in r.a_ip]
     http = tops["host:10.88.0.0/16 port:8080"]
     assert len(http) == 10 and all(r.b_port == 8080 and r.a_ip == "10.88.0.1" for r in http)
