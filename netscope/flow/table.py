@@ -231,13 +231,18 @@ class FlowTable:
     def top(self, count: int, by: str, query: FlowQuery | None = None) -> FlowColumns:
         """The `count` best flows by `by` (see FlowTracker.top) that match `query`, best first."""
         rows, rank = self._ranking(by)
+        chosen = None
         if query:
             ranked = np.arange(self.hwm) if rows is None else rows
             fields = self.layout.unpack(words_of(self._records[ranked]))
             fields["tcp_state"] = self.tcp_state[ranked]
             rank = np.where(query.mask(fields), rank, INT64_MAX)
-        chosen = smallest(count, rank, lambda picked: self._tie_columns(self._rows(rows, picked), by))
-        chosen = chosen[rank[chosen] != INT64_MAX]
+            matching = np.flatnonzero(rank != INT64_MAX)
+            if matching.size <= count:  # a few matches: all of them, without ranking the rest
+                chosen = matching
+        if chosen is None:
+            chosen = smallest(count, rank, lambda picked: self._tie_columns(self._rows(rows, picked), by))
+            chosen = chosen[rank[chosen] != INT64_MAX]
         return self._sorted_columns(self._rows(rows, chosen), rank[chosen], by)
 
     def ordered(self, by: str) -> FlowColumns:
