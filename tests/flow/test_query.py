@@ -82,3 +82,7 @@ def test_a_filtered_top_n_is_the_top_n_of_the_matches() -> None:
     assert [r.a_ip for r in tracker.top(3, by="bytes", query=FlowQuery.parse("udp")).rows()] == [
         "10.0.1.5", "10.0.1.4", "10.0.1.3"]
     assert tracker.top(10, query=FlowQuery.parse("!host:10.0.0.0/16")).count == 0
+    for by in ("rate", "bytes", "age"):  # fewer matches than the list holds: all of them, in order
+        rows = tracker.top(10, by=by, query=FlowQuery.parse("udp")).rows()
+        expected = [f"10.0.1.{i}" for i in (range(5, 0, -1) if by != "age" else range(1, 6))]
+        assert [r.a_ip for r in rows] == expected, by
