@@ -1,4 +1,6 @@
-"""Output paths that are not files of their own: `/dev/stdout` and the other descriptor aliases.
+"""Output files: the paths that are not files of their own, and writes that keep only whole records.
+
+`/dev/stdout` and the other descriptor aliases:
 
 `--export-json /dev/stdout` or `--alerts-jsonl /dev/stdout` must write where standard output
 already goes. Opening the alias anew would give a second open file: on a redirected stdout
@@ -6,10 +8,15 @@ already goes. Opening the alias anew would give a second open file: on a redirec
 overwrite each other. So an alias of one of our descriptors is written through a duplicate of
 that descriptor, sharing its offset, and is never replaced or truncated; other devices and
 FIFOs are opened as given.
+
+The streaming outputs (pcap, JSON lines) are written unbuffered, one write per batch. When the
+disk fills part-way through one, `abandon` cuts the file back to its last whole record, so a
+reader never meets half a packet or half a line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -46,3 +53,33 @@ def open_output(path: str | os.PathLike[str], mode: str, **kwargs) -> IO:
     if fd is None:
         return open(path, mode, **kwargs)
     return os.fdopen(os.dup(fd), mode, **kwargs)
+
+
+class PartialWrite(OSError):
+    """A write that failed after `landed` bytes of its buffer had reached the file."""
+
+    def __init__(self, cause: OSError, landed: int) -> None:
+        super().__init__(cause.errno, cause.strerror)
+        self.landed = landed
+
+
+def write_fully(fh: IO[bytes], data: bytes | memoryview) -> int:
+    """Write all of `data` to an unbuffered file, whose writes may each take only part of it;
+    returns its size, or raises PartialWrite saying how much landed."""
+    view = memoryview(data).cast("B")
+    size = len(view)
+    try:
+        while view:
+            view = view[fh.write(view):]
+    except OSError as exc:
+        raise PartialWrite(exc, size - len(view)) from exc
+    return size
+
+
+def abandon(fh: IO[bytes], path: str | os.PathLike[str], keep: int) -> None:
+    """After a failed write: cut the file back to its first `keep` bytes (whole records) and close
+    it; a descriptor alias or a device is not ours to cut."""
+    with contextlib.suppress(OSError):
+        if is_ordinary_file(path):
+            os.ftruncate(fh.fileno(), keep)
+        fh.close()

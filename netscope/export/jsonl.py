@@ -6,9 +6,7 @@ crash or Ctrl-C with everything that was already reported.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
@@ -16,7 +14,7 @@ from typing import IO, Any
 from netscope.analysis.alerts import Alert
 from netscope.export.flows import flow_records
 from netscope.flow.records import FlowColumns
-from netscope.paths import is_ordinary_file, open_output
+from netscope.paths import abandon, open_output, write_fully
 
 
 class JsonlWriter:
@@ -37,18 +35,12 @@ class JsonlWriter:
         if self._fh is None:
             raise ValueError(f"{self.path} is closed")
         data = "".join(json.dumps(obj, separators=(",", ":")) + "\n" for obj in objects).encode("utf-8")
-        view = memoryview(data)
         try:
-            while view:
-                view = view[self._fh.write(view):]
+            self._size += write_fully(self._fh, data)
         except OSError:
             fh, self._fh = self._fh, None
-            if is_ordinary_file(self.path):  # ours from its first byte; a redirected stdout is not
-                with contextlib.suppress(OSError):
-                    os.ftruncate(fh.fileno(), self._size)
-            fh.close()
+            abandon(fh, self.path, self._size)
             raise
-        self._size += len(data)
         self.lines += data.count(b"\n")
 
     def close(self) -> None:

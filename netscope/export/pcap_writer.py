@@ -16,7 +16,6 @@ ends there leaves none.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import re
@@ -27,7 +26,7 @@ from typing import BinaryIO
 import numpy as np
 
 from netscope.capture.batch import RawBatch
-from netscope.paths import is_ordinary_file, open_output
+from netscope.paths import PartialWrite, abandon, open_output, write_fully
 
 log = logging.getLogger(__name__)
 
@@ -197,15 +196,13 @@ class PcapWriter:
         """Write all of `buffer`: the file header, or records ending at `record_end` (bytes into
         the buffer), which say what a write that fails part-way keeps."""
         assert self._file is not None
-        view = memoryview(buffer).cast("B")
-        size = len(view)
         try:
-            while view:
-                view = view[self._file.write(view):]
-        except OSError as exc:
-            records = 0 if record_end is None else int(np.searchsorted(record_end, size - len(view), side="right"))
+            size = write_fully(self._file, buffer)
+        except PartialWrite as exc:
+            records = 0 if record_end is None else int(np.searchsorted(record_end, exc.landed, side="right"))
             kept = int(record_end[records - 1]) if records else 0
-            self._give_up(self._segment_size + kept)
+            file, self._file = self._file, None
+            abandon(file, self._current, self._segment_size + kept)
             self._account(kept, records)
             raise _write_error(self._current, exc) from exc
         self._account(size, 0 if record_end is None else record_end.size)
@@ -214,15 +211,6 @@ class PcapWriter:
         self._segment_size += size
         self.bytes_written += size
         self.packets_written += records
-
-    def _give_up(self, whole: int) -> None:
-        """After a failed write: cut the file back to its `whole` bytes of complete records and
-        close it (a redirected stdout is not ours to cut)."""
-        file, self._file = self._file, None
-        with contextlib.suppress(OSError):
-            if is_ordinary_file(self._current):
-                os.ftruncate(file.fileno(), whole)
-            file.close()
 
     def _fit_snaplen(self, longest: int) -> None:
         if longest <= self.snaplen:
