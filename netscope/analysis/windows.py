@@ -98,10 +98,6 @@ class SlidingWindows:
     def tracked_keys(self) -> int:
         return self._keys.count
 
-    @property
-    def stored_entries(self) -> int:
-        return len(self._members) + len(self._entries)
-
     def observe(self, keys: list[np.ndarray], times: np.ndarray, members: list[np.ndarray]) -> Firings:
         """Record and evaluate one batch of counted packets (times nondecreasing, µs)."""
         if not times.shape[0]:

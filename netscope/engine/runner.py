@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError
+from netscope.capture.source import PacketSource
 from netscope.engine.core import Engine
 from netscope.engine.messages import (
     Command,
@@ -47,7 +48,7 @@ class RunResult:
 class Runner:
     """Runs one source through one engine until EOF, count, or stop."""
 
-    def __init__(self, engine: Engine, source, outputs: RunOutputs, *, tick_s: float, replay_speed: float,
+    def __init__(self, engine: Engine, source: PacketSource, outputs: RunOutputs, *, tick_s: float, replay_speed: float,
                  count: int = 0, publish: Publish | None = None, poll_commands: PollCommands | None = None,
                  stop_event: threading.Event | None = None, live: bool = False) -> None:
         self.engine = engine

@@ -13,6 +13,7 @@ from netscope.analysis.tcp_health import TcpHealthSettings
 from netscope.capture.interfaces import default_interface
 from netscope.capture.live import LiveSource
 from netscope.capture.offline import FileSource
+from netscope.capture.source import PacketSource
 from netscope.config import Config, ConfigError
 from netscope.engine.core import Engine, EngineSettings
 from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
@@ -53,7 +54,7 @@ def resolve_source(config: Config) -> tuple[Config, str | None]:
         "(use -i IFACE as root, or --read-pcap FILE)")
 
 
-def open_source(config: Config):
+def open_source(config: Config) -> PacketSource:
     c = config.capture
     if c.read_pcap:
         return FileSource(c.read_pcap, bpf_filter=c.filter)
@@ -68,14 +69,15 @@ def open_source(config: Config):
     return open_live()
 
 
-def source_info(config: Config, source) -> SourceInfo:
+def source_info(config: Config, source: PacketSource) -> SourceInfo:
     live = not config.capture.read_pcap
     return SourceInfo(name=config.capture.interface if live else config.capture.read_pcap,
                       kind="live" if live else "file",
                       link=link_name(source.linktype))
 
 
-def build_engine(config: Config, source, *, keep_recent_packets: bool, top_n: int) -> Engine | PipelineEngine:
+def build_engine(config: Config, source: PacketSource, *, keep_recent_packets: bool,
+                 top_n: int) -> Engine | PipelineEngine:
     settings = EngineSettings(
         flow=FlowSettings(timeout_s=config.flow.timeout_secs, max_flows=config.flow.max_flows,
                           collect_expired=bool(config.output.expired_flows_jsonl)),
