@@ -1,9 +1,9 @@
-"""Bounded DNS message decoding (reference §2.5), for passive DNS and one-line summaries.
+"""Bounded DNS message decoding (reference §2.5), for passive DNS: the names flows talk to.
 
 DNS arrives from anyone on the network, so every read is bounds-checked and every loop has a
 named limit: a hostile message costs at most a few thousand steps and never raises. Public
-functions answer None for anything malformed; `_Malformed` only carries the reason between
-the internal readers and the detail view's "section parse failed" note.
+functions answer None for anything malformed; `_Malformed` only carries the failure out of the
+internal readers.
 """
 
 from __future__ import annotations
@@ -18,19 +18,11 @@ MAX_LABELS = 128
 MAX_NAME_BYTES = 255  # wire length, length octets and the root octet included (RFC 1035 §2.3.4)
 MAX_LABEL_BYTES = 63
 MAX_RECORDS = 1024  # qd + an + ns + ar
-RDATA_HEX_BYTES = 24
 
-TYPE_A, TYPE_NS, TYPE_CNAME, TYPE_PTR, TYPE_MX, TYPE_TXT, TYPE_AAAA = 1, 2, 5, 12, 15, 16, 28
+TYPE_A, TYPE_NS, TYPE_CNAME, TYPE_PTR, TYPE_MX, TYPE_AAAA = 1, 2, 5, 12, 15, 28
 CLASS_IN = 1
 CLASS_MASK = 0x7FFF  # mDNS puts its cache-flush / unicast-response bit on top of the class
 
-TYPE_NAMES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV",
-              41: "OPT", 255: "ANY"}
-CLASS_NAMES = {1: "IN", 3: "CH", 4: "HS", 255: "ANY"}
-OPCODE_NAMES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
-RCODE_NAMES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
-_FLAG_BITS = (("QR", 0x8000), ("AA", 0x0400), ("TC", 0x0200), ("RD", 0x0100), ("RA", 0x0080), ("AD", 0x0020),
-              ("CD", 0x0010))
 _NAME_TARGET_TYPES = (TYPE_NS, TYPE_CNAME, TYPE_PTR)
 
 _HEADER = struct.Struct(">6H")
@@ -40,14 +32,6 @@ _RR_TAIL = struct.Struct(">HHIH")
 # control characters into a terminal.
 _PRINTABLE = bytes(range(0x20, 0x7F))
 _RENDERED_BYTE = tuple(chr(b) if 0x20 <= b < 0x7F else f"\\x{b:02x}" for b in range(256))
-
-
-def type_name(rtype: int) -> str:
-    return TYPE_NAMES.get(rtype, f"TYPE{rtype}")
-
-
-def class_name(rclass: int) -> str:
-    return CLASS_NAMES.get(rclass, f"CLASS{rclass}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,19 +46,6 @@ class DnsHeader:
     @property
     def is_response(self) -> bool:
         return bool(self.flags & 0x8000)
-
-    @property
-    def opcode(self) -> str:
-        return OPCODE_NAMES.get((self.flags >> 11) & 0xF, "UNKNOWN")
-
-    @property
-    def rcode(self) -> str:
-        return RCODE_NAMES.get(self.flags & 0xF, "UNKNOWN")
-
-    @property
-    def flag_names(self) -> str:
-        """QR AA TC RD RA AD CD that are set, space separated, or "-"."""
-        return " ".join(name for name, bit in _FLAG_BITS if self.flags & bit) or "-"
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,21 +70,6 @@ class ResourceRecord:
         if (self.rtype == TYPE_A and len(self.rdata) == 4) or (self.rtype == TYPE_AAAA and len(self.rdata) == 16):
             return str(ipaddress.ip_address(self.rdata))
         return None
-
-    def render_rdata(self) -> str:
-        address = self.address
-        if address is not None:
-            return address
-        if self.rtype == TYPE_MX and self.target is not None:
-            return f"preference={int.from_bytes(self.rdata[:2], 'big')} exchange={self.target}"
-        if self.target is not None:
-            return self.target
-        if self.rtype == TYPE_TXT:
-            chunks = _txt_chunks(self.rdata)
-            if chunks is not None:
-                return " ".join(f'"{_render_label(chunk)}"' for chunk in chunks)
-        shown = self.rdata[:RDATA_HEX_BYTES].hex()
-        return f"0x{shown}{'...' if len(self.rdata) > RDATA_HEX_BYTES else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,48 +100,6 @@ def parse_dns(payload: bytes) -> DnsMessage | None:
         return _parse_sections(bytes(payload), header)
     except _Malformed:
         return None
-
-
-def dns_summary(payload: bytes) -> str | None:
-    """The reference's one-line brief: `id=0x1234 Q A example.com` or `id=0x1234 R NOERROR Q=1 A=1 NS=0 AR=0`."""
-    header = parse_header(payload)
-    if header is None:
-        return None
-    head = f"id=0x{header.id:04x}"
-    if header.is_response:
-        return (f"{head} R {header.rcode} Q={header.qdcount} A={header.ancount} NS={header.nscount} "
-                f"AR={header.arcount}")
-    if header.qdcount == 0:
-        return f"{head} Q QD=0"
-    message = parse_dns(payload)
-    if message is None:
-        return f"{head} Q QD={header.qdcount}"
-    question = message.questions[0]
-    return f"{head} Q {type_name(question.qtype)} {question.name}"
-
-
-def dns_detail(payload: bytes, max_answers: int = 2) -> list[tuple[str, str]] | None:
-    """Field/value rows for a detail view (the reference's web DNS layer); None if not DNS-sized."""
-    header = parse_header(payload)
-    if header is None:
-        return None
-    rows = [("ID", f"0x{header.id:04x}"), ("Message Type", "Response" if header.is_response else "Query"),
-            ("Opcode", header.opcode), ("RCode", header.rcode), ("Flags", header.flag_names),
-            ("Questions", str(header.qdcount)), ("Answers", str(header.ancount)),
-            ("Authorities", str(header.nscount)), ("Additionals", str(header.arcount))]
-    try:
-        message = _parse_sections(bytes(payload), header)
-    except _Malformed as err:
-        rows.append(("Parse Note", f"section parse failed: {err}"))
-        return rows
-    if message.questions:
-        question = message.questions[0]
-        rows.append(("Question", f"{type_name(question.qtype)} {question.name}"))
-        rows.append(("QClass", class_name(question.qclass & CLASS_MASK)))
-    if message.answers:
-        sample = [f"{rr.name} {type_name(rr.rtype)} {rr.render_rdata()}" for rr in message.answers[:max_answers]]
-        rows.append(("Answers (sample)", " | ".join(sample)))
-    return rows
 
 
 def _parse_sections(msg: bytes, header: DnsHeader) -> DnsMessage:
@@ -289,15 +203,3 @@ def _render_name(labels: list[bytes]) -> str:
     if not labels:
         return "."
     return ".".join(_render_label(label) for label in labels)
-
-
-def _txt_chunks(rdata: bytes) -> list[bytes] | None:
-    chunks = []
-    pos = 0
-    while pos < len(rdata):
-        end = pos + 1 + rdata[pos]
-        if end > len(rdata):
-            return None
-        chunks.append(rdata[pos + 1:end])
-        pos = end
-    return chunks
