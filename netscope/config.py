@@ -224,10 +224,11 @@ def load_file(path: str | Path) -> Config:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
-    return _build(Config, data, "")
+    return from_dict(data)
 
 
 def from_dict(data: dict[str, Any]) -> Config:
+    """A Config from TOML-shaped data: unknown keys and wrong types raise, ranges are left to validate."""
     return _build(Config, data, "")
 
 

@@ -62,8 +62,7 @@ class HeadlessPrinter:
                 out.print(line, markup=False, highlight=False)
 
 
-def summary_table(totals: Totals, result: RunResult | None, written: list[tuple[str, str]],
-                  live: bool) -> Table:
+def summary_table(totals: Totals, written: list[tuple[str, str]], live: bool) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold")
     table.add_column(justify="right")
@@ -153,7 +152,7 @@ def run_headless(config: Config) -> int:
             error = error or closing_error
     if result is not None and result.warning:
         print(f"warning: {result.warning}", file=sys.stderr)
-    console.print(summary_table(engine.totals(), result, written, live))
+    console.print(summary_table(engine.totals(), written, live))
     if error:
         print(f"error: {error}", file=sys.stderr)
         return 1
