@@ -52,6 +52,7 @@ class MainScreen(Screen):
         self.history_panel = HistoryPanel(history, window_s)
         self.table = FlowsTable(id="flows")
         self.alerts = AlertsPane(id="alerts")
+        self.seen_finished = False
 
     def compose(self) -> ComposeResult:
         yield self.header
@@ -72,8 +73,10 @@ class MainScreen(Screen):
         """Draw one snapshot (the app calls this only while the display is not frozen)."""
         self.header.show(snapshot, view)
         self.history_panel.refresh_charts(view.units)
-        if snapshot.state == "finished" and self.table.sort_key is SortKey.RATE:
-            self.table.sort_key = SortKey.TOTAL  # nothing moves any more: show the heaviest flows
+        if snapshot.state == "finished" and not self.seen_finished:
+            self.seen_finished = True  # once: a sort chosen after the end stays chosen
+            if self.table.sort_key is SortKey.RATE:
+                self.table.set_sort(SortKey.TOTAL)  # nothing moves any more: the heaviest flows
         # ages count on the capture's clock: a replay's packet time; live, the wall clock, which
         # keeps running when the network goes quiet (the newest packet's time would stop)
         live = snapshot.source.kind == "live" or snapshot.capture_time is None

@@ -342,6 +342,15 @@ def test_finished_replay_ranks_by_total_bytes():
         assert "finished" in header_text(app)
         assert app.main.table.sort_key is SortKey.TOTAL
         assert table_keys(app)[0] == IPERF.key
+        assert link.sent[-1] == SetRanking("bytes")  # the engine must send the heaviest flows
+        await pilot.press("s")
+        link.push(finished())
+        await settle(pilot)
+        assert app.main.table.sort_key is SortKey.PACKETS
+        await pilot.press("s", "s")  # age, then rate: chosen after the end, it stays
+        link.push(finished())
+        await settle(pilot)
+        assert app.main.table.sort_key is SortKey.RATE
 
     run(check, link)
 
