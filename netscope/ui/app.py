@@ -117,6 +117,7 @@ class NetscopeApp(App[None]):
         self.frozen = False
         self.pending_speed: float | None = None
         self.pending_pause: bool | None = None
+        self.early_pause = False  # space before the first snapshot: applied when it arrives
         self.error: str | None = None
         self.main = MainScreen(self.history, settings.history_points * self.tick_s, self.drops)
 
@@ -151,6 +152,9 @@ class NetscopeApp(App[None]):
                 self.screen.apply(message)
         if newest is not None and not self.frozen:
             self.draw()  # an engine that stopped on an error sent where it stopped first
+        if newest is not None and self.early_pause:  # once the first snapshot is on screen
+            self.early_pause = False
+            self.action_pause()
         if self.link.error:
             self.fail(self.link.error)
 
@@ -221,7 +225,13 @@ class NetscopeApp(App[None]):
             self.draw()
 
     def action_pause(self) -> None:
-        """Space: pause the replay itself; a live capture cannot pause, so freeze the display."""
+        """Space: pause the replay itself; a live capture cannot pause, so freeze the display.
+
+        Before the first snapshot it is not known which, so the key waits for it.
+        """
+        if self.snapshot is None:
+            self.early_pause = not self.early_pause
+            return
         if not self._replay_running():
             self.action_freeze()
             return

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from textual.widgets import DataTable, Input
 
 from netscope.engine.messages import RequestDetail, SetFilter, SetPaused, SetRanking, SetSpeed
@@ -100,6 +101,23 @@ def test_space_on_live_capture_freezes_the_display_only():
         assert app.frozen
         assert not [c for c in link.sent if isinstance(c, SetPaused)]
         assert "live" in header_text(app)
+
+    run(check, link)
+
+
+@pytest.mark.parametrize("live", [False, True])
+def test_space_before_the_first_snapshot_waits_for_it(live):
+    link = FakeLink()
+
+    async def check(pilot, app):
+        await pilot.press("space")
+        await settle(pilot)
+        assert not app.frozen and not link.sent  # neither a replay to pause nor a display to freeze yet
+        link.push(snapshot(1, state="live", source=LIVE_SOURCE) if live else snapshot(1))
+        await settle(pilot)
+        assert (link.sent == [SetPaused(True)]) is not live
+        assert app.frozen is live
+        assert ("DISPLAY FROZEN" if live else "paused") in header_text(app)
 
     run(check, link)
 
