@@ -120,9 +120,10 @@ class FlowColumns:
         health = {row_field: getattr(self, name) for name, row_field in _HEALTH_FIELDS.items()}
         for i in range(self.count):
             v = int(self.ip_version[i])
+            proto = PROTO_NAMES.get(int(self.proto[i]), str(int(self.proto[i])))
             out.append(
                 FlowRow(
-                    proto=PROTO_NAMES.get(int(self.proto[i]), str(int(self.proto[i]))),
+                    proto=proto,
                     a_ip=format_ip(v, self.a_hi[i], self.a_lo[i]),
                     a_port=int(self.a_port[i]),
                     b_ip=format_ip(v, self.b_hi[i], self.b_lo[i]),
@@ -138,7 +139,9 @@ class FlowColumns:
                     tick_bytes=int(self.tick_bytes[i]),
                     tick_packets=int(self.tick_packets[i]),
                     rate_bps=int(self.tick_bytes[i]) * 8 / max(tick_seconds, 1e-3),
-                    **{field: _python_value(column[i]) for field, column in health.items() if column is not None},
+                    # TCP health is measured for TCP only: other flows carry "not measured", as in exports
+                    **({field: _python_value(column[i]) for field, column in health.items() if column is not None}
+                       if proto == "tcp" else {}),
                 )
             )
         return out

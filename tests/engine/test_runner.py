@@ -166,6 +166,17 @@ def test_ticks_report_the_top_flows_the_screen_filter_matches(sample_pcap: Path,
     assert [(r.proto, r.b_port) for r in tops["udp !port:5201"]] == [("udp", 5353)]
 
 
+@pytest.mark.parametrize("workers", [0, 2])
+def test_tick_rows_carry_tcp_health_for_tcp_flows_only(sample_pcap: Path, workers: int) -> None:
+    """A UDP flow has no retransmissions to count: "not measured", as the exports say, not 0."""
+    rows = final_rows(sample_pcap, SetFilter(""), workers)
+    udp = [r for r in rows if r.proto == "udp"]
+    tcp = [r for r in rows if r.proto == "tcp"]
+    assert udp and tcp
+    assert all(r.retransmissions is None and r.out_of_order is None and r.rtt_ms is None for r in udp)
+    assert all(r.retransmissions == 0 and r.rtt_samples for r in tcp)
+
+
 def test_detail_request_returns_counters_and_recent_packets(sample_pcap: Path) -> None:
     published: list = []
     commands: list = []
