@@ -99,7 +99,8 @@ def build_parser() -> argparse.ArgumentParser:
     out = p.add_argument_group("output")
     out.add_argument("--headless", action=flag, help="no TUI: stats lines and a summary (default when stdin "
                      "or stdout is not a terminal)")
-    out.add_argument("-q", "--quiet", action=flag, help="headless: only the summary and errors")
+    out.add_argument("-q", "--quiet", action=flag,
+                     help="headless: no banner, alert lines or progress bar; --stats lines still print")
     out.add_argument("--stats", action=flag, help="headless: print a [stats] line every interval")
     out.add_argument("--stats-interval-ms", type=int, metavar="MS", help="stats interval (default 1000)")
     out.add_argument("--top-flows", type=int, metavar="N", help="headless: top N flows under each stats line")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from netscope.paths import STDOUT_FD, descriptor_alias, is_ordinary_file
+from netscope.paths import STDOUT_FD, descriptor_alias, existing_segments, is_ordinary_file, is_segment_name
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -220,6 +220,9 @@ def load_file(path: str | Path) -> Config:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:  # TOML is UTF-8 by definition
+        raise ConfigError(f"config file {path} is not valid TOML: not UTF-8 (byte 0x{exc.object[exc.start]:02x} "
+                          f"at offset {exc.start})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -265,7 +268,8 @@ def validate(config: Config) -> Config:
         detector = getattr(c.analysis.anomalies, name)
         for key in ("window_secs", "cooldown_secs"):
             if not 0 <= getattr(detector, key) <= 86400:
-                raise ConfigError(f"analysis.anomalies.{name}.{key} must be between 0 and 86400 seconds")
+                raise ConfigError(f"analysis.anomalies.{name}.{key} must be between 0 and 86400 seconds, "
+                                  f"got {getattr(detector, key)!r}")
         for key in (f.name for f in dataclasses.fields(detector) if f.name.endswith("_threshold")):
             value = getattr(detector, key)
             if not 0 <= value <= UINT32_MAX:  # the reference's u32
@@ -311,6 +315,21 @@ def _check_distinct_files(c: Config) -> None:
             if _same_file(path, other):
                 what = "the capture being read" if other_key == "capture.read_pcap" else f"{other_key} as well"
                 raise ConfigError(f"{key} {path} is {what}")
+    if c.output.write_pcap_rotate_mb and c.output.write_pcap:
+        _check_outside_ring(Path(c.output.write_pcap), [(k, p) for k, p in files if k != "output.write_pcap"])
+
+
+def _check_outside_ring(ring: Path, files: list[tuple[str, str]]) -> None:
+    """A rotating capture writes numbered segments next to its path and deletes the oldest, ones
+    from earlier runs included: no other file of the run may be, or be named as, one of them."""
+    try:
+        segments = [segment for _, segment in existing_segments(ring)]
+    except OSError:
+        segments = []  # a directory that cannot be listed fails when the ring opens
+    for key, path in files:
+        if is_segment_name(ring, path) or any(_same_file(path, str(segment)) for segment in segments):
+            raise ConfigError(f"{key} {path} is a segment of the output.write_pcap ring {ring}, "
+                              "which rotation overwrites or deletes")
 
 
 def _same_file(a: str, b: str) -> bool:

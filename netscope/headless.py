@@ -76,6 +76,9 @@ def summary_table(totals: Totals, written: list[tuple[str, str]], live: bool) ->
         ("Parse errors", f"{totals.parse_errors:,}"),
     ]
     rows += [(f"  {label}", f"{count:,}") for label, count in sorted(totals.status_counts.items()) if label != "ok"]
+    other_ip = totals.status_counts.get("ok", 0) - totals.flow_packets  # ICMP and the like: no ports, no flow
+    if other_ip > 0:
+        rows.append(("  ip, not tcp/udp", f"{other_ip:,}"))
     if totals.wirelen_estimated:
         rows.append(("Wire length estimated", f"{totals.wirelen_estimated:,}"))
     if totals.alerts:
@@ -149,7 +152,7 @@ def run_headless(config: Config) -> int:
             error = str(exc)
         finally:
             written, closing_error = close_run(engine, outputs, source)
-            error = error or closing_error
+            error = "; ".join(message for message in (error, closing_error) if message) or None
     if result is not None and result.warning:
         print(f"warning: {result.warning}", file=sys.stderr)
     console.print(summary_table(engine.totals(), written, live))

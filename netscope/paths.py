@@ -1,4 +1,5 @@
-"""Output files: the paths that are not files of their own, and writes that keep only whole records.
+"""Output files: the paths that are not files of their own, writes that keep only whole records,
+and the names of a rotating capture's numbered segments.
 
 `/dev/stdout` and the other descriptor aliases:
 
@@ -20,9 +21,11 @@ import contextlib
 import os
 import re
 import stat
+from pathlib import Path
 from typing import IO
 
 STDOUT_FD = 1
+SEGMENT_INDEX_DIGITS = 6
 _ALIASES = {"/dev/stdin": 0, "/dev/stdout": STDOUT_FD, "/dev/stderr": 2}
 _FD_ALIAS = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd)/(\d+)")
 
@@ -83,3 +86,33 @@ def abandon(fh: IO[bytes], path: str | os.PathLike[str], keep: int) -> None:
         if is_ordinary_file(path):
             os.ftruncate(fh.fileno(), keep)
         fh.close()
+
+
+# Segment names are known here rather than in the pcap writer because the configuration must
+# refuse, before anything opens, a capture to read that the ring would overwrite or prune.
+
+def segment_path(base: Path, index: int) -> Path:
+    """`capture.pcap` -> `capture.000007.pcap`; `dump` -> `dump.000007` (same directory)."""
+    return base.with_name(f"{base.stem}.{index:0{SEGMENT_INDEX_DIGITS}d}{base.suffix}")
+
+
+def _segment_name(base: Path) -> re.Pattern[str]:
+    return re.compile(re.escape(base.stem) + r"\.([0-9]+)" + re.escape(base.suffix))
+
+
+def existing_segments(base: Path) -> list[tuple[int, Path]]:
+    """Segments of `base` already on disk (any number of digits), lowest index first."""
+    pattern = _segment_name(base)
+    directory = base.parent
+    found = []
+    for entry in os.scandir(directory):
+        match = pattern.fullmatch(entry.name)
+        if match and entry.is_file():
+            found.append((int(match.group(1)), directory / entry.name))
+    return sorted(found)
+
+
+def is_segment_name(base: Path, path: str | os.PathLike[str]) -> bool:
+    """Whether `path` (symlinks resolved) is named as one of `base`'s segments, there or to come."""
+    resolved, ring = Path(os.path.realpath(path)), Path(os.path.realpath(base.parent)) / base.name
+    return resolved.parent == ring.parent and _segment_name(ring).fullmatch(resolved.name) is not None

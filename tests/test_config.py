@@ -102,6 +102,9 @@ def test_unreadable_and_invalid_files(tmp_path: Path) -> None:
     bad.write_text("[flow\n")
     with pytest.raises(ConfigError, match="not valid TOML"):
         load_file(bad)
+    bad.write_bytes(b"\xff\xfe[flow]\n")  # UTF-16 or Latin-1, say
+    with pytest.raises(ConfigError, match="not valid TOML: not UTF-8 \\(byte 0xff at offset 0\\)"):
+        load_file(bad)
 
 
 def test_flags_override_file_and_sources_clear_each_other(tmp_path: Path) -> None:
@@ -142,6 +145,23 @@ def test_an_output_may_not_clobber_the_capture_or_another_output(tmp_path: Path,
         validate(from_dict(data))
     assert str(err.value) == message.format(**names)
     assert capture.read_bytes() == b"\xd4\xc3\xb2\xa1"
+
+
+def test_a_rotating_capture_may_not_reach_the_capture_being_read(tmp_path: Path) -> None:
+    """Rotation deletes the oldest segments, earlier runs' included: one of them, or a hard link
+    to one, must not be what the run reads (nor any other output)."""
+    ring = tmp_path / "w.pcap"
+    segment = tmp_path / "w.000001.pcap"
+    segment.write_bytes(b"\xd4\xc3\xb2\xa1")
+    (tmp_path / "copy.pcap").hardlink_to(segment)
+    rotation = {"write_pcap": str(ring), "write_pcap_rotate_mb": 1, "write_pcap_max_files": 1}
+    for read, output in ((segment, {}), (tmp_path / "copy.pcap", {}), (tmp_path / "other.pcap",
+                                                                     {"export_json": str(tmp_path / "w.7.pcap")})):
+        data = {"capture": {"read_pcap": str(read)}, "output": {**rotation, **output}}
+        with pytest.raises(ConfigError, match=r"is a segment of the output\.write_pcap ring .*w\.pcap"):
+            validate(from_dict(data))
+    unrotated = {"capture": {"read_pcap": str(segment)}, "output": {"write_pcap": str(ring)}}
+    assert validate(from_dict(unrotated)).output.write_pcap == str(ring)  # one file, w.pcap: no ring
 
 
 def test_devices_may_take_several_outputs() -> None:

@@ -1,4 +1,5 @@
-"""Descriptor aliases (/dev/stdout) are written through the descriptor, never reopened or replaced."""
+"""Descriptor aliases (/dev/stdout) are written through the descriptor, never reopened or replaced;
+segment names of a rotating capture."""
 
 from __future__ import annotations
 
@@ -7,7 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from netscope.paths import descriptor_alias, is_ordinary_file, open_output
+from netscope.paths import (
+    descriptor_alias,
+    existing_segments,
+    is_ordinary_file,
+    is_segment_name,
+    open_output,
+    segment_path,
+)
 
 
 @pytest.mark.parametrize(("path", "fd"), [
@@ -38,3 +46,25 @@ def test_an_alias_shares_the_descriptors_offset(tmp_path: Path) -> None:
     finally:
         os.close(fd)
     assert target.read_text() == "before\nours\nafter\n"
+
+
+def test_segment_names_and_scan(tmp_path: Path) -> None:
+    assert segment_path(Path("/x/capture.pcap"), 7) == Path("/x/capture.000007.pcap")
+    assert segment_path(Path("dump"), 1_234_567) == Path("dump.1234567")
+    for name in ("cap.000010.pcap", "cap.2.pcap", "cap.1234567.pcap", "cap.3.pcapng", "cap.000004.pcap.tmp"):
+        (tmp_path / name).write_bytes(b"")
+    (tmp_path / "cap.000005.pcap").mkdir()
+    assert existing_segments(tmp_path / "cap.pcap") == [
+        (2, tmp_path / "cap.2.pcap"), (10, tmp_path / "cap.000010.pcap"), (1_234_567, tmp_path / "cap.1234567.pcap")]
+
+
+def test_segment_names_are_recognised_through_symlinks(tmp_path: Path) -> None:
+    ring = tmp_path / "ring" / "cap.pcap"
+    ring.parent.mkdir()
+    (tmp_path / "elsewhere").symlink_to(ring.parent)
+    assert is_segment_name(ring, ring.parent / "cap.000001.pcap")
+    assert is_segment_name(ring, tmp_path / "elsewhere" / "cap.42.pcap")
+    assert is_segment_name(tmp_path / "elsewhere" / "cap.pcap", ring.parent / "cap.7.pcap")
+    for other in ("cap.pcap", "cap.000001.pcapng", "cap.x.pcap", "other.000001.pcap"):
+        assert not is_segment_name(ring, ring.parent / other)
+    assert not is_segment_name(ring, tmp_path / "cap.000001.pcap")

@@ -130,18 +130,20 @@ class RunOutputs:
                 try:
                     writer(table, path, engine.names)
                 except OSError as exc:
-                    failed.append(f"cannot write flow export {path}: {exc.strerror or exc}")
+                    failed.append(f"cannot write {label} flow export {path}: {exc.strerror or exc}")
                     continue
                 written.append((label, path))
         for label, stream in (("expired flows", self.expired), ("alerts", self.alerts)):
             if stream is not None:
-                written.append((label, stream.path))
+                written.append((f"{label}, incomplete" if stream.given_up else label, stream.path))
         if self.pcap is not None:
             try:
                 self.pcap.close()
             except PcapWriteError as exc:
                 failed.append(str(exc))
-            written += [("pcap", str(path)) for path in self.pcap.segments]
+            last = self.pcap.written[-1] if self.pcap.written else None
+            written += [("pcap, incomplete" if self.pcap.given_up and path == last else "pcap", str(path))
+                        for path in self.pcap.written]
         return written, "; ".join(failed) or None
 
     def close(self) -> None:

@@ -82,7 +82,7 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
         error = f"internal error: {type(exc).__name__}: {exc}"
     finally:
         written, closing_error = close_run(engine, outputs, source)
-        error = error or closing_error
+        error = "; ".join(message for message in (error, closing_error) if message) or None
         events.put(EngineFinished(tuple(written), warning, error))
 
 

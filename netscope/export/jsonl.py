@@ -30,6 +30,7 @@ class JsonlWriter:
         self._fh: IO[bytes] | None = open_output(path, "wb", buffering=0)
         self._size = 0  # bytes of whole lines written
         self.lines = 0
+        self.given_up = False  # a write failed: the file holds only the lines before it
 
     def write_many(self, objects: Iterable[dict[str, Any]]) -> None:
         if self._fh is None:
@@ -39,6 +40,7 @@ class JsonlWriter:
             self._size += write_fully(self._fh, data)
         except OSError:
             fh, self._fh = self._fh, None
+            self.given_up = True
             abandon(fh, self.path, self._size)
             raise
         self.lines += data.count(b"\n")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -26,7 +25,7 @@ from typing import BinaryIO
 import numpy as np
 
 from netscope.capture.batch import RawBatch
-from netscope.paths import PartialWrite, abandon, open_output, write_fully
+from netscope.paths import PartialWrite, abandon, existing_segments, open_output, segment_path, write_fully
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +36,6 @@ RECORD_HEADER_LEN = 16
 SNAPLEN_FIELD_OFFSET = 16
 DEFAULT_SNAPLEN = 65535
 BYTES_PER_MB = 1_048_576
-SEGMENT_INDEX_DIGITS = 6
 USEC_PER_SEC = 1_000_000
 
 # libpcap reports a few link types by their platform DLT value rather than the LINKTYPE value
@@ -64,23 +62,6 @@ def validate_rotation(write_pcap: str | os.PathLike[str] | None, rotate_mb: int,
     if rotate_mb <= 0 or max_files <= 0:
         raise ValueError("output.write_pcap_rotate_mb and output.write_pcap_max_files "
                          "must both be > 0 when rotation is enabled")
-
-
-def segment_path(base: Path, index: int) -> Path:
-    """`capture.pcap` -> `capture.000007.pcap`; `dump` -> `dump.000007` (same directory)."""
-    return base.with_name(f"{base.stem}.{index:0{SEGMENT_INDEX_DIGITS}d}{base.suffix}")
-
-
-def existing_segments(base: Path) -> list[tuple[int, Path]]:
-    """Segments of `base` already on disk (any number of digits), lowest index first."""
-    pattern = re.compile(re.escape(base.stem) + r"\.([0-9]+)" + re.escape(base.suffix))
-    directory = base.parent
-    found = []
-    for entry in os.scandir(directory):
-        match = pattern.fullmatch(entry.name)
-        if match and entry.is_file():
-            found.append((int(match.group(1)), directory / entry.name))
-    return sorted(found)
 
 
 def file_header(linktype: int, snaplen: int) -> bytes:
@@ -133,10 +114,11 @@ class PcapWriter:
     and a packet captured longer than the declared snaplen raises it in the file header so
     libpcap readers do not cut the packet short. Rotation is on when both `rotate_mb` and
     `max_files` are > 0 (see `validate_rotation`). `segments` lists the files this writer
-    keeps on disk, oldest first (just `path` without rotation). Files are written unbuffered,
-    one write per batch, so they are complete readable captures between batches; a write that
-    fails part-way (a full disk) is cut back to the last whole record and the file is given up,
-    so what it holds still reads to the end in tcpdump or tshark.
+    keeps on disk, oldest first (just `path` without rotation); `written`, those of them it
+    wrote. Files are written unbuffered, one write per batch, so they are complete readable
+    captures between batches; a write that fails part-way (a full disk) is cut back to the last
+    whole record and the file is given up, so what it holds still reads to the end in tcpdump
+    or tshark.
     """
 
     def __init__(self, path: str | os.PathLike[str], linktype: int, snaplen: int = DEFAULT_SNAPLEN,
@@ -150,6 +132,8 @@ class PcapWriter:
         self.packets_written = 0
         self.bytes_written = 0
         self.segments: list[Path] = []
+        self.written: list[Path] = []  # the segments this run wrote that are still on disk
+        self.given_up = False  # a write failed: the file being written holds only the records before it
         self._file: BinaryIO | None = None
         self._current = self.path  # the file being written, for error messages
         self._segment_size = 0  # bytes of the current segment, all of them whole records
@@ -202,6 +186,7 @@ class PcapWriter:
             records = 0 if record_end is None else int(np.searchsorted(record_end, exc.landed, side="right"))
             kept = int(record_end[records - 1]) if records else 0
             file, self._file = self._file, None
+            self.given_up = True
             abandon(file, self._current, self._segment_size + kept)
             self._account(kept, records)
             raise _write_error(self._current, exc) from exc
@@ -234,6 +219,7 @@ class PcapWriter:
         self._segment_size = 0
         self._write(file_header(self.linktype, self.snaplen))
         self.segments.append(path)
+        self.written.append(path)
 
     def _open_next_segment(self) -> None:
         self._open(segment_path(self.path, self._next_index))
@@ -248,6 +234,8 @@ class PcapWriter:
         """Delete the oldest segments beyond `max_files`; one that will not go is only a warning."""
         while len(self.segments) > self.max_files:
             oldest = self.segments.pop(0)
+            if oldest in self.written:
+                self.written.remove(oldest)
             try:
                 oldest.unlink(missing_ok=True)
             except OSError as exc:

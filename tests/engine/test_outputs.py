@@ -49,3 +49,27 @@ def test_a_stream_that_cannot_be_written_is_one_line_naming_it(tmp_path: Path) -
     with pytest.raises(OutputError) as err:
         outputs.record(SimpleNamespace(unrecorded_alerts=[Alert()]))
     assert str(err.value) == f"cannot write alerts file {tmp_path / 'alerts.jsonl'}: No space left on device"
+
+
+def test_the_summary_lists_only_what_this_run_wrote_and_says_what_is_incomplete(sample_pcap: Path,
+                                                                               tmp_path: Path) -> None:
+    """A segment an earlier run left is not this run's export; a stream given up on a full disk
+    holds only what came before, and says so."""
+    earlier = tmp_path / "ring.000001.pcap"
+    earlier.write_bytes(b"")
+    config = Config().replace("capture", read_pcap=str(sample_pcap))
+    source = open_source(config)
+    engine = build_engine(config, source, keep_recent_packets=False, top_n=0)
+    outputs = RunOutputs(OutputPaths(write_pcap=str(tmp_path / "ring.pcap"), write_pcap_rotate_mb=1,
+                                     write_pcap_max_files=5, alerts_jsonl="/dev/full"), source.linktype)
+    for raw in source.batches():
+        engine.process(raw)
+        outputs.write_packets(raw)
+    source.close()
+    with pytest.raises(OSError):
+        outputs.alerts.write_many([{"kind": "syn_flood"}])
+    written, error = outputs.finish(engine)
+    outputs.close()
+    assert error is None
+    assert written == [("alerts, incomplete", "/dev/full"), ("pcap", str(tmp_path / "ring.000002.pcap")),
+                       ("pcap", str(tmp_path / "ring.000003.pcap"))]

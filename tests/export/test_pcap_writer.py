@@ -23,8 +23,6 @@ from netscope.capture.offline import FileSource
 from netscope.export.pcap_writer import (
     PcapWriteError,
     PcapWriter,
-    existing_segments,
-    segment_path,
     validate_rotation,
 )
 
@@ -283,16 +281,6 @@ def test_extensionless_and_double_extension_bases(tmp_path: Path) -> None:
         with PcapWriter(tmp_path / base, DLT_EN10MB, rotate_mb=1, max_files=5) as writer:
             writer.write(raw)
     assert files_in(tmp_path) == ["archive.tar.000001.gz", "archive.tar.000002.gz", "dump.000001", "dump.000002"]
-
-
-def test_segment_names_and_scan(tmp_path: Path) -> None:
-    assert segment_path(Path("/x/capture.pcap"), 7) == Path("/x/capture.000007.pcap")
-    assert segment_path(Path("dump"), 1_234_567) == Path("dump.1234567")
-    for name in ("cap.000010.pcap", "cap.2.pcap", "cap.1234567.pcap", "cap.3.pcapng", "cap.000004.pcap.tmp"):
-        (tmp_path / name).write_bytes(b"")
-    (tmp_path / "cap.000005.pcap").mkdir()
-    assert existing_segments(tmp_path / "cap.pcap") == [
-        (2, tmp_path / "cap.2.pcap"), (10, tmp_path / "cap.000010.pcap"), (1_234_567, tmp_path / "cap.1234567.pcap")]
 
 
 def test_no_empty_segment_when_input_ends_on_a_boundary(tmp_path: Path) -> None:
