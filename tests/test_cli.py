@@ -44,7 +44,7 @@ def test_sample_export_matches_the_shared_tshark_table(sample_pcap: Path, tmp_pa
     assert export_flows(export_of(sample_pcap, tmp_path)) == want
 
 
-@pytest.mark.parametrize("kind", ["vlan", "snap96", "pcapng", "pcapng-snap96", "nsec"])
+@pytest.mark.parametrize("kind", ["vlan", "snap96", "snap68", "pcapng", "pcapng-snap96", "nsec"])
 def test_variant_exports_match_tshark(kind: str, make_variant, require_tool, tmp_path: Path) -> None:
     require_tool("tshark")
     capture = make_variant(kind)

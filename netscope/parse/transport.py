@@ -12,6 +12,8 @@ from netscope.parse.gather import ByteReader, field, pick
 from netscope.parse.ip import IpLayer
 
 TCP_MIN_HEADER = 20
+TCP_THROUGH_FLAGS = 14  # ports, sequence and acknowledgment numbers, data offset, flags
+TCP_THROUGH_WINDOW = 16
 UDP_HEADER = 8
 ICMP_MIN_HEADER = 8  # type, code, checksum and the 4-byte rest-of-header the reference requires
 
@@ -38,7 +40,8 @@ def decode_transport(raw: RawBatch, reader: ByteReader, ip: IpLayer) -> Transpor
     """Read the transport header of every packet whose IP layer is OK.
 
     A TCP/UDP/ICMP header that does not fit in the IP payload (or a TCP data offset below 5)
-    makes the packet TRUNCATED_L4; any other protocol leaves it OK without `has_l4`.
+    makes the packet TRUNCATED_L4; any other protocol leaves it OK without `has_l4`. Of a TCP
+    header only the bytes up to the flags have to be captured (see below).
     """
     at = raw.offset + ip.transport_offset
     # Bytes 0-7: ports + sequence number (TCP), ports + length + checksum (UDP),
@@ -54,7 +57,13 @@ def decode_transport(raw: RawBatch, reader: ByteReader, ip: IpLayer) -> Transpor
 
     tcp_header_len = (field(head, 12, 1) >> 4).astype(np.int64)
     tcp_header_len *= 4
-    tcp = is_tcp & (room >= TCP_MIN_HEADER) & (tcp_header_len >= TCP_MIN_HEADER) & (tcp_header_len <= room)
+    # A short snaplen (tcpdump -s 68, the old default) cuts TCP headers: options always, and over
+    # IPv6 the window too. Ports, sequence and acknowledgment numbers and flags are what flows
+    # and TCP health read, so those 14 bytes must be captured; the rest only has to fit in the
+    # IP length. The reference wants the whole header captured, and so loses every handshake
+    # (and every IPv6 TCP packet) of such a capture from its flows; tshark does not.
+    tcp = (is_tcp & (room >= TCP_THROUGH_FLAGS) & (tcp_header_len >= TCP_MIN_HEADER)
+           & (tcp_header_len <= ip.declared_len))
     udp = is_udp & (room >= UDP_HEADER)
     icmp = is_icmp & (room >= ICMP_MIN_HEADER)
     has_l4 = tcp | udp | icmp
@@ -64,7 +73,7 @@ def decode_transport(raw: RawBatch, reader: ByteReader, ip: IpLayer) -> Transpor
     status[(is_tcp | is_udp | is_icmp) & ~has_l4] = Status.TRUNCATED_L4
 
     udp_payload = np.maximum(field(head, 4, 2).astype(np.int64) - UDP_HEADER, 0)
-    # Never negative where `tcp` holds: the header fits in `room`, which is at most declared_len.
+    # Never negative where `tcp` holds: the header fits in declared_len.
     tcp_payload = ip.declared_len - tcp_header_len
     return TransportLayer(
         status=status,
@@ -74,7 +83,7 @@ def decode_transport(raw: RawBatch, reader: ByteReader, ip: IpLayer) -> Transpor
         tcp_flags=_only(tcp, field(head, 13, 1)),
         tcp_seq=_only(tcp, field(head, 4, 4)),
         tcp_ack=_only(tcp, field(head, 8, 4)),
-        tcp_window=_only(tcp, field(head, 14, 2)),
+        tcp_window=_only(tcp & (room >= TCP_THROUGH_WINDOW), field(head, 14, 2)),  # 0: not captured
         payload_len=tcp_payload * tcp + udp_payload * udp,
         icmp_type=_only(icmp, field(head, 0, 1)),
         icmp_code=_only(icmp, field(head, 1, 1)),

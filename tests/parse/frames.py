@@ -37,7 +37,7 @@ class Frame:
     extensions: list[tuple[int, int]] = field(default_factory=list)  # (end, kind) per IPv6 ext. header
     fragment_header_end: int | None = None  # a non-initial fragment is known once this is captured
     proto: int = 0
-    transport_end: int = 0  # end of the TCP/UDP/ICMP header; 0 for other protocols
+    transport_end: int = 0  # end of what the TCP/UDP/ICMP header needs captured; 0 for other protocols
 
 
 def _u(data: bytes) -> int:
@@ -61,7 +61,7 @@ def transports(draw: st.DrawFn, version: int) -> tuple[int, bytes, int]:
         )
         segment.off = 5 + len(options) // 4
         segment.flags = draw(st.integers(0, 0x1FF))
-        return PROTO_TCP, bytes(segment), 20 + len(options)
+        return PROTO_TCP, bytes(segment), 14  # the window and options may be cut: ports to flags are read
     if kind == "udp":
         declared = draw(st.one_of(st.just(8 + len(payload)), st.integers(0, 0xFFFF)))
         segment = dpkt.udp.UDP(sport=draw(st.integers(0, 0xFFFF)), dport=draw(st.integers(0, 0xFFFF)),
