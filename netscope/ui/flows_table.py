@@ -148,6 +148,7 @@ class FlowsTable(DataTable):
         self.sort_key = SortKey.RATE
         self.reverse = False
         self.display_filter: DisplayFilter = NO_FILTER
+        self.filter_error: str | None = None  # why the text being typed is no filter (shown until fixed)
         self.units = Units.BITS
         self.shown: list[FlowRow] = []
         self._plan: list[Column] = []
@@ -203,6 +204,10 @@ class FlowsTable(DataTable):
         self.redraw()
         if changed:
             self.post_message(self.FilterChanged(display_filter.text))
+
+    def set_filter_error(self, error: str | None) -> None:
+        self.filter_error = error
+        self._update_titles()
 
     def set_units(self, units: Units) -> None:
         self.units = units
@@ -329,7 +334,9 @@ class FlowsTable(DataTable):
         names = " [dim]·[/dim] names" if self.show_names else ""
         self.border_title = f"Flows [dim]by[/dim] {self.sort_key.label} {direction}{names}"
         total = len(self.rows_in)
-        if self.display_filter:
+        if self.filter_error is not None:
+            self.border_subtitle = f"[b $error]{self.filter_error}[/]"
+        elif self.display_filter:
             self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {len(self.shown)} of {total}"
         else:
             self.border_subtitle = f"top {total}" if total else "no flows yet"

@@ -127,27 +127,38 @@ class MainScreen(Screen):
         field = self.filter_input
         field.value = ""
         field.remove_class("-active", "-invalid")
+        self.table.set_filter_error(None)
         self.table.set_filter(NO_FILTER)
         self.table.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
+        """Each keystroke applies the text when it parses; while it does not, the last filter that
+        did stays applied and the error stays under the table until the text is fixed."""
         event.stop()
         try:
             display_filter = parse_filter(event.value)
         except FilterError as exc:
             event.input.add_class("-invalid")
             event.input.tooltip = str(exc)
-            self.table.border_subtitle = f"[b]{exc}[/b]"
+            self.table.set_filter_error(str(exc))
             return
         event.input.remove_class("-invalid")
         event.input.tooltip = None
+        self.table.set_filter_error(None)
         self.table.set_filter(display_filter)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
-        """Enter keeps the filter (shown under the table) and gives the keys back to the table."""
+        """Enter keeps the filter (shown under the table) and gives the keys back to the table;
+        on text that does not parse it keeps the input open, the error shown (Esc clears)."""
         event.stop()
-        if not event.value.strip() or event.input.has_class("-invalid"):
+        if not event.value.strip():
             self.action_clear_filter()
+            return
+        try:
+            parse_filter(event.value)
+        except FilterError as exc:
+            event.input.add_class("-invalid")  # Input's own validation on submit drops the class
+            self.table.set_filter_error(str(exc))
             return
         event.input.remove_class("-active")
         self.table.focus()
