@@ -93,27 +93,43 @@ AGE = Column("age", "Age", 6, right=True, sort=SortKey.AGE)
 RTT = Column("rtt", "RTT", 6, right=True, sort=SortKey.RTT)  # smoothed (EWMA)
 RETRANSMISSIONS = Column("retr", "Retr", 6, right=True, sort=SortKey.RETRANSMISSIONS)
 ENDPOINT_MIN, ENDPOINT_MAX = 15, 32
+ENDPOINT_FLOOR = 11  # how far endpoints shrink (squeezed with an ellipsis) before rate or total goes
 DROP_ORDER = ("tick", "retr", "rtt", "age", "packets", "state")  # first to go when the terminal is narrow
+LAST_RESORT = ("rate", "total", "proto")  # then these; neither list drops the column sorted by
 CELL_PADDING = 1
 
 
-def plan_columns(available: int) -> list[Column]:
-    """The columns that fit in `available` cells, endpoints sharing what is left."""
+def plan_columns(available: int, sort_key: SortKey = SortKey.RATE) -> list[Column]:
+    """The columns that fit in `available` cells, endpoints sharing what is left.
+
+    Whole columns give way, never digits: below the width the essentials need at ENDPOINT_MIN,
+    endpoints shrink to ENDPOINT_FLOOR, then rate or total goes (whichever the sort does not
+    use), then the protocol. The column the table is sorted by stays, so the title's "by ..."
+    always has its column.
+    """
     fixed = [RANK, PROTO, STATE, RTT, RETRANSMISSIONS, PACKETS, TICK_BYTES, RATE, TOTAL, AGE]
     pad = 2 * CELL_PADDING
 
-    def need(columns: list[Column]) -> int:
-        return sum(c.width + pad for c in columns) + 2 * (ENDPOINT_MIN + pad)
+    def need(columns: list[Column], endpoint: int = ENDPOINT_MIN) -> int:
+        return sum(c.width + pad for c in columns) + 2 * (endpoint + pad)
+
+    def drop(key: str) -> list[Column]:
+        return [c for c in fixed if c.key != key or (c.sort is sort_key and key != "tick")]
 
     for key in DROP_ORDER:
         if need(fixed) <= available:
             break
-        fixed = [c for c in fixed if c.key != key]
+        fixed = drop(key)
+    for key in LAST_RESORT:
+        if need(fixed, ENDPOINT_FLOOR) <= available:
+            break
+        fixed = drop(key)
     spare = available - sum(c.width + pad for c in fixed) - 2 * pad
-    endpoint_width = max(ENDPOINT_MIN, min(ENDPOINT_MAX, spare // 2))
+    endpoint_width = max(ENDPOINT_FLOOR, min(ENDPOINT_MAX, spare // 2))
     a = Column("a", "Endpoint A", endpoint_width, sort=SortKey.A)
     b = Column("b", "Endpoint B", endpoint_width, sort=SortKey.B)
-    return [fixed[0], fixed[1], a, b, *fixed[2:]]
+    lead = [c for c in fixed if c in (RANK, PROTO)]
+    return [*lead, a, b, *(c for c in fixed if c not in lead)]
 
 
 def row_key(key: FlowKey) -> str:
@@ -229,7 +245,7 @@ class FlowsTable(DataTable):
 
     def redraw(self) -> None:
         selected = self.selected_flow
-        plan = plan_columns(self.scrollable_content_region.width or 80)
+        plan = plan_columns(self.scrollable_content_region.width or 80, self.sort_key)
         if plan != self._plan:
             self.clear(columns=True)
             self._by_key, self._drawn, self._order = {}, {}, []

@@ -2,17 +2,19 @@ from __future__ import annotations
 
 import pytest
 
-from netscope.ui.flows_table import CELL_PADDING, ENDPOINT_MIN, plan_columns
+from netscope.ui.flows_table import CELL_PADDING, ENDPOINT_MIN, SortKey, plan_columns
 
 
-@pytest.mark.parametrize("available", range(60, 240, 7))
-def test_planned_columns_fit_and_keep_the_essentials(available):
-    plan = plan_columns(available)
+@pytest.mark.parametrize("available", range(43, 240, 3))
+@pytest.mark.parametrize("sort_key", [SortKey.RATE, SortKey.TOTAL, SortKey.PACKETS, SortKey.AGE, SortKey.RTT])
+def test_planned_columns_fit_whole_and_keep_the_sorted_one(available, sort_key):
+    plan = plan_columns(available, sort_key)
     keys = [c.key for c in plan]
-    assert keys[:4] == ["rank", "proto", "a", "b"]
-    assert {"rate", "total"} <= set(keys)
-    if available >= 77:
-        assert sum(c.width + 2 * CELL_PADDING for c in plan) <= available
+    assert sum(c.width + 2 * CELL_PADDING for c in plan) <= available  # nothing is cut mid-value
+    assert keys[0] == "rank" and keys[-2:] != ["a", "b"] and keys.index("b") == keys.index("a") + 1
+    assert sort_key in {c.sort for c in plan}
+    if available >= (60 if sort_key in (SortKey.RATE, SortKey.TOTAL) else 70):  # a sorted column of its own costs
+        assert {"proto", "rate", "total"} <= set(keys)
 
 
 def test_wide_terminals_get_every_column_and_longer_endpoints():
