@@ -162,8 +162,7 @@ class NetscopeApp(App[None]):
         """Account for every snapshot, drawn or not: history, alerts and drops keep counting."""
         self.snapshot = snapshot
         if snapshot.state != "finished" or snapshot.interval_packets:  # a finished replay's graph stays put
-            self.history.add(snapshot.interval_bytes / snapshot.interval_s if snapshot.interval_s > 0 else 0.0,
-                             snapshot.pps)
+            self.history.add(snapshot.bps / 8, snapshot.pps)
         self.main.alerts.add(snapshot.new_alerts)
         self.drops.update(snapshot.totals, snapshot.wall_time)
         if self.pending_speed is not None and snapshot.speed == self.pending_speed:

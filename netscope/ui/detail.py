@@ -153,6 +153,8 @@ class FlowDetailScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "app.pop_screen", "Back")]
 
     DEFAULT_CSS = """
+    FlowDetailScreen { overflow: hidden; }  /* a short terminal cuts the bottom, never scrolls the screen */
+    FlowDetailScreen #summary { max-height: 45%; }
     FlowDetailScreen #packets {
         height: 1fr;
         min-height: 5;

@@ -95,7 +95,8 @@ RETRANSMISSIONS = Column("retr", "Retr", 6, right=True, sort=SortKey.RETRANSMISS
 ENDPOINT_MIN, ENDPOINT_MAX = 15, 32
 ENDPOINT_FLOOR = 11  # how far endpoints shrink (squeezed with an ellipsis) before rate or total goes
 DROP_ORDER = ("tick", "retr", "rtt", "age", "packets", "state")  # first to go when the terminal is narrow
-LAST_RESORT = ("rate", "total", "proto")  # then these; neither list drops the column sorted by
+# then these; neither list drops the column sorted by, nor the rank (rows are ordered by it)
+LAST_RESORT = ("rate", "total", "proto")
 CELL_PADDING = 1
 
 

@@ -120,7 +120,7 @@ class HeaderBar(Widget):
         units = self.view.units
         now = snap.wall_time
         groups: list[list[Part]] = [
-            [(formatting.rate(snap.interval_bytes / snap.interval_s if snap.interval_s > 0 else 0.0, units),
+            [(formatting.rate(snap.bps / 8, units),
               "bold $success")],
             [(formatting.packet_rate(snap.pps), "bold $accent")],
             [("flows ", "$text-muted"), (formatting.count(totals.active_flows), "bold")],

@@ -116,20 +116,24 @@ class HistoryPanel(Horizontal):
         super().__init__()
         self.history = history
         self.window = formatting.age(window_s)
+        self.now = (0.0, 0.0)
 
     def compose(self) -> ComposeResult:
         yield HistoryChart("throughput", self.history, self.history.bytes_per_s, id="bps-chart")
         yield HistoryChart("packets", self.history, self.history.packets_per_s, id="pps-chart")
 
-    def refresh_charts(self, units: Units) -> None:
+    def refresh_charts(self, units: Units, now: tuple[float, float] | None = None) -> None:
+        """Redraw both charts; `now` is the (bytes/s, packets/s) the header shows, which the
+        titles repeat (a finished replay's graph keeps its last points, but nothing moves now)."""
         history = self.history
-        last_bytes = history.bytes_per_s[-1] if history.bytes_per_s else 0.0
-        last_packets = history.packets_per_s[-1] if history.packets_per_s else 0.0
+        if now is not None:
+            self.now = now
+        now_bytes, now_packets = self.now
         peak_bytes = max(history.bytes_per_s, default=0.0)
         peak_packets = max(history.packets_per_s, default=0.0)
         self.query_one("#bps-chart", HistoryChart).show(
-            formatting.rate(last_bytes, units), f"{formatting.rate(peak_bytes, units)} · {self.window}",
+            formatting.rate(now_bytes, units), f"{formatting.rate(peak_bytes, units)} · {self.window}",
         )
         self.query_one("#pps-chart", HistoryChart).show(
-            formatting.packet_rate(last_packets), f"{formatting.packet_rate(peak_packets)} · {self.window}",
+            formatting.packet_rate(now_packets), f"{formatting.packet_rate(peak_packets)} · {self.window}",
         )

@@ -20,6 +20,7 @@ from netscope.ui.header import DropWatch, HeaderBar, HeaderView
 from netscope.ui.history import HistoryPanel, ThroughputHistory
 
 SHORT_SCREEN = 32  # below this many lines the history and alerts give rows to the table
+TINY_SCREEN = 18  # below this, they give way to it altogether
 
 
 class MainScreen(Screen):
@@ -31,10 +32,12 @@ class MainScreen(Screen):
     ]
 
     DEFAULT_CSS = """
+    MainScreen { overflow: hidden; }  /* a short terminal cuts the bottom, never scrolls the screen */
     MainScreen HistoryPanel { height: 7; }
     MainScreen AlertsPane { height: 6; }
     MainScreen.-short HistoryPanel { height: 4; }
     MainScreen.-short AlertsPane { height: 3; }
+    MainScreen.-tiny HistoryPanel, MainScreen.-tiny AlertsPane { display: none; }
     MainScreen #filter {
         display: none;
         height: 1;
@@ -68,11 +71,12 @@ class MainScreen(Screen):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.height < SHORT_SCREEN, "-short")
+        self.set_class(event.size.height < TINY_SCREEN, "-tiny")
 
     def show(self, snapshot: TickSnapshot, view: HeaderView) -> None:
         """Draw one snapshot (the app calls this only while the display is not frozen)."""
         self.header.show(snapshot, view)
-        self.history_panel.refresh_charts(view.units)
+        self.history_panel.refresh_charts(view.units, (snapshot.bps / 8, snapshot.pps))
         if snapshot.state == "finished" and not self.seen_finished:
             self.seen_finished = True  # once: a sort chosen after the end stays chosen
             if self.table.sort_key is SortKey.RATE:

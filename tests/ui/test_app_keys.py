@@ -387,6 +387,11 @@ def test_finished_replay_ranks_by_total_bytes():
         await settle(pilot)
         assert "finished" in header_text(app)
         assert app.main.table.sort_key is SortKey.TOTAL
+        # the graph keeps its last points, but its titles say what the header says: nothing moves
+        rate = formatting.rate(0.0, Units.BITS)
+        assert header_text(app).splitlines()[1].split(" │ ")[0].strip() == rate
+        assert rate in app.main.query_one("#bps-chart").border_title
+        assert formatting.packet_rate(0.0) in app.main.query_one("#pps-chart").border_title
         assert table_keys(app)[0] == IPERF.key
         assert link.sent[-1] == SetRanking("bytes")  # the engine must send the heaviest flows
         await pilot.press("s")
@@ -473,3 +478,14 @@ def test_no_color_makes_the_screen_monochrome_and_keeps_the_drop_marker():
         assert "▲3" in header_text(app)  # growth still stands out without colour
 
     run(check, link, no_color=True)
+
+
+def test_a_tiny_terminal_gives_every_line_to_the_table():
+    async def check(pilot, app):
+        await settle(pilot)
+        assert not app.main.history_panel.display and not app.main.alerts.display
+        table = app.main.table
+        assert table.region.height >= 5 and table.row_count and table.shown
+        assert app.main.max_scroll_y == 0  # nothing pushed below the screen, no screen scrollbar
+
+    run(check, size=(40, 12))
