@@ -88,8 +88,11 @@ class HeaderBar(Widget):
         groups = [title, [(name, "bold"), (f" · {source.link}", "$text-muted")], self._state_parts(snap)]
         if self.view.frozen:
             groups.insert(1, [(" DISPLAY FROZEN ", "bold reverse $warning")])
-        if snap.capture_time is not None:
-            groups.append([(formatting.clock(snap.capture_time), ""), (" UTC", "$text-muted")])
+        # live, the clock is now (it must keep running while the network is quiet); a replay's
+        # is the capture's own time
+        shown_time = snap.wall_time if source.kind == "live" else snap.capture_time
+        if shown_time is not None:
+            groups.append([(formatting.clock(shown_time), ""), (" UTC", "$text-muted")])
         if snap.progress is not None and snap.source.kind == "file":
             groups.append(_progress_bar(snap.progress))
         return groups

@@ -489,3 +489,15 @@ def test_a_tiny_terminal_gives_every_line_to_the_table():
         assert app.main.max_scroll_y == 0  # nothing pushed below the screen, no screen scrollbar
 
     run(check, size=(40, 12))
+
+
+def test_the_live_clock_keeps_running_while_the_network_is_quiet():
+    quiet = snapshot(9, state="live", source=LIVE_SOURCE, capture_s=1.0)  # newest packet 8 s before the tick
+    link = FakeLink([quiet])
+
+    async def check(pilot, app):
+        await settle(pilot)
+        assert formatting.clock(quiet.wall_time) in header_text(app)
+        assert formatting.clock(quiet.capture_time) not in header_text(app)
+
+    run(check, link)
