@@ -4,9 +4,13 @@ libpcap (through pcapy's `next_batch`) decodes the file and applies the BPF filt
 batch becomes numpy views over the returned buffers. Wire lengths come from the file's own
 record headers through a predicted, vectorised index (netscope.capture.pcapfile); with a
 filter, or for a file the index cannot follow, they are estimated instead
-(netscope.capture.wirelen) and `wirelen_estimated` counts the packets concerned. A pipe is
-read without either: its snaplen is unknown here, so wire length is the captured length.
-The path "-" is standard input, read by libpcap as tcpdump -r - does: a pipe too.
+(netscope.capture.wirelen) and `wirelen_estimated` counts the packets concerned.
+The path "-" is standard input, read as tcpdump -r - reads it. Standard input and FIFOs are
+streams: a relay thread (stream.py) hands libpcap whole records only, so a slow stream is
+processed as it arrives, a stop or a stream cut short loses no complete packet, and the
+relay's walk over the record headers gives exact wire lengths. A BPF filter on a stream is
+applied to each batch after libpcap has read it, since libpcap's own would skip records
+the relay counted.
 A regular file is read one batch ahead in a thread (readahead.py), so libpcap's read of the
 next batch overlaps the engine's work on this one.
 
@@ -36,7 +40,8 @@ from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError, file_error, file_format_error, filter_error
 from netscope.capture.pcapfile import RecordIndex, open_index, sniff_format
 from netscope.capture.readahead import BatchReadAhead
-from netscope.capture.source import StopSignal, pack_meta, stop_check, unpack_batch
+from netscope.capture.source import StopSignal, empty_batch, pack_meta, stop_check, unpack_batch
+from netscope.capture.stream import StreamRelay
 from netscope.capture.wirelen import estimate_wirelen
 
 log = logging.getLogger(__name__)
@@ -55,6 +60,7 @@ class _Columns:
 
 
 STDIN = "-"
+STREAM_IDLE_S = 0.1  # a silent stream yields an empty batch this often, so ticks and stops go on
 
 
 def _is_truncation(libpcap_message: str) -> bool:
@@ -81,11 +87,14 @@ class FileSource:
         self._read_ahead: BatchReadAhead | None = None
         self._regular_file = False
         self.size_bytes = 0
+        self._relay: StreamRelay | None = None
+        self._stream_filter = None  # a stream's BPF program, applied here (see the module docstring)
         self._mmap = self._map_file()
         try:
             self._handle = self._open_handle()
         except CaptureError:
             self._release_map()
+            self._close_relay()
             raise
         self.linktype: int = self._handle.datalink()
         fmt = sniff_format(self._mmap) if self._mmap is not None else None
@@ -101,12 +110,14 @@ class FileSource:
     def _map_file(self) -> mmap.mmap | None:
         """Record the size and map the file for the wire-length index (not pipes or devices)."""
         if str(self.path) == STDIN:
-            return None  # libpcap reads standard input for "-", as tcpdump -r - does: a pipe
+            self._relay = StreamRelay(0)
+            return None
         try:
             mode = os.stat(self.path).st_mode
             self._regular_file = stat.S_ISREG(mode)
             if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
-                return None  # opening it here would steal data from libpcap
+                self._relay = StreamRelay(str(self.path))
+                return None
             with open(self.path, "rb") as file:
                 self.size_bytes = os.fstat(file.fileno()).st_size
                 if self.size_bytes == 0:
@@ -116,11 +127,28 @@ class FileSource:
             raise file_error(self.path, exc) from exc
 
     def _open_handle(self):
+        path = str(self.path)
+        if self._relay is not None:
+            self._relay.opened.wait()  # libpcap then reads the header without waiting on the stream
+            if self._relay.error is not None:
+                raise file_error(self.path, self._relay.error)
+            if not self._relay.header_seen:  # ended, or began with bytes no capture starts with
+                raise CaptureError(f"{self.path} is not a pcap or pcapng capture file (or ended before its header)")
+            path = self._relay.path
         try:
-            handle = pcapy.open_offline(str(self.path))
+            handle = pcapy.open_offline(path)
         except pcapy.PcapError as exc:
             raise file_format_error(self.path, str(exc)) from exc
-        if self.bpf_filter is not None:
+        finally:
+            if self._relay is not None:
+                self._relay.attached.set()
+        if self._relay is not None and self.bpf_filter is not None:
+            try:
+                self._stream_filter = pcapy.compile(handle.datalink(), 262144, self.bpf_filter, 1, 0)
+            except pcapy.PcapError as exc:
+                handle.close()
+                raise filter_error(self.bpf_filter, str(exc)) from exc
+        elif self.bpf_filter is not None:
             try:
                 handle.setfilter(self.bpf_filter)
             except pcapy.PcapError as exc:
@@ -137,6 +165,9 @@ class FileSource:
         the batch it was given.
         """
         should_stop = stop_check(stop)
+        if self._relay is not None:
+            yield from self._stream_batches(should_stop)
+            return
         self._stop_read_ahead()  # one reader of the handle at a time, even if an earlier iterator lives on
         if self._regular_file and not self._finished:
             self._read_ahead = BatchReadAhead(self._handle, self.batch_packets, self._columns, self._release_map)
@@ -157,6 +188,50 @@ class FileSource:
                 yield self._to_batch(columns)
         finally:
             self._stop_read_ahead()
+
+    def _stream_batches(self, should_stop) -> Iterator[RawBatch]:
+        """A stream's packets as the relay hands them over, never asking libpcap for more."""
+        relay = self._relay
+        while not self._finished and not should_stop():
+            ready = relay.available()
+            if not ready:
+                if relay.ended and not relay.available():
+                    self._end_stream()
+                    return
+                relay.wait(STREAM_IDLE_S)
+                if not relay.available():
+                    yield empty_batch(self.linktype)
+                continue
+            try:
+                packet_bytes, packed_meta = self._handle.next_batch(min(ready, self.batch_packets))
+            except pcapy.PcapError as exc:  # a later pcapng section libpcap cannot follow, say
+                if not self.packets_read:
+                    raise file_format_error(self.path, str(exc)) from exc
+                self._finished = True
+                self.warning = f"{self.path}: reading stopped after packet {self.packets_read:,} ({exc})"
+                return
+            data, offset, caplen, ts_us = unpack_batch(packet_bytes, packed_meta)
+            wirelen = relay.take(caplen.size)
+            batch = self._to_batch(_Columns(data, offset, caplen, ts_us, wirelen, None))
+            yield self._filtered(batch) if self._stream_filter is not None else batch
+        relay.stop()
+
+    def _filtered(self, batch: RawBatch) -> RawBatch:
+        """The packets of a stream's batch that pass its BPF filter (a stream's only per-packet loop)."""
+        keep = np.fromiter((self._stream_filter.filter(batch.packet(i)) != 0 for i in range(batch.count)),
+                           dtype=bool, count=batch.count)
+        return RawBatch(batch.data, batch.offset[keep], batch.caplen[keep], batch.wirelen[keep],
+                        batch.ts_us[keep], batch.linktype)
+
+    def _end_stream(self) -> None:
+        self._finished = True
+        relay = self._relay
+        if relay.error is not None:
+            self.warning = f"{self.path}: reading stopped after packet {self.packets_read:,} ({relay.error})"
+        elif relay.cut_at is not None:
+            self.truncated_at = relay.cut_at
+            self.warning = (f"{self.path} ended or was damaged inside a record at byte {relay.cut_at:,}; the "
+                            f"{self.packets_read:,} complete packets before it were read")
 
     def _read_in_place(self) -> Iterator[_Columns | None]:
         while True:
@@ -265,12 +340,17 @@ class FileSource:
             self._mmap.close()
             self._mmap = None
 
+    def _close_relay(self) -> None:
+        if self._relay is not None:
+            self._relay.close()
+
     def close(self) -> None:
         self._stop_read_ahead()  # the thread may be inside next_batch on the handle
         if self._handle is not None:
             self._handle.close()
             self._handle = None
         self._release_map()
+        self._close_relay()
 
     def __enter__(self) -> FileSource:
         return self

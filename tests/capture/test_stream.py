@@ -1,0 +1,132 @@
+"""Captures read as streams (a FIFO here; standard input in tests/test_cli.py): packets as they
+arrive, whole records only, exact wire lengths, a BPF filter, and stops that lose nothing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from netscope.capture.errors import CaptureError
+from netscope.capture.offline import FileSource
+from netscope.capture.pcapfile import PCAP_FILE_HEADER_LEN
+
+SAMPLE_PACKETS = 3413
+
+
+def record_ends(capture: bytes) -> list[int]:
+    """Byte offset just past each record of a little-endian classic pcap."""
+    ends, pos = [], PCAP_FILE_HEADER_LEN
+    while pos < len(capture):
+        pos += 16 + int.from_bytes(capture[pos + 8:pos + 12], "little")
+        ends.append(pos)
+    return ends
+
+
+class Writer(threading.Thread):
+    """Writes `chunks` into a FIFO, waiting for `go` before each one after the first."""
+
+    def __init__(self, fifo: Path, chunks: list[bytes]) -> None:
+        super().__init__(daemon=True)
+        self.fifo, self.chunks, self.go = fifo, chunks, threading.Semaphore(0)
+
+    def run(self) -> None:
+        with open(self.fifo, "wb", buffering=0) as out:
+            for i, chunk in enumerate(self.chunks):
+                if i:
+                    self.go.acquire()
+                out.write(chunk)
+
+
+def fifo(tmp_path: Path) -> Path:
+    path = tmp_path / "capture.fifo"
+    os.mkfifo(path)
+    return path
+
+
+def read_until(batches, packets: int, seconds: float = 10) -> int:
+    """Packets taken from `batches` until `packets` have come (empty batches are idle ticks)."""
+    seen, deadline = 0, time.monotonic() + seconds
+    while seen < packets:
+        assert time.monotonic() < deadline, f"only {seen} of {packets} packets arrived"
+        seen += next(batches).count
+    return seen
+
+
+def test_packets_are_handed_over_as_they_arrive_not_when_a_batch_fills(sample_pcap: Path, tmp_path: Path) -> None:
+    data = sample_pcap.read_bytes()
+    ends = record_ends(data)
+    path = fifo(tmp_path)
+    writer = Writer(path, [data[:ends[99]], data[ends[99]:ends[99] + 7], data[ends[99] + 7:]])
+    writer.start()
+    with FileSource(path) as source:
+        batches = source.batches()
+        assert read_until(batches, 100) == 100  # the rest has not been written yet
+        writer.go.release()  # 7 bytes of the next record: not a packet yet
+        assert all(next(batches).count == 0 for _ in range(3))
+        writer.go.release()
+        assert read_until(batches, SAMPLE_PACKETS - 100) == SAMPLE_PACKETS - 100
+        assert [b for b in batches if b.count] == [] and source.warning is None
+
+
+def test_a_stop_while_the_stream_is_silent_ends_at_once(sample_pcap: Path, tmp_path: Path) -> None:
+    data = sample_pcap.read_bytes()
+    path = fifo(tmp_path)
+    writer = Writer(path, [data[:record_ends(data)[9]], b""])  # then silence, the writer still there
+    writer.start()
+    stop = threading.Event()
+    with FileSource(path) as source:
+        batches = source.batches(stop)
+        assert read_until(batches, 10) == 10
+        stop.set()
+        started = time.monotonic()
+        assert [b for b in batches if b.count] == []
+        assert time.monotonic() - started < 1 and source.warning is None
+    writer.go.release()
+
+
+def test_a_stream_has_exact_wire_lengths_and_takes_a_filter(sample_pcap: Path, tmp_path: Path, make_variant) -> None:
+    cut = make_variant("pcapng-snap96")
+    with FileSource(cut) as source:
+        expected = np.concatenate([b.wirelen for b in source.batches()])
+    for capture, bpf, want in ((cut, None, expected), (sample_pcap, "udp", None)):
+        directory = tmp_path / capture.stem
+        directory.mkdir()
+        path = fifo(directory)
+        Writer(path, [capture.read_bytes()]).start()
+        with FileSource(path, bpf_filter=bpf) as source:
+            batches = [b for b in source.batches() if b.count]
+            wirelen = np.concatenate([b.wirelen for b in batches])
+            assert source.wirelen_estimated == 0
+        if want is not None:
+            assert np.array_equal(wirelen, want) and int(wirelen.sum()) == 1_532_296
+        else:
+            with FileSource(sample_pcap, bpf_filter="udp") as by_file:
+                assert np.array_equal(wirelen, np.concatenate([b.wirelen for b in by_file.batches()]))
+
+
+def test_a_later_section_libpcap_cannot_follow_keeps_the_packets_before_it(sample_pcap: Path, tmp_path: Path,
+                                                                          make_variant, require_tool) -> None:
+    require_tool("editcap")
+    ethernet = make_variant("pcapng")
+    raw_ip = tmp_path / "raw.pcapng"
+    subprocess.run(["editcap", "-C", "14", "-T", "rawip", "-F", "pcapng", str(sample_pcap), str(raw_ip)], check=True,
+                   capture_output=True)
+    path = fifo(tmp_path)
+    Writer(path, [ethernet.read_bytes() + raw_ip.read_bytes()]).start()
+    with FileSource(path) as source:
+        assert sum(b.count for b in source.batches()) == SAMPLE_PACKETS
+        assert "reading stopped after packet 3,413" in source.warning
+
+
+@pytest.mark.parametrize("content", [b"", b"\xd4\xc3\xb2\xa1\x02\x00", b"not a capture at all, just text\n"])
+def test_a_stream_that_is_no_capture_is_refused_when_opened(tmp_path: Path, content: bytes) -> None:
+    path = fifo(tmp_path)
+    Writer(path, [content]).start()
+    with pytest.raises(CaptureError, match=r"capture\.fifo"):
+        FileSource(path)
