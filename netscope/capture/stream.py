@@ -24,6 +24,7 @@ import os
 import select
 import struct
 import threading
+from abc import ABC, abstractmethod
 from collections import deque
 
 import numpy as np
@@ -227,17 +228,17 @@ def _grow_pipe(fd: int) -> int:
     return fcntl.fcntl(fd, fcntl.F_GETPIPE_SZ)
 
 
-class _Walker:
+class _Walker(ABC):
     """Finds whole records at the front of a buffer; subclasses know one format."""
 
     opening_done = False  # what libpcap reads while opening has been seen
     damaged = False  # a record header no capture has: the stream is read up to it
 
+    @abstractmethod
     def walk(self, buffer: bytearray, budget: int) -> tuple[int, list[int], list[int]]:
         """(bytes of whole records at the front, no more than `budget` unless the first record
         alone is bigger; the wire length of each packet among them; for each new section begun
         in them, the packets before it)."""
-        raise NotImplementedError
 
 
 class _PcapWalker(_Walker):

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from textual.widgets import DataTable, Input
+from textual.widgets import DataTable
 
-from netscope.engine.messages import RequestDetail, SetFilter, SetPaused, SetRanking, SetSpeed
+from netscope.engine.messages import RequestDetail, SetPaused, SetRanking, SetSpeed
 from netscope.ui import formatting
 from netscope.ui.app import EngineErrorScreen, NetscopeApp, next_speed
 from netscope.ui.detail import FlowDetailScreen, PacketView
@@ -200,70 +200,6 @@ def test_sort_by_total_orders_rows_by_bytes():
         assert totals == sorted(totals, reverse=True)
 
     run(check)
-
-
-def test_slash_filters_and_escape_clears():
-    link = scenario()
-
-    async def check(pilot, app):
-        await pilot.press("slash")
-        await pilot.pause()
-        assert isinstance(app.focused, Input)
-        await pilot.press(*"proto:udp")
-        await pilot.pause()
-        assert {row.proto for row in app.main.table.shown} == {"udp"}
-        await pilot.press("enter")
-        assert isinstance(app.focused, DataTable)
-        assert "proto:udp" in app.main.table.border_subtitle
-        await pilot.press("escape")
-        assert len(app.main.table.shown) == len(app.snapshot.top_flows)
-        # the engine is told each filter that parses (not proto:u, proto:ud on the way), so it
-        # sends the top N of the matches
-        sent = [c.text for c in link.sent if isinstance(c, SetFilter)]
-        assert sent == ["p", "pr", "pro", "prot", "proto", "proto:udp", ""]
-
-    run(check, link)
-
-
-def test_invalid_filter_is_flagged_and_not_applied():
-    link = scenario()
-
-    async def check(pilot, app):
-        await pilot.press("slash")
-        await pilot.pause()
-        app.main.filter_input.value = "colour:red"  # as if pasted
-        await pilot.pause()
-        assert app.main.filter_input.has_class("-invalid")
-        assert "unknown filter key" in app.main.table.border_subtitle
-        assert len(app.main.table.shown) == len(app.snapshot.top_flows)
-
-    run(check, link)
-
-
-def test_a_filter_typed_into_an_error_keeps_the_error_shown_and_enter_does_not_take_it():
-    """Typing port:abc applies "port" (a bare word) on the way; once the text stops parsing, the
-    error must stay under the table through later ticks, and Enter must not close on it."""
-    link = scenario()
-
-    async def check(pilot, app):
-        await pilot.press("slash")
-        await pilot.pause()
-        await pilot.press(*"port:abc")
-        link.push(snapshot(100))  # a tick redraws the table
-        await settle(pilot)
-        assert "port:abc is not a port" in app.main.table.border_subtitle
-        await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.focused, Input) and app.main.filter_input.has_class("-invalid")
-        assert "port:abc is not a port" in app.main.table.border_subtitle
-        await pilot.press("backspace", "backspace", "backspace", *"53")
-        await pilot.press("enter")
-        await settle(pilot)
-        assert isinstance(app.focused, DataTable)
-        assert "filter [b]port:53[/b]" in app.main.table.border_subtitle
-        assert {r.key for r in app.main.table.shown} == {DNS.key}
-
-    run(check, link)
 
 
 def test_t_toggles_units_everywhere():
