@@ -66,9 +66,15 @@ def count(value: int) -> str:
 
 
 def millis(ms: float | None) -> str:
-    """A round-trip time with three significant digits: 0.42ms, 12.3ms, 250ms, 1.50s, 12.0s, 600s."""
+    """A round-trip time with three significant digits: 0.42ms, 12.3ms, 250ms, 1.50s, 12.0s, 600s.
+
+    Below 0.1 ms (loopback, a LAN's fast path) two digits of microseconds instead, 42µs, 4.2µs,
+    which 0.04ms would round away."""
     if ms is None:
         return MISSING
+    if ms < 0.0995:
+        micros = ms * 1000
+        return "<1µs" if micros < 0.95 else f"{micros:.1f}µs" if micros < 9.95 else f"{micros:.0f}µs"
     value, unit = (ms, "ms") if ms < 999.5 else (ms / 1000, "s")
     digits = 2 if value < 9.995 else 1 if value < 99.95 else 0
     return f"{value:.{digits}f}{unit}"

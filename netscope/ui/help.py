@@ -23,6 +23,7 @@ KEYS = (
     ("t", "rates in bits/s or bytes/s"),
     ("n", "names instead of addresses (DNS, else SNI / HTTP Host)"),
     ("↑ ↓ PgUp PgDn", "move in the table (the cursor follows its flow)"),
+    ("Home  End", "first / last flow of the table"),
     ("?", "this help"),
 )
 

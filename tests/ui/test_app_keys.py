@@ -287,6 +287,17 @@ def test_cursor_stays_on_its_flow_when_ranks_change():
     run(check, link)
 
 
+def test_home_and_end_go_to_the_first_and_last_flow():
+    async def check(pilot, app):
+        keys = table_keys(app)
+        await pilot.press("end")
+        assert cursor_flow(app) == keys[-1]
+        await pilot.press("home")
+        assert cursor_flow(app) == keys[0]
+
+    run(check)
+
+
 def test_clicking_a_header_sorts_and_clicking_again_reverses():
     async def check(pilot, app):
         table = app.main.table

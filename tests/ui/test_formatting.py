@@ -71,6 +71,10 @@ def test_round_trip_times_keep_three_digits_and_fit_the_column():
     assert formatting.millis(250) == "250ms"
     assert formatting.millis(999.6) == "1.00s"  # rounding up crosses to seconds
     assert formatting.millis(12_000) == "12.0s"
+    assert formatting.millis(0.042) == "42µs"  # loopback: 0.04ms would hide the digits
+    assert formatting.millis(0.0042) == "4.2µs"
+    assert formatting.millis(0.0995) == "0.10ms" and formatting.millis(0.0994) == "99µs"
+    assert formatting.millis(0.0) == "<1µs"
     assert formatting.optional_count(None) == formatting.MISSING and formatting.optional_count(3) == "3"
 
 
