@@ -99,7 +99,10 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
 
     def handler(signum, _frame) -> None:
         if not stop.is_set():
-            print(f"\n{STOP_SIGNALS[signum]} received, stopping capture...", file=sys.stderr)
+            # On a terminal the line starts fresh: the terminal has just echoed ^C, or the
+            # progress bar is on it. In a log file it is one line, not a blank one and a line.
+            fresh_line = "\n" if sys.stderr.isatty() else ""
+            print(f"{fresh_line}{STOP_SIGNALS[signum]} received, stopping capture...", file=sys.stderr)
         stop.set()
 
     for signum in STOP_SIGNALS:
