@@ -6,10 +6,11 @@ Per-packet lines are deliberately not printed (the reference prints one per pack
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from rich.console import Console
@@ -18,7 +19,7 @@ from rich.table import Table
 
 from netscope import __version__
 from netscope.capture.errors import CaptureError
-from netscope.config import Config, writes_to_stdout
+from netscope.config import Config, output_files, writes_to_stdout
 from netscope.engine.outputs import OutputError
 from netscope.engine.runner import Runner, RunResult
 from netscope.engine.session import build_engine, build_outputs, close_run, open_source
@@ -60,6 +61,23 @@ class HeadlessPrinter:
             out.print(stats_line(message), markup=False, highlight=False)
             for line in top_flow_lines(message):
                 out.print(line, markup=False, highlight=False)
+
+
+class ReportConsole(Console):
+    """The report's console, which outlives its reader: after `| head -3` has what it wanted,
+    nothing more is printed and `reader_gone` runs (rich's default is to exit at once with
+    status 1, before any export is written)."""
+
+    def __init__(self, reader_gone: Callable[[], None], **kwargs) -> None:
+        super().__init__(**kwargs)
+        self._reader_gone = reader_gone
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True  # nothing more is written, so nothing more fails
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, self.file.fileno())  # nor does the interpreter's flush at exit
+        os.close(devnull)
+        self._reader_gone()
 
 
 def summary_table(totals: Totals, written: list[tuple[str, str]], live: bool) -> Table:
@@ -117,8 +135,17 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
 def run_headless(config: Config) -> int:
     # With an output on standard output (a pcap piped to tcpdump, a JSON export), the report
     # moves to stderr, as tcpdump -w - does, so it never ends up inside the data.
-    console = Console(highlight=False, file=sys.stderr if writes_to_stdout(config) else None)
     live = not config.capture.read_pcap
+    stop = threading.Event()
+
+    def reader_gone() -> None:
+        """A replay with exports goes on to the end of the file, quietly: the report was cut
+        short, the exports need not be. A live capture (which has no end) stops, as does a run
+        whose only output was the report."""
+        if live or not output_files(config):
+            stop.set()
+
+    console = ReportConsole(reader_gone, highlight=False, file=sys.stderr if writes_to_stdout(config) else sys.stdout)
     source = open_source(config)
     try:
         outputs = build_outputs(config, source)
@@ -137,7 +164,6 @@ def run_headless(config: Config) -> int:
     show_progress = not live and console.is_terminal and not config.output.quiet
     progress = Progress(TextColumn("replaying"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
                         console=console, transient=True) if show_progress else None
-    stop = threading.Event()
     printer = HeadlessPrinter(config, console, progress)
     runner = Runner(engine, source, outputs, tick_s=config.stats.interval_ms / 1000, replay_speed=0.0,
                     count=config.run.count, publish=printer, stop_event=stop, live=live)

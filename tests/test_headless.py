@@ -1,0 +1,43 @@
+"""The headless report when its reader goes away: `netscope ... | head -3`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+
+def run_with_stdout_closed(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    """Standard output is a pipe whose reader has already gone, so the first line written fails
+    with EPIPE: what `| head -1` does a moment later, without the race."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        return subprocess.run([sys.executable, "-m", "netscope", "--headless", *args], stdout=write_end,
+                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+    finally:
+        os.close(write_end)
+
+
+def test_a_replay_whose_report_is_cut_short_still_writes_whole_exports(sample_pcap: Path, tmp_path: Path) -> None:
+    out = tmp_path / "flows.json"
+    result = run_with_stdout_closed("--read-pcap", str(sample_pcap), "--stats", "--export-json", str(out))
+    assert result.returncode == 0 and result.stderr == ""
+    assert len(json.loads(out.read_text())) == 165  # every flow of the file, not the ones before the cut
+
+
+def test_a_replay_with_nothing_but_its_report_stops_quietly(sample_pcap: Path) -> None:
+    result = run_with_stdout_closed("--read-pcap", str(sample_pcap), "--stats")
+    assert result.returncode == 0 and result.stderr == ""
+
+
+@pytest.mark.timeout(60)
+def test_a_live_capture_whose_reader_goes_stops_and_writes_its_exports(require_root, tmp_path: Path) -> None:
+    out = tmp_path / "live.json"
+    result = run_with_stdout_closed("-i", "lo", "--stats", "--export-json", str(out), timeout=30)
+    assert result.returncode == 0 and result.stderr == ""
+    assert isinstance(json.loads(out.read_text()), list)
