@@ -51,6 +51,18 @@ def _check_writable(path: str | None, what: str) -> None:
         raise OutputError(f"cannot write {what} {path}: {exc.strerror or exc}") from None
 
 
+def check_outputs(paths: OutputPaths) -> None:
+    """Whether every output could be opened, touching none of them: the screen runs this before
+    it takes over the terminal, so a path that cannot be written is a one-line error there too
+    (the engine process that opens them comes later). A FIFO or device is left to the engine,
+    since opening one to try may block until a reader comes."""
+    for path, what in ((paths.export_json, "flow export"), (paths.export_csv, "flow export"),
+                       (paths.expired_flows_jsonl, "expired-flows file"), (paths.alerts_jsonl, "alerts file"),
+                       (paths.write_pcap, "pcap output")):
+        if path and (not os.path.exists(path) or os.path.isfile(path)):
+            _check_writable(path, what)
+
+
 @dataclass
 class OutputPaths:
     export_json: str | None = None

@@ -144,14 +144,15 @@ def build_detectors(config: Config) -> list[AnomalyDetector]:
     return [AnomalyDetector(settings)]
 
 
-def build_outputs(config: Config, source) -> RunOutputs:
+def output_paths(config: Config) -> OutputPaths:
     o = config.output
-    return RunOutputs(OutputPaths(export_json=o.export_json, export_csv=o.export_csv,
-                                  expired_flows_jsonl=o.expired_flows_jsonl,
-                                  alerts_jsonl=config.analysis.alerts_jsonl,
-                                  write_pcap=o.write_pcap, write_pcap_rotate_mb=o.write_pcap_rotate_mb,
-                                  write_pcap_max_files=o.write_pcap_max_files),
-                      linktype=source.linktype,
+    return OutputPaths(export_json=o.export_json, export_csv=o.export_csv, expired_flows_jsonl=o.expired_flows_jsonl,
+                       alerts_jsonl=config.analysis.alerts_jsonl, write_pcap=o.write_pcap,
+                       write_pcap_rotate_mb=o.write_pcap_rotate_mb, write_pcap_max_files=o.write_pcap_max_files)
+
+
+def build_outputs(config: Config, source) -> RunOutputs:
+    return RunOutputs(output_paths(config), linktype=source.linktype,
                       snaplen=getattr(source, "snaplen", None) or config.capture.snaplen)
 
 

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import pytest
 
 from netscope.config import Config
-from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
+from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs, check_outputs
 from netscope.engine.session import build_engine, open_source
 
 
@@ -73,3 +73,18 @@ def test_the_summary_lists_only_what_this_run_wrote_and_says_what_is_incomplete(
     assert error is None
     assert written == [("alerts, incomplete", "/dev/full"), ("pcap", str(tmp_path / "ring.000002.pcap")),
                        ("pcap", str(tmp_path / "ring.000003.pcap"))]
+
+
+def test_the_screens_check_names_an_unwritable_output_and_touches_none(tmp_path: Path) -> None:
+    kept = tmp_path / "alerts.jsonl"
+    kept.write_text('{"kept": true}\n')
+    paths = OutputPaths(export_json=str(tmp_path / "flows.json"), alerts_jsonl=str(kept),
+                        write_pcap=str(tmp_path / "out.pcap"))
+    check_outputs(paths)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["alerts.jsonl"]  # nothing created
+    assert kept.read_text() == '{"kept": true}\n'  # nor truncated
+    for field, what in (("expired_flows_jsonl", "expired-flows file"), ("write_pcap", "pcap output"),
+                        ("export_csv", "flow export")):
+        missing = str(tmp_path / "no-such-dir" / "x")
+        with pytest.raises(OutputError, match=f"^cannot write {what} {missing}: No such file or directory$"):
+            check_outputs(OutputPaths(**{field: missing}))

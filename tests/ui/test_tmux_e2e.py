@@ -29,11 +29,12 @@ except ImportError as exc:  # the capture/flow pieces land separately
     pytest.skip(f"engine not importable yet: {exc}", allow_module_level=True)
 
 
-def command(*extra: str, speed: str = "max") -> str:
+def command(*extra: str, speed: str = "max", stderr_to: Path | None = None) -> str:
     netscope_cli = shutil.which("netscope")
     base = [netscope_cli] if netscope_cli else [sys.executable, "-m", "netscope"]
     args = [*base, "--read-pcap", str(SAMPLE), "--replay-speed", speed, *extra]
-    return f"{shlex.join(args)}; echo netscope-exited-$?; sleep 120"
+    redirect = f" 2> {shlex.quote(str(stderr_to))}" if stderr_to else ""
+    return f"{shlex.join(args)}{redirect}; echo netscope-exited-$?; sleep 120"
 
 
 _servers = itertools.count()
@@ -74,10 +75,11 @@ def tmux():
     subprocess.run(["tmux", "-L", session.socket, "kill-server"], capture_output=True)
 
 
-def start(tmux: Tmux, *extra: str, speed: str = "max") -> None:
+def start(tmux: Tmux, *extra: str, speed: str = "max", stderr_to: Path | None = None) -> None:
     env = {"TERM": "xterm-256color"}
     tmux.run("new-session", "-d", "-s", "ui", "-x", "120", "-y", "40",
-             *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")], command(*extra, speed=speed))
+             *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")],
+             command(*extra, speed=speed, stderr_to=stderr_to))
 
 
 @pytest.mark.parametrize("extra", [(), ("--pipeline", "--workers", "2")], ids=["one-process", "two-workers"])
@@ -89,6 +91,20 @@ def test_replay_shows_the_busiest_flow_and_q_quits(tmux, extra):
     tmux.run("send-keys", "-t", "ui", "q")
     after = tmux.wait_for("netscope-exited-")
     assert "netscope-exited-0" in after
+
+
+def test_with_stderr_sent_to_a_file_the_screen_stays_on_the_terminal(tmux, tmp_path):
+    """Textual draws on stderr: `netscope 2> log` must not paint the screen into the log."""
+    log = tmp_path / "stderr.log"
+    start(tmux, "--export-json", "/nonexistent-dir/flows.json", stderr_to=log)
+    assert "netscope-exited-1" in tmux.wait_for("netscope-exited-")  # an error before the screen
+    assert log.read_text().startswith("error: ") and len(log.read_text().splitlines()) == 1
+    tmux.run("kill-session", "-t", "ui")
+    start(tmux, stderr_to=log)
+    tmux.wait_for(*BUSIEST)
+    tmux.run("send-keys", "-t", "ui", "q")
+    assert "netscope-exited-0" in tmux.wait_for("netscope-exited-")
+    assert log.read_text() == ""  # no escape sequences, no screen
 
 
 def test_detail_of_the_busiest_flow_with_two_workers(tmux):
