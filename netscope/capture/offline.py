@@ -297,7 +297,8 @@ class FileSource:
             # Not a cut-off file but one libpcap cannot read at all (say, a pcapng whose
             # interfaces have different link types): an error, not a warning over an empty run.
             raise file_format_error(self.path, libpcap_message)
-        self.truncated_at = self._consumed
+        if self._consumed is not None and self._index is not None:
+            self.truncated_at = self._index.damage_start()
         self.warning = self._damage_warning(libpcap_message)
         if batch.count:
             yield batch

@@ -141,6 +141,11 @@ class RecordIndex(ABC):
             window = MIN_WINDOW
         return out
 
+    def damage_start(self) -> int:
+        """Where the first record libpcap could not read begins, for a file it stopped reading:
+        `position` after any whole blocks that hold no packet, which are not the damage."""
+        return self.position
+
     @abstractmethod
     def _predicted_sizes(self, caplen: np.ndarray) -> np.ndarray:
         """Size of each record if every one is a plain packet record."""
@@ -188,6 +193,21 @@ class PcapngIndex(RecordIndex):
 
     def _predicted_sizes(self, caplen: np.ndarray) -> np.ndarray:
         return _pad4(caplen) + (PCAPNG_EPB_FIXED_LEN + self.options_len)
+
+    def damage_start(self) -> int:
+        """Past the section and interface headers (and statistics) in front of a cut packet."""
+        pos, order = self.position, self.byte_order
+        while pos + PCAPNG_MIN_BLOCK_LEN <= self.view.size:
+            block_type = _u32(self.view, pos, order)
+            if block_type in (PCAPNG_EPB, PCAPNG_PB, PCAPNG_SPB):
+                break
+            if block_type == PCAPNG_SHB:
+                order = "<" if _u32(self.view, pos + 8, "<") == PCAPNG_BYTE_ORDER_MAGIC else ">"
+            block_len = _u32(self.view, pos + 4, order)
+            if block_len < PCAPNG_MIN_BLOCK_LEN or block_len % 4 or pos + block_len > self.view.size:
+                break
+            pos += block_len
+        return pos
 
     def _check(self, starts, caplen, sizes, ends):
         head = _gather_u32_pairs(self.view, starts, self.byte_order)

@@ -12,6 +12,7 @@ import pytest
 
 from netscope.capture.errors import CaptureError
 from netscope.capture.offline import FileSource
+from netscope.capture.pcapfile import PCAPNG_EPB
 
 from .oracle import assert_same, read_reference, read_source
 
@@ -149,12 +150,23 @@ def test_truncated_file_yields_everything_before_the_cut(sample_pcap, make_varia
         assert truncated_at is None and f"after packet {want.caplen.size:,}" in warning
 
 
-def test_file_cut_inside_first_record_yields_nothing(sample_pcap, tmp_path):
+def test_file_cut_inside_first_record_yields_nothing(sample_pcap, make_variant, tmp_path):
     path = tmp_path / "tiny.pcap"
     path.write_bytes(sample_pcap.read_bytes()[:30])
     with FileSource(path) as source:
         assert list(source.batches()) == []
         assert source.truncated_at == 24 and source.warning is not None
+    # pcapng: the damage is the first packet block, after the section and interface headers
+    whole = make_variant("pcapng").read_bytes()
+    first_packet = 0
+    while int.from_bytes(whole[first_packet:first_packet + 4], "little") != PCAPNG_EPB:
+        first_packet += int.from_bytes(whole[first_packet + 4:first_packet + 8], "little")
+    assert first_packet > 0
+    path = tmp_path / "tiny.pcapng"
+    path.write_bytes(whole[:first_packet + 40])
+    with FileSource(path) as source:
+        assert list(source.batches()) == []
+        assert source.truncated_at == first_packet and f"at byte {first_packet:,} " in source.warning
 
 
 def _mixed_link_types(sample_pcap: Path, tmp_path: Path, interleaved: bool) -> Path:
