@@ -297,8 +297,9 @@ class FileSource:
             # Not a cut-off file but one libpcap cannot read at all (say, a pcapng whose
             # interfaces have different link types): an error, not a warning over an empty run.
             raise file_format_error(self.path, libpcap_message)
-        if self._consumed is not None and self._index is not None:
-            self.truncated_at = self._index.damage_start()
+        self.truncated_at = self._consumed
+        if self._consumed is not None and self._index is not None and _is_truncation(libpcap_message):
+            self.truncated_at = self._index.damage_start()  # whole blocks before a cut are no damage
         self.warning = self._damage_warning(libpcap_message)
         if batch.count:
             yield batch

@@ -142,8 +142,8 @@ class RecordIndex(ABC):
         return out
 
     def damage_start(self) -> int:
-        """Where the first record libpcap could not read begins, for a file it stopped reading:
-        `position` after any whole blocks that hold no packet, which are not the damage."""
+        """Where a file cut short is cut: `position`, after any whole blocks that hold no packet
+        (libpcap reads whole blocks, so only the one that does not fit is the damage)."""
         return self.position
 
     @abstractmethod
