@@ -33,6 +33,9 @@ MAX_FLOWS = 1 << 30
 # A ring slot holds at most one read batch (32,768 packets) anyway; far larger slots only reserve
 # shared memory (33 bytes of columns per packet, four slots).
 MAX_SLOT_PACKETS = 1 << 20
+# Each worker is a process with its own flow table and ring slots (and, live, a capture handle in
+# one kernel fanout group); auto picks at most 8. Far more is a typo that forks a machine full.
+MAX_WORKERS = 64
 
 
 class ConfigError(Exception):
@@ -253,7 +256,7 @@ def validate(config: Config) -> Config:
         ("tui.tick_ms", c.tui.tick_ms >= 16, "must be >= 16"),
         ("output.write_pcap_rotate_mb", c.output.write_pcap_rotate_mb >= 0, "must be >= 0"),
         ("output.write_pcap_max_files", c.output.write_pcap_max_files >= 0, "must be >= 0"),
-        ("pipeline.workers", c.pipeline.workers >= 0, "must be >= 0 (0 = auto)"),
+        ("pipeline.workers", 0 <= c.pipeline.workers <= MAX_WORKERS, f"must be between 0 and {MAX_WORKERS} (0 = auto)"),
         ("pipeline.channel_capacity", 0 < c.pipeline.channel_capacity <= MAX_SLOT_PACKETS,
          f"must be between 1 and {MAX_SLOT_PACKETS}"),
         ("tui.replay_speed", c.tui.replay_speed >= 0, "must be >= 0 (0 = as fast as possible)"),

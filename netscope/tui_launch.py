@@ -6,6 +6,7 @@ capture on is a one-line error before the screen takes over the terminal.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections.abc import Iterator
@@ -50,10 +51,17 @@ def run_tui_session(config: Config) -> int:
         finished = link.close()
     if finished is not None:
         for label, path in finished.written:
-            print(f"Export ({label}): {path}")
+            _say(f"Export ({label}): {path}", sys.stdout)
         if finished.warning:
-            print(f"warning: {finished.warning}", file=sys.stderr)
+            _say(f"warning: {finished.warning}", sys.stderr)
         if finished.error:
-            print(f"error: {finished.error}", file=sys.stderr)
+            _say(f"error: {finished.error}", sys.stderr)
             return 1
     return code
+
+
+def _say(line: str, file) -> None:
+    """The report after the screen; a terminal that has closed (the screen's reason to quit)
+    takes none of it, and the exports are written all the same."""
+    with contextlib.suppress(OSError):
+        print(line, file=file, flush=True)

@@ -83,6 +83,7 @@ def test_wrong_type_is_named(data: dict, message: str) -> None:
     ({"capture": {"timeout_ms": 2**31}}, r"capture\.timeout_ms must be between 0 and 2147483647"),
     ({"capture": {"buffer_size_mb": 2048}}, r"capture\.buffer_size_mb must be between 0 and 2047"),
     ({"pipeline": {"channel_capacity": 2**20 + 1}}, r"pipeline\.channel_capacity must be between 1 and 1048576"),
+    ({"pipeline": {"workers": 65}}, r"pipeline\.workers must be between 0 and 64 \(0 = auto\), got 65"),
 ])
 def test_bad_values_are_named(data: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

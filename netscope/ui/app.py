@@ -16,6 +16,8 @@ from typing import ClassVar, Protocol
 from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.content import Content
+from textual.driver import Driver
+from textual.drivers.linux_driver import LinuxDriver
 from textual.filter import Monochrome
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Static
@@ -29,6 +31,7 @@ from netscope.ui.header import DropWatch, HeaderView
 from netscope.ui.help import HelpScreen
 from netscope.ui.history import ThroughputHistory
 from netscope.ui.main_screen import MainScreen
+from netscope.ui.terminal import TerminalDriver
 
 POLL_S = 0.05  # how often the link is drained; keys are handled by Textual in between
 SPEEDS = (1.0, 2.0, 10.0, 100.0, 0.0)  # what +/- step through; 0 = as fast as possible
@@ -120,6 +123,10 @@ class NetscopeApp(App[None]):
         self.early_pause = False  # space before the first snapshot: applied when it arrives
         self.error: str | None = None
         self.main = MainScreen(self.history, settings.history_points * self.tick_s, self.drops)
+
+    def get_driver_class(self) -> type[Driver]:
+        default = super().get_driver_class()
+        return TerminalDriver if issubclass(default, LinuxDriver) else default
 
     def get_default_screen(self) -> Screen:
         return self.main

@@ -133,3 +133,21 @@ def test_termination_signal_quits_like_q_and_the_export_is_written(tmux, tmp_pat
     after = tmux.wait_for("netscope-exited-")
     assert "netscope-exited-0" in after and f"Export (JSON): {out}" in after
     assert json.loads(out.read_text())  # the flows seen before the signal
+
+
+def test_closing_the_terminal_quits_and_writes_the_export(tmux, tmp_path):
+    """A closed window or a dropped SSH session: the screen's writes start failing, which used to
+    hang Textual's writer for good (the process stayed, capturing, deaf to SIGTERM)."""
+    out = tmp_path / "flows.json"
+    start(tmux, "--export-json", str(out), speed="1")
+    tmux.wait_for(*BUSIEST)
+    shell = int(tmux.run("display", "-p", "-t", "ui", "#{pane_pid}").strip())
+    screen_pid = int(subprocess.run(["pgrep", "-o", "-P", str(shell)], check=True, capture_output=True,
+                                    text=True).stdout.split()[0])
+    tmux.run("kill-session", "-t", "ui")
+    for _ in range(POLL_STEPS):
+        if not Path(f"/proc/{screen_pid}").exists():
+            break
+        time.sleep(POLL_S)
+    assert not Path(f"/proc/{screen_pid}").exists(), "netscope outlived its terminal"
+    assert json.loads(out.read_text())
