@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import ctypes
 import dataclasses
+import os
 import sys
 from typing import Any, NoReturn
 
@@ -205,6 +206,16 @@ def tune_allocator() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        return _run(argv)
+    except BrokenPipeError:  # `netscope -l | head -1`: the reader has what it wanted
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # nor may the interpreter's flush at exit fail
+        os.close(devnull)
+        return 0
+
+
+def _run(argv: list[str] | None) -> int:
     tune_allocator()
     args = vars(build_parser().parse_args(argv))
     budget = args.pop("memory_budget_mb")

@@ -257,6 +257,14 @@ def test_a_run_refused_at_start_leaves_export_files_as_they_were(sample_pcap: Pa
                       "--export-csv", str(missing), "--anomalies", "--alerts-jsonl", str(tmp_path / "no" / "a.jsonl"))
     _one_error_line(result, 1, "a.jsonl")
     assert kept.read_text() == "[earlier export]" and not missing.exists()
+    # streamed outputs too: a pcap path refused after them must not have emptied them
+    alerts, expired = tmp_path / "alerts.jsonl", tmp_path / "expired.jsonl"
+    alerts.write_text('{"earlier": 1}\n')
+    expired.write_text('{"earlier": 2}\n')
+    result = netscope("--headless", "--read-pcap", str(sample_pcap), "--anomalies", "--alerts-jsonl", str(alerts),
+                      "--expired-flows-jsonl", str(expired), "--write-pcap", str(tmp_path / "no" / "x.pcap"))
+    _one_error_line(result, 1, "x.pcap")
+    assert alerts.read_text() == '{"earlier": 1}\n' and expired.read_text() == '{"earlier": 2}\n'
 
 
 def _file_size_limit(limit: int):

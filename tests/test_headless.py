@@ -11,14 +11,14 @@ from pathlib import Path
 import pytest
 
 
-def run_with_stdout_closed(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+def run_with_stdout_closed(*args: str, timeout: float = 60, headless: bool = True) -> subprocess.CompletedProcess:
     """Standard output is a pipe whose reader has already gone, so the first line written fails
     with EPIPE: what `| head -1` does a moment later, without the race."""
     read_end, write_end = os.pipe()
     os.close(read_end)
     try:
-        return subprocess.run([sys.executable, "-m", "netscope", "--headless", *args], stdout=write_end,
-                              stderr=subprocess.PIPE, text=True, timeout=timeout)
+        command = [sys.executable, "-m", "netscope", *(["--headless"] if headless else []), *args]
+        return subprocess.run(command, stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=timeout)
     finally:
         os.close(write_end)
 
@@ -41,3 +41,9 @@ def test_a_live_capture_whose_reader_goes_stops_and_writes_its_exports(require_r
     result = run_with_stdout_closed("-i", "lo", "--stats", "--export-json", str(out), timeout=30)
     assert result.returncode == 0 and result.stderr == ""
     assert isinstance(json.loads(out.read_text()), list)
+
+
+@pytest.mark.parametrize("args", [("-l",), ("--synthetic-flows", "10")])
+def test_listings_whose_reader_goes_end_quietly(args: tuple[str, ...]) -> None:
+    result = run_with_stdout_closed(*args, headless=False)
+    assert result.returncode == 0 and result.stderr == ""  # was a BrokenPipeError traceback

@@ -79,8 +79,7 @@ class RunOutputs:
         self.paths = paths
         self.expired = self.alerts = self.pcap = None
         try:
-            _check_writable(paths.export_json, "flow export")
-            _check_writable(paths.export_csv, "flow export")
+            check_outputs(paths)  # all of them first: a refused start truncates no JSONL file
             self.expired = _open(paths.expired_flows_jsonl, "expired-flows file")
             self.alerts = _open(paths.alerts_jsonl, "alerts file")
             if paths.write_pcap:

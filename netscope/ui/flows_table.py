@@ -94,7 +94,7 @@ TOTAL = Column("total", "Total", 8, right=True, sort=SortKey.TOTAL)
 AGE = Column("age", "Age", 6, right=True, sort=SortKey.AGE)
 RTT = Column("rtt", "RTT", 6, right=True, sort=SortKey.RTT)  # smoothed (EWMA)
 RETRANSMISSIONS = Column("retr", "Retr", 6, right=True, sort=SortKey.RETRANSMISSIONS)
-ENDPOINT_MIN, ENDPOINT_MAX = 15, 32
+ENDPOINT_MIN, ENDPOINT_MAX = 21, 32  # 21: a whole IPv4 endpoint, 255.255.255.255:65535
 ENDPOINT_FLOOR = 11  # how far endpoints shrink (squeezed with an ellipsis) before rate or total goes
 DROP_ORDER = ("tick", "retr", "rtt", "age", "packets", "state")  # first to go when the terminal is narrow
 # then these; neither list drops the column sorted by, nor the rank (rows are ordered by it)

@@ -30,3 +30,9 @@ def test_health_columns_go_early_on_narrower_terminals():
     gone_at = {key: next(i for i, plan in enumerate(keys) if key not in plan) for key in ("tick", "retr", "rtt", "age")}
     assert gone_at["tick"] <= gone_at["retr"] <= gone_at["rtt"] <= gone_at["age"]
     assert "rtt" in [c.key for c in plan_columns(120)] and "rtt" not in [c.key for c in plan_columns(90)]
+
+
+def test_a_whole_ipv4_endpoint_fits_from_the_default_width_up():
+    assert len("255.255.255.255:65535") <= ENDPOINT_MIN
+    for width in range(116, 240, 4):  # 120 (the README's terminal) less the border and scrollbar
+        assert plan_columns(width)[2].width >= ENDPOINT_MIN
