@@ -120,15 +120,20 @@ def test_detail_of_the_busiest_flow_with_two_workers(tmux):
     assert "netscope-exited-0" in tmux.wait_for("netscope-exited-")
 
 
+def start_exporting_replay(tmux: Tmux, out: Path) -> int:
+    """A replay at 1× exporting to `out`, once it shows the busiest flow; the screen's pid."""
+    start(tmux, "--export-json", str(out), speed="1")
+    tmux.wait_for(*BUSIEST)
+    shell = int(tmux.run("display", "-p", "-t", "ui", "#{pane_pid}").strip())
+    return int(subprocess.run(["pgrep", "-o", "-P", str(shell)], check=True, capture_output=True,
+                              text=True).stdout.split()[0])
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
 def test_termination_signal_quits_like_q_and_the_export_is_written(tmux, tmp_path, signum):
     """`kill` on the screen mid-replay: the terminal comes back, the engine writes the export."""
     out = tmp_path / "flows.json"
-    start(tmux, "--export-json", str(out), speed="1")
-    tmux.wait_for(*BUSIEST)
-    shell = int(tmux.run("display", "-p", "-t", "ui", "#{pane_pid}").strip())
-    screen_pid = int(subprocess.run(["pgrep", "-o", "-P", str(shell)], check=True, capture_output=True,
-                                    text=True).stdout.split()[0])
+    screen_pid = start_exporting_replay(tmux, out)
     os.kill(screen_pid, signum)
     after = tmux.wait_for("netscope-exited-")
     assert "netscope-exited-0" in after and f"Export (JSON): {out}" in after
@@ -139,11 +144,7 @@ def test_closing_the_terminal_quits_and_writes_the_export(tmux, tmp_path):
     """A closed window or a dropped SSH session: the screen's writes start failing, which used to
     hang Textual's writer for good (the process stayed, capturing, deaf to SIGTERM)."""
     out = tmp_path / "flows.json"
-    start(tmux, "--export-json", str(out), speed="1")
-    tmux.wait_for(*BUSIEST)
-    shell = int(tmux.run("display", "-p", "-t", "ui", "#{pane_pid}").strip())
-    screen_pid = int(subprocess.run(["pgrep", "-o", "-P", str(shell)], check=True, capture_output=True,
-                                    text=True).stdout.split()[0])
+    screen_pid = start_exporting_replay(tmux, out)
     tmux.run("kill-session", "-t", "ui")
     for _ in range(POLL_STEPS):
         if not Path(f"/proc/{screen_pid}").exists():
