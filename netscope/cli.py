@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import dataclasses
-import os
 import sys
 from typing import Any, NoReturn
 
@@ -209,9 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return _run(argv)
     except BrokenPipeError:  # `netscope -l | head -1`: the reader has what it wanted
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # nor may the interpreter's flush at exit fail
-        os.close(devnull)
+        from netscope.paths import discard_writes
+
+        discard_writes(sys.stdout.fileno())
         return 0
 
 

@@ -6,7 +6,6 @@ Per-packet lines are deliberately not printed (the reference prints one per pack
 
 from __future__ import annotations
 
-import os
 import signal
 import sys
 import threading
@@ -25,6 +24,7 @@ from netscope.engine.runner import Runner, RunResult
 from netscope.engine.session import build_engine, build_outputs, close_run, open_source
 from netscope.engine.signals import STOP_SIGNALS
 from netscope.engine.snapshot import TickSnapshot, Totals
+from netscope.paths import discard_writes
 
 
 def stats_line(snapshot: TickSnapshot) -> str:
@@ -74,9 +74,7 @@ class ReportConsole(Console):
 
     def on_broken_pipe(self) -> None:
         self.quiet = True  # nothing more is written, so nothing more fails
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, self.file.fileno())  # nor does the interpreter's flush at exit
-        os.close(devnull)
+        discard_writes(self.file.fileno())
         self._reader_gone()
 
 

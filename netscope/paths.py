@@ -66,6 +66,14 @@ class PartialWrite(OSError):
         self.landed = landed
 
 
+def discard_writes(fd: int) -> None:
+    """Point a descriptor whose reader has gone (`| head`) at /dev/null, so the writes still to
+    come, the interpreter's flush at exit included, succeed instead of raising EPIPE again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, fd)
+    os.close(devnull)
+
+
 def write_fully(fh: IO[bytes], data: bytes | memoryview) -> int:
     """Write all of `data` to an unbuffered file, whose writes may each take only part of it;
     returns its size, or raises PartialWrite saying how much landed."""

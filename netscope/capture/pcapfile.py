@@ -40,6 +40,7 @@ PCAPNG_IDB = 0x00000001
 PCAPNG_PB = 0x00000002  # obsolete Packet Block: caplen/origlen at the same offsets as an EPB
 PCAPNG_SPB = 0x00000003
 PCAPNG_EPB = 0x00000006
+PACKET_BLOCKS = (PCAPNG_EPB, PCAPNG_PB, PCAPNG_SPB)
 PCAPNG_BYTE_ORDER_MAGIC = 0x1A2B3C4D
 PCAPNG_EPB_FIXED_LEN = 32  # block header, interface, timestamp, lengths, trailing length
 PCAPNG_MIN_BLOCK_LEN = 12
@@ -197,17 +198,23 @@ class PcapngIndex(RecordIndex):
     def damage_start(self) -> int:
         """Past the section and interface headers (and statistics) in front of a cut packet."""
         pos, order = self.position, self.byte_order
-        while pos + PCAPNG_MIN_BLOCK_LEN <= self.view.size:
-            block_type = _u32(self.view, pos, order)
-            if block_type in (PCAPNG_EPB, PCAPNG_PB, PCAPNG_SPB):
-                break
-            if block_type == PCAPNG_SHB:
-                order = "<" if _u32(self.view, pos + 8, "<") == PCAPNG_BYTE_ORDER_MAGIC else ">"
-            block_len = _u32(self.view, pos + 4, order)
-            if block_len < PCAPNG_MIN_BLOCK_LEN or block_len % 4 or pos + block_len > self.view.size:
-                break
-            pos += block_len
+        while (block := self._block_at(pos, order)) is not None and block[0] not in PACKET_BLOCKS:
+            pos, order = pos + block[1], block[2]
         return pos
+
+    def _block_at(self, pos: int, order: str) -> tuple[int, int, str] | None:
+        """Type, length and byte order of the whole block at `pos`; None if no whole block is there.
+
+        A section header sets the byte order for itself and what follows it."""
+        if pos + PCAPNG_MIN_BLOCK_LEN > self.view.size:
+            return None
+        block_type = _u32(self.view, pos, order)
+        if block_type == PCAPNG_SHB:
+            order = "<" if _u32(self.view, pos + 8, "<") == PCAPNG_BYTE_ORDER_MAGIC else ">"
+        block_len = _u32(self.view, pos + 4, order)
+        if block_len < PCAPNG_MIN_BLOCK_LEN or block_len % 4 or pos + block_len > self.view.size:
+            return None
+        return block_type, block_len, order
 
     def _check(self, starts, caplen, sizes, ends):
         head = _gather_u32_pairs(self.view, starts, self.byte_order)
@@ -217,15 +224,9 @@ class PcapngIndex(RecordIndex):
         return ok, lengths[:, 1]
 
     def _walk_to_packet(self, caplen: int) -> int | None:
-        while self.position + PCAPNG_MIN_BLOCK_LEN <= self.view.size:
+        while (block := self._block_at(self.position, self.byte_order)) is not None:
             pos = self.position
-            block_type = _u32(self.view, pos, self.byte_order)
-            if block_type == PCAPNG_SHB:  # a new section may switch byte order
-                magic = _u32(self.view, pos + 8, "<")
-                self.byte_order = "<" if magic == PCAPNG_BYTE_ORDER_MAGIC else ">"
-            block_len = _u32(self.view, pos + 4, self.byte_order)
-            if block_len < PCAPNG_MIN_BLOCK_LEN or block_len % 4 or pos + block_len > self.view.size:
-                return None
+            block_type, block_len, self.byte_order = block
             self.position = pos + block_len
             if block_type in (PCAPNG_EPB, PCAPNG_PB):
                 file_caplen = _u32(self.view, pos + 20, self.byte_order)

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import csv
 import errno
+import json
+import os
+import subprocess
+import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -88,3 +93,19 @@ def test_the_screens_check_names_an_unwritable_output_and_touches_none(tmp_path:
         missing = str(tmp_path / "no-such-dir" / "x")
         with pytest.raises(OutputError, match=f"^cannot write {what} {missing}: No such file or directory$"):
             check_outputs(OutputPaths(**{field: missing}))
+
+
+@pytest.mark.timeout(60)
+def test_an_export_to_a_fifo_reaches_its_reader_whole(sample_pcap: Path, tmp_path: Path) -> None:
+    """The start-up check leaves FIFOs alone: opening one to try handed the reader an empty
+    stream (EOF at the check's close), and the export at exit then waited for a reader forever."""
+    fifo = tmp_path / "flows.fifo"
+    os.mkfifo(fifo)
+    received: list[bytes] = []
+    reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()))
+    reader.start()
+    result = subprocess.run([sys.executable, "-m", "netscope", "--headless", "-q", "--read-pcap", str(sample_pcap),
+                             "--export-json", str(fifo)], capture_output=True, text=True, timeout=30)
+    reader.join(timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert len(json.loads(received[0])) == 165
