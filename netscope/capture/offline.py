@@ -228,6 +228,10 @@ class FileSource:
         relay = self._relay
         if relay.error is not None:
             self.warning = f"{self.path}: reading stopped after packet {self.packets_read:,} ({relay.error})"
+        elif relay.damage is not None:
+            self.truncated_at = relay.cut_at
+            self.warning = (f"{self.path}: reading stopped after packet {self.packets_read:,}, at byte "
+                            f"{relay.cut_at:,}: {relay.damage}")
         elif relay.cut_at is not None:
             self.truncated_at = relay.cut_at
             self.warning = (f"{self.path} ended or was damaged inside a record at byte {relay.cut_at:,}; the "

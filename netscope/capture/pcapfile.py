@@ -34,6 +34,7 @@ PCAP_MAGIC_MICRO = 0xA1B2C3D4
 PCAP_MAGIC_NANO = 0xA1B23C4D
 PCAP_FILE_HEADER_LEN = 24
 PCAP_RECORD_HEADER_LEN = 16
+PCAP_LINKTYPE_MASK = 0x0FFFFFFF  # the header's upper bits carry FCS information, not the link type
 
 PCAPNG_SHB = 0x0A0D0D0A
 PCAPNG_IDB = 0x00000001
@@ -47,6 +48,14 @@ PCAPNG_MIN_BLOCK_LEN = 12
 PCAPNG_SNAPLEN_SEARCH_BLOCKS = 16  # how far to look for the first interface description
 
 MIN_WINDOW = 16  # records predicted right after a mismatch
+
+MAX_CAPLEN = 262144  # libpcap's max_snaplen_for_dlt for all but the links below
+MAX_CAPLEN_BY_LINKTYPE = {231: 128 << 20, 279: 8 << 20, 249: 1 << 20}  # D-Bus, EBHSCR, USBPcap
+
+
+def max_caplen(linktype: int) -> int:
+    """The longest record libpcap reads for this link type: a longer one fails the read."""
+    return MAX_CAPLEN_BY_LINKTYPE.get(linktype, MAX_CAPLEN)
 
 
 @dataclass(frozen=True, slots=True)

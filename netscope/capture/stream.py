@@ -31,6 +31,7 @@ import numpy as np
 
 from netscope.capture.pcapfile import (
     PCAP_FILE_HEADER_LEN,
+    PCAP_LINKTYPE_MASK,
     PCAP_RECORD_HEADER_LEN,
     PCAPNG_BYTE_ORDER_MAGIC,
     PCAPNG_EPB,
@@ -39,6 +40,7 @@ from netscope.capture.pcapfile import (
     PCAPNG_PB,
     PCAPNG_SHB,
     PCAPNG_SPB,
+    max_caplen,
     sniff_format,
 )
 
@@ -78,6 +80,7 @@ class StreamRelay:
         self.header_seen = False  # the capture's opening records reached the pipe (else: not a capture)
         self.ended = False  # the stream ended or the relay stopped: nothing more will be handed over
         self.cut_at: int | None = None  # the stream ended inside, or was damaged at, the record at this byte
+        self.damage: str | None = None  # why the record at cut_at is one libpcap would refuse (None: cut short)
         self.error: OSError | None = None  # reading the stream failed
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="netscope-stream", daemon=True)
@@ -187,8 +190,8 @@ class StreamRelay:
                 if walker.opening_done:
                     self.header_seen = True
                     self.opened.set()
-                if walker.damaged:
-                    self.cut_at = consumed
+                if walker.damage is not None:
+                    self.cut_at, self.damage = consumed, walker.damage
                     return
                 if not end:
                     break
@@ -229,10 +232,15 @@ def _grow_pipe(fd: int) -> int:
 
 
 class _Walker(ABC):
-    """Finds whole records at the front of a buffer; subclasses know one format."""
+    """Finds whole records at the front of a buffer; subclasses know one format.
+
+    A record libpcap would refuse is damage: the walk stops before it, so libpcap's read never
+    fails and the packets before it, in the batch that would have failed, are kept (a file is
+    read again up to its damage; a stream cannot be). The checks are libpcap's own (1.10).
+    """
 
     opening_done = False  # what libpcap reads while opening has been seen
-    damaged = False  # a record header no capture has: the stream is read up to it
+    damage: str | None = None  # why the record the walk stopped at is refused; the stream is read up to it
 
     @abstractmethod
     def walk(self, buffer: bytearray, budget: int) -> tuple[int, list[int], list[int]]:
@@ -244,20 +252,24 @@ class _Walker(ABC):
 class _PcapWalker(_Walker):
     def __init__(self, order: str) -> None:
         self.header = struct.Struct(order + "4I")
+        self.order = order
         self.at_start = True
+        self.max_caplen = MAX_RECORD
 
     def walk(self, buffer: bytearray, budget: int) -> tuple[int, list[int], list[int]]:
         pos = 0
         if self.at_start:
             if len(buffer) < PCAP_FILE_HEADER_LEN:
                 return 0, [], []
+            linktype = struct.unpack_from(self.order + "I", buffer, 20)[0] & PCAP_LINKTYPE_MASK
+            self.max_caplen = min(max_caplen(linktype), MAX_RECORD)
             pos, self.at_start, self.opening_done = PCAP_FILE_HEADER_LEN, False, True
         wirelen: list[int] = []
         unpack, size = self.header.unpack_from, len(buffer)
         while pos + PCAP_RECORD_HEADER_LEN <= size:
             _, _, caplen, original = unpack(buffer, pos)
-            if caplen > MAX_RECORD:
-                self.damaged = True
+            if caplen > self.max_caplen:
+                self.damage = _too_long(caplen, self.max_caplen)
                 break
             end = pos + PCAP_RECORD_HEADER_LEN + caplen
             if end > size or (end > budget and pos):
@@ -271,6 +283,9 @@ class _PcapngWalker(_Walker):
     def __init__(self) -> None:
         self.order = "<"
         self.sections = 0
+        self.interfaces = 0  # described in the current section
+        self.linktype: int | None = None  # of the first interface: libpcap reads no other
+        self.max_caplen = MAX_RECORD
 
     def walk(self, buffer: bytearray, budget: int) -> tuple[int, list[int], list[int]]:
         pos, size = 0, len(buffer)
@@ -285,13 +300,17 @@ class _PcapngWalker(_Walker):
                 order = self.order
             length = struct.unpack_from(order + "I", buffer, pos + 4)[0]
             if length < PCAPNG_MIN_BLOCK_LEN or length % 4 or length > MAX_RECORD:
-                self.damaged = True
+                self.damage = f"a block claiming {length:,} bytes"
                 break
             if pos + length > size or (pos + length > budget and pos):
+                break
+            self.damage = self._refused(buffer, pos, block_type, order)
+            if self.damage is not None:
                 break
             if block_type == PCAPNG_SHB:
                 self.order = order
                 self.sections += 1
+                self.interfaces = 0
                 if self.sections > 1:
                     sections.append(len(wirelen))
             elif block_type in (PCAPNG_EPB, PCAPNG_PB):
@@ -300,8 +319,36 @@ class _PcapngWalker(_Walker):
                 wirelen.append(struct.unpack_from(order + "I", buffer, pos + 8)[0])
             elif block_type == PCAPNG_IDB:
                 self.opening_done = True
+                self.interfaces += 1
             pos += length
         return pos, wirelen, sections
+
+
+    def _refused(self, buffer: bytearray, pos: int, block_type: int, order: str) -> str | None:
+        """Why libpcap would refuse this whole block; None when it reads it."""
+        if block_type == PCAPNG_IDB:
+            linktype = struct.unpack_from(order + "H", buffer, pos + 8)[0]
+            if self.linktype is None:
+                self.linktype, self.max_caplen = linktype, min(max_caplen(linktype), MAX_RECORD)
+            elif linktype != self.linktype:
+                return f"an interface of link type {linktype} after one of link type {self.linktype}"
+        elif block_type in (PCAPNG_EPB, PCAPNG_PB):
+            if block_type == PCAPNG_EPB:
+                interface = struct.unpack_from(order + "I", buffer, pos + 8)[0]
+            else:
+                interface = struct.unpack_from(order + "H", buffer, pos + 8)[0]
+            if interface >= self.interfaces:
+                return f"a packet on interface {interface}, which no interface description block describes"
+            caplen = struct.unpack_from(order + "I", buffer, pos + 20)[0]
+            if caplen > self.max_caplen:
+                return _too_long(caplen, self.max_caplen)
+        elif block_type == PCAPNG_SPB and not self.interfaces:
+            return "a simple packet block before any interface description block"
+        return None
+
+
+def _too_long(caplen: int, limit: int) -> str:
+    return f"a record of {caplen:,} captured bytes, more than libpcap accepts ({limit:,})"
 
 
 def _walker_for(head: bytes) -> _Walker | None:

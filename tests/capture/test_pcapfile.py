@@ -24,7 +24,7 @@ def pcap_file(order: str, packets: list[tuple[int, int]], nanosecond: bool = Fal
     return bytes(out)
 
 
-def _block(order: str, block_type: int, body: bytes) -> bytes:
+def pcapng_block(order: str, block_type: int, body: bytes) -> bytes:
     body += bytes(-len(body) % 4)
     length = 12 + len(body)
     return struct.pack(order + "II", block_type, length) + body + struct.pack(order + "I", length)
@@ -38,24 +38,24 @@ def _comment(order: str, length: int) -> bytes:
 def pcapng_file(order: str, items: list[tuple]) -> tuple[bytes, list[int], list[int]]:
     """pcapng from items ("epb", caplen, wirelen, comment_len|None), ("spb", len), ("isb",),
     ("unknown", words); returns the bytes and the caplen/wirelen libpcap should report."""
-    out = bytearray(_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1)))
-    out += _block(order, 1, struct.pack(order + "HHI", 1, 0, 0))
+    out = bytearray(pcapng_block(order, 0x0A0D0D0A, struct.pack(order + "IHHq", 0x1A2B3C4D, 1, 0, -1)))
+    out += pcapng_block(order, 1, struct.pack(order + "HHI", 1, 0, 0))
     caplens, wirelens = [], []
     for n, item in enumerate(items):
         if item[0] == "epb":
             _, caplen, wirelen, comment = item
             body = struct.pack(order + "IIIII", 0, 0, n, caplen, wirelen) + bytes(caplen) + bytes(-caplen % 4)
-            out += _block(order, 6, body + (b"" if comment is None else _comment(order, comment)))
+            out += pcapng_block(order, 6, body + (b"" if comment is None else _comment(order, comment)))
             caplens.append(caplen)
             wirelens.append(wirelen)
         elif item[0] == "spb":
-            out += _block(order, 3, struct.pack(order + "I", item[1]) + bytes(item[1]))
+            out += pcapng_block(order, 3, struct.pack(order + "I", item[1]) + bytes(item[1]))
             caplens.append(item[1])
             wirelens.append(item[1])
         elif item[0] == "isb":
-            out += _block(order, 5, struct.pack(order + "III", 0, 0, n))
+            out += pcapng_block(order, 5, struct.pack(order + "III", 0, 0, n))
         else:
-            out += _block(order, 0x0BAD, bytes(4 * item[1]))
+            out += pcapng_block(order, 0x0BAD, bytes(4 * item[1]))
     return bytes(out), caplens, wirelens
 
 

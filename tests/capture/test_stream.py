@@ -4,6 +4,7 @@ arrive, whole records only, exact wire lengths, a BPF filter, and stops that los
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import threading
 import time
@@ -15,6 +16,7 @@ import pytest
 from netscope.capture.errors import CaptureError
 from netscope.capture.offline import FileSource
 from netscope.capture.pcapfile import PCAP_FILE_HEADER_LEN
+from tests.capture.test_pcapfile import pcap_file, pcapng_block
 
 SAMPLE_PACKETS = 3413
 
@@ -130,3 +132,43 @@ def test_a_stream_that_is_no_capture_is_refused_when_opened(tmp_path: Path, cont
     Writer(path, [content]).start()
     with pytest.raises(CaptureError, match=r"capture\.fifo"):
         FileSource(path)
+
+
+
+def _refused_record_captures() -> dict[str, tuple[bytes, bytes]]:
+    """Captures with three packets, then (the second part) a record libpcap refuses and three more."""
+    frame = bytes(60)
+
+    def epb(interface: int = 0, data: bytes = frame) -> bytes:
+        return pcapng_block("<", 6, struct.pack("<IIIII", interface, 0, 1, len(data), len(data)) + data)
+
+    def idb(linktype: int) -> bytes:
+        return pcapng_block("<", 1, struct.pack("<HHI", linktype, 0, 0))
+
+    shb = pcapng_block("<", 0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    good = epb() * 3
+    classic = pcap_file("<", [(60, 60)] * 3)
+    return {
+        "caplen above libpcap's limit (pcap)": (classic, pcap_file("<", [(300_000, 300_000)] + [(60, 60)] * 3)[24:]),
+        "caplen above libpcap's limit (pcapng)": (shb + idb(1) + good, epb(data=bytes(300_000)) + good),
+        "a packet on an undescribed interface": (shb + idb(1) + good, epb(interface=1) + good),
+        "an interface of a second link type": (shb + idb(1) + good, idb(101) + good),
+        "a new section without interfaces": (shb + idb(1) + good + shb, epb() + good),
+    }
+
+
+@pytest.mark.parametrize("name", list(_refused_record_captures()))
+def test_a_record_libpcap_refuses_keeps_every_packet_before_it_as_a_file_does(tmp_path: Path, name: str) -> None:
+    """libpcap fails the whole batch that meets such a record; a file is read again up to it, a
+    stream cannot be, so the relay stops before it: three packets either way, and where."""
+    before, refused = _refused_record_captures()[name]
+    as_file = tmp_path / "capture.bin"
+    as_file.write_bytes(before + refused)
+    with FileSource(as_file) as source:
+        assert sum(b.count for b in source.batches()) == 3
+    path = fifo(tmp_path)
+    Writer(path, [before + refused]).start()
+    with FileSource(path) as source:
+        assert sum(b.count for b in source.batches()) == 3
+        assert source.warning.startswith(f"{path}: reading stopped after packet 3, at byte {len(before)}: ")
+        assert source.truncated_at == len(before)
