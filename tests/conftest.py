@@ -10,6 +10,8 @@ Fixtures:
                       "nsec"        classic pcap, nanosecond timestamps     (editcap -F nsecpcap)
                       "snap96"      classic pcap, every packet cut to 96 B  (editcap -F pcap -s 96)
                       "pcapng-snap96" the same cut, as pcapng               (editcap -F pcapng -s 96)
+                      "modpcap"     Kuznetzov's modified pcap (24-byte records) (editcap -F modpcap)
+                      "modpcap-snap96" the same cut, in that format         (editcap -F modpcap -s 96)
                       "snap68"      cut to 68 B, tcpdump's old default: TCP options, and
                                     over IPv6 the window, cut off           (editcap -F pcap -s 68)
                       "vlan"        one 802.1Q tag (VLAN 100) on every frame (tcprewrite)
@@ -37,6 +39,8 @@ VARIANTS: dict[str, tuple[str, Callable[[Path, Path], list[str]]]] = {
     "nsec": ("editcap", lambda src, dst: ["editcap", "-F", "nsecpcap", str(src), str(dst)]),
     "snap96": ("editcap", lambda src, dst: ["editcap", "-F", "pcap", "-s", "96", str(src), str(dst)]),
     "pcapng-snap96": ("editcap", lambda src, dst: ["editcap", "-F", "pcapng", "-s", "96", str(src), str(dst)]),
+    "modpcap": ("editcap", lambda src, dst: ["editcap", "-F", "modpcap", str(src), str(dst)]),
+    "modpcap-snap96": ("editcap", lambda src, dst: ["editcap", "-F", "modpcap", "-s", "96", str(src), str(dst)]),
     "snap68": ("editcap", lambda src, dst: ["editcap", "-F", "pcap", "-s", "68", str(src), str(dst)]),
     "vlan": ("tcprewrite", lambda src, dst: ["tcprewrite", "--enet-vlan=add", "--enet-vlan-tag=100",
                                              "--enet-vlan-cfi=0", "--enet-vlan-pri=0",

@@ -266,8 +266,7 @@ class FileSource:
         self._consumed = columns.index_position
         wirelen = columns.wirelen
         if wirelen is None:
-            wirelen, estimated = estimate_wirelen(columns.data, columns.offset, columns.caplen, self.linktype,
-                                                  self.snaplen)
+            wirelen, estimated = estimate_wirelen(columns.data, columns.offset, columns.caplen, self.linktype, None)
             self.wirelen_estimated += estimated
         return RawBatch(columns.data, columns.offset, columns.caplen, wirelen, columns.ts_us, self.linktype)
 

@@ -32,8 +32,10 @@ import numpy as np
 
 PCAP_MAGIC_MICRO = 0xA1B2C3D4
 PCAP_MAGIC_NANO = 0xA1B23C4D
+PCAP_MAGIC_MODIFIED = 0xA1B2CD34  # Kuznetzov's patched tcpdump: 8 more bytes per record (ifindex, protocol, type)
 PCAP_FILE_HEADER_LEN = 24
 PCAP_RECORD_HEADER_LEN = 16
+PCAP_MODIFIED_RECORD_HEADER_LEN = 24
 PCAP_LINKTYPE_MASK = 0x0FFFFFFF  # the header's upper bits carry FCS information, not the link type
 
 PCAPNG_SHB = 0x0A0D0D0A
@@ -63,6 +65,7 @@ class CaptureFormat:
     kind: str  # "pcap" or "pcapng"
     byte_order: str  # "<" or ">" (of the first section, for pcapng)
     snaplen: int  # 0 = no limit declared
+    record_header_len: int = PCAP_RECORD_HEADER_LEN  # classic pcap only
 
 
 Buffer = bytes | mmap.mmap | np.ndarray
@@ -76,8 +79,10 @@ def sniff_format(view: Buffer) -> CaptureFormat | None:
     """Recognise a classic pcap or pcapng file from its first bytes; None for anything else."""
     if len(view) >= PCAP_FILE_HEADER_LEN:
         for order in "<>":
-            if _u32(view, 0, order) in (PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO):
-                return CaptureFormat("pcap", order, _u32(view, 16, order))
+            magic = _u32(view, 0, order)
+            if magic in (PCAP_MAGIC_MICRO, PCAP_MAGIC_NANO, PCAP_MAGIC_MODIFIED):
+                header_len = PCAP_MODIFIED_RECORD_HEADER_LEN if magic == PCAP_MAGIC_MODIFIED else PCAP_RECORD_HEADER_LEN
+                return CaptureFormat("pcap", order, _u32(view, 16, order), header_len)
     if len(view) >= PCAPNG_MIN_BLOCK_LEN and _u32(view, 0, "<") == PCAPNG_SHB:
         order = "<" if _u32(view, 8, "<") == PCAPNG_BYTE_ORDER_MAGIC else ">"
         return CaptureFormat("pcapng", order, _first_interface_snaplen(view, order))
@@ -171,10 +176,16 @@ class RecordIndex(ABC):
 
 
 class PcapIndex(RecordIndex):
-    """Classic pcap: a 16-byte header (ts_sec, ts_frac, caplen, wirelen) before each packet."""
+    """Classic pcap: a 16-byte header (ts_sec, ts_frac, caplen, wirelen) before each packet, or
+    24 bytes in the modified format (the same four fields first)."""
+
+    def __init__(self, view: np.ndarray, start: int, byte_order: str,
+                 record_header_len: int = PCAP_RECORD_HEADER_LEN) -> None:
+        super().__init__(view, start, byte_order)
+        self.record_header_len = record_header_len
 
     def _predicted_sizes(self, caplen: np.ndarray) -> np.ndarray:
-        return caplen + PCAP_RECORD_HEADER_LEN
+        return caplen + self.record_header_len
 
     def _check(self, starts, caplen, sizes, ends):
         lengths = _gather_u32_pairs(self.view, starts + 8, self.byte_order)
@@ -183,10 +194,10 @@ class PcapIndex(RecordIndex):
 
     def _walk_to_packet(self, caplen: int) -> int | None:
         pos = self.position
-        if pos + PCAP_RECORD_HEADER_LEN > self.view.size:
+        if pos + self.record_header_len > self.view.size:
             return None
         file_caplen = _u32(self.view, pos + 8, self.byte_order)
-        end = pos + PCAP_RECORD_HEADER_LEN + file_caplen
+        end = pos + self.record_header_len + file_caplen
         # libpcap shortens records longer than the file's snaplen, never lengthens them.
         if file_caplen < caplen or end > self.view.size:
             return None
@@ -251,5 +262,5 @@ class PcapngIndex(RecordIndex):
 
 def open_index(view: np.ndarray, fmt: CaptureFormat) -> RecordIndex:
     if fmt.kind == "pcap":
-        return PcapIndex(view, PCAP_FILE_HEADER_LEN, fmt.byte_order)
+        return PcapIndex(view, PCAP_FILE_HEADER_LEN, fmt.byte_order, fmt.record_header_len)
     return PcapngIndex(view, 0, fmt.byte_order)

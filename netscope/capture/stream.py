@@ -32,7 +32,6 @@ import numpy as np
 from netscope.capture.pcapfile import (
     PCAP_FILE_HEADER_LEN,
     PCAP_LINKTYPE_MASK,
-    PCAP_RECORD_HEADER_LEN,
     PCAPNG_BYTE_ORDER_MAGIC,
     PCAPNG_EPB,
     PCAPNG_IDB,
@@ -250,8 +249,9 @@ class _Walker(ABC):
 
 
 class _PcapWalker(_Walker):
-    def __init__(self, order: str) -> None:
+    def __init__(self, order: str, record_header_len: int) -> None:
         self.header = struct.Struct(order + "4I")
+        self.record_header_len = record_header_len
         self.order = order
         self.at_start = True
         self.max_caplen = MAX_RECORD
@@ -266,12 +266,12 @@ class _PcapWalker(_Walker):
             pos, self.at_start, self.opening_done = PCAP_FILE_HEADER_LEN, False, True
         wirelen: list[int] = []
         unpack, size = self.header.unpack_from, len(buffer)
-        while pos + PCAP_RECORD_HEADER_LEN <= size:
+        while pos + self.record_header_len <= size:
             _, _, caplen, original = unpack(buffer, pos)
             if caplen > self.max_caplen:
                 self.damage = _too_long(caplen, self.max_caplen)
                 break
-            end = pos + PCAP_RECORD_HEADER_LEN + caplen
+            end = pos + self.record_header_len + caplen
             if end > size or (end > budget and pos):
                 break
             wirelen.append(original)
@@ -355,4 +355,4 @@ def _walker_for(head: bytes) -> _Walker | None:
     fmt = sniff_format(head.ljust(PCAP_FILE_HEADER_LEN, b"\0"))
     if fmt is None:
         return None
-    return _PcapWalker(fmt.byte_order) if fmt.kind == "pcap" else _PcapngWalker()
+    return _PcapWalker(fmt.byte_order, fmt.record_header_len) if fmt.kind == "pcap" else _PcapngWalker()

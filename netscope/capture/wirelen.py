@@ -3,7 +3,8 @@
 pcapy's `next_batch` metadata carries caplen but not the original length. A packet shorter
 than the snaplen cannot have been cut, so its wire length is its caplen. A packet that fills
 the snaplen may have been cut; for those the IP header still says how long the datagram was,
-so link header + IPv4 total length (or IPv6 40 + payload length) is a close estimate. It is
+so link header + IPv4 total length (or IPv6 40 + payload length) is a close estimate. A file
+does not always say its snaplen truthfully, so there every packet is checked. It is
 exact for every link type the parser reads (netscope/linktypes.py: Ethernet, SLL and SLL2 with up to
 two VLAN tags, loopback, raw IP) except for trailers (Ethernet padding, FCS) that the IP
 length does not cover. Every step is a numpy gather over the packets at the
@@ -65,15 +66,18 @@ def _network_offset(data: np.ndarray, start: np.ndarray, caplen: np.ndarray,
 
 
 def estimate_wirelen(data: np.ndarray, offset: np.ndarray, caplen: np.ndarray, linktype: int,
-                     snaplen: int) -> tuple[np.ndarray, int]:
-    """Wire lengths for one batch, and how many of them had to be estimated from an IP header.
+                     snaplen: int | None) -> tuple[np.ndarray, int]:
+    """Wire lengths for one batch, and how many packets the IP header says were cut.
 
-    `snaplen` <= 0 means "no limit" (a pcapng interface without one): nothing can be cut.
+    `snaplen` <= 0 means "no limit" (a live handle without one): nothing can be cut. None means
+    the cut is unknown (a file: editcap -s leaves a pcapng interface's snaplen as it was), so
+    every packet is a candidate, which costs a gather over the whole batch instead of one
+    comparison.
     """
     wirelen = caplen.astype(np.int64, copy=True)
-    if snaplen <= 0 or linktype not in IP_LINKS:
+    if (snaplen is not None and snaplen <= 0) or linktype not in IP_LINKS:
         return wirelen, 0
-    cut = np.flatnonzero(caplen >= snaplen)
+    cut = np.flatnonzero(caplen >= snaplen) if snaplen is not None else np.arange(caplen.size)
     if cut.size == 0:
         return wirelen, 0
     start = offset[cut].astype(np.int64)
@@ -83,6 +87,6 @@ def estimate_wirelen(data: np.ndarray, offset: np.ndarray, caplen: np.ndarray, l
     ipv6 = (version == 6) & (length >= l3 + 6)
     ip_len = np.where(ipv4, _be16(data, start + l3 + 2, ipv4),
                       IPV6_HEADER_LEN + _be16(data, start + l3 + 4, ipv6))
-    estimated = ipv4 | ipv6
-    wirelen[cut] = np.where(estimated, np.maximum(length, l3 + ip_len), length)
-    return wirelen, int(np.count_nonzero(estimated))
+    estimate = np.where(ipv4 | ipv6, np.maximum(length, l3 + ip_len), length)
+    wirelen[cut] = estimate
+    return wirelen, int(np.count_nonzero(estimate > length))

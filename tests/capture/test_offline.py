@@ -48,7 +48,7 @@ def to_cut_sll2(src: Path, dst: Path, snaplen: int) -> Path:
     return dst
 
 
-@pytest.mark.parametrize("kind", [None, "pcapng", "nsec", "vlan"])
+@pytest.mark.parametrize("kind", [None, "pcapng", "nsec", "vlan", "modpcap"])
 @pytest.mark.parametrize("batch_packets", [32768, 333])
 def test_reads_every_packet_with_exact_wire_length(sample_pcap, make_variant, kind, batch_packets):
     path = make_variant(kind) if kind else sample_pcap
@@ -69,7 +69,7 @@ def test_big_endian_pcap(sample_pcap, tmp_path):
         assert_same(read_source(source), read_reference(sample_pcap))
 
 
-@pytest.mark.parametrize("kind", ["snap96", "pcapng-snap96"])
+@pytest.mark.parametrize("kind", ["snap96", "pcapng-snap96", "modpcap-snap96"])
 def test_snaplen_truncated_file_keeps_original_wire_length(sample_pcap, make_variant, kind):
     path = make_variant(kind)
     with FileSource(path) as source:
@@ -81,8 +81,11 @@ def test_snaplen_truncated_file_keeps_original_wire_length(sample_pcap, make_var
     assert_same(got, read_reference(path))
 
 
-def test_filter_with_truncated_file_estimates_wire_length_from_ip(sample_pcap, make_variant):
-    path = make_variant("snap96")
+@pytest.mark.parametrize("kind", ["snap96", "pcapng-snap96", "modpcap-snap96"])
+def test_filter_with_truncated_file_estimates_wire_length_from_ip(sample_pcap, make_variant, kind):
+    """The pcapng and modified-pcap cuts keep the interface's and header's old snaplen, so no
+    snaplen says which packets were cut: the IP header of each one does."""
+    path = make_variant(kind)
     with FileSource(path, bpf_filter="ip or ip6") as source:
         got = read_source(source)
         estimated = source.wirelen_estimated

@@ -96,7 +96,8 @@ def test_a_stream_has_exact_wire_lengths_and_takes_a_filter(sample_pcap: Path, t
     cut = make_variant("pcapng-snap96")
     with FileSource(cut) as source:
         expected = np.concatenate([b.wirelen for b in source.batches()])
-    for capture, bpf, want in ((cut, None, expected), (sample_pcap, "udp", None)):
+    modified = make_variant("modpcap-snap96")  # 24-byte record headers
+    for capture, bpf, want in ((cut, None, expected), (modified, None, expected), (sample_pcap, "udp", None)):
         directory = tmp_path / capture.stem
         directory.mkdir()
         path = fifo(directory)
