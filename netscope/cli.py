@@ -14,6 +14,7 @@ from typing import Any, NoReturn
 
 from netscope import __version__
 from netscope.config import Config, ConfigError, load_file, validate, writes_to_stdout
+from netscope.engine.signals import STOP_SIGNALS, StoppedBeforeTheRun, stop_at_once_on_signals
 
 EXIT_RUNTIME = 1
 EXIT_USAGE = 2
@@ -205,6 +206,7 @@ def tune_allocator() -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    stop_at_once_on_signals()
     try:
         return _run(argv)
     except BrokenPipeError:  # `netscope -l | head -1`: the reader has what it wanted
@@ -212,6 +214,10 @@ def main(argv: list[str] | None = None) -> int:
 
         discard_writes(sys.stdout.fileno())
         return 0
+    except StoppedBeforeTheRun as stopped:
+        fresh_line = "\n" if sys.stderr.isatty() else ""  # after the ^C the terminal echoed
+        print(f"{fresh_line}{STOP_SIGNALS[stopped.signum]} received, stopping", file=sys.stderr)
+        return 128 + stopped.signum
 
 
 def _run(argv: list[str] | None) -> int:

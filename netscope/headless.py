@@ -18,7 +18,7 @@ from rich.table import Table
 
 from netscope import __version__
 from netscope.capture.errors import CaptureError
-from netscope.config import Config, output_files, writes_to_stdout
+from netscope.config import Config, ConfigError, output_files, writes_to_stdout
 from netscope.engine.outputs import OutputError
 from netscope.engine.runner import Runner, RunResult
 from netscope.engine.session import build_engine, build_outputs, close_run, open_source
@@ -130,6 +130,19 @@ def _interrupt_sets(stop: threading.Event) -> Iterator[None]:
             signal.signal(signum, old)
 
 
+def _print_header(config: Config, console: Console, link: str) -> None:
+    if config.output.quiet:
+        return
+    console.print(f"netscope {__version__}", markup=False)
+    live = not config.capture.read_pcap
+    where = f"Capturing on interface: {config.capture.interface}" if live else \
+        f"Reading packets from pcap: {config.capture.read_pcap}"
+    console.print(where, markup=False)
+    if config.capture.filter:
+        console.print(f"Filter: {config.capture.filter}", markup=False)
+    console.print(f"Datalink: {link}", markup=False)
+
+
 def run_headless(config: Config) -> int:
     # With an output on standard output (a pcap piped to tcpdump, a JSON export), the report
     # moves to stderr, as tcpdump -w - does, so it never ends up inside the data.
@@ -145,30 +158,28 @@ def run_headless(config: Config) -> int:
 
     console = ReportConsole(reader_gone, highlight=False, file=sys.stderr if writes_to_stdout(config) else sys.stdout)
     source = open_source(config)
-    try:
-        outputs = build_outputs(config, source)
-    except OutputError:
-        source.close()
-        raise
-    engine = build_engine(config, source, keep_recent_packets=False, top_n=config.stats.top_flows)
-    if not config.output.quiet:
-        console.print(f"netscope {__version__}", markup=False)
-        where = f"Capturing on interface: {config.capture.interface}" if live else \
-            f"Reading packets from pcap: {config.capture.read_pcap}"
-        console.print(where, markup=False)
-        if config.capture.filter:
-            console.print(f"Filter: {config.capture.filter}", markup=False)
-        console.print(f"Datalink: {engine.source.link}", markup=False)
-    show_progress = not live and console.is_terminal and not config.output.quiet
-    progress = Progress(TextColumn("replaying"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                        console=console, transient=True) if show_progress else None
-    printer = HeadlessPrinter(config, console, progress)
-    runner = Runner(engine, source, outputs, tick_s=config.stats.interval_ms / 1000, replay_speed=0.0,
-                    count=config.run.count, publish=printer, stop_event=stop, live=live)
-    error: str | None = None
-    result: RunResult | None = None
-    written: list[tuple[str, str]] = []
-    with _interrupt_sets(stop):
+    with _interrupt_sets(stop):  # from here a stop signal is a stop: what was opened gets closed
+        try:
+            outputs = build_outputs(config, source)
+        except OutputError:
+            source.close()
+            raise
+        try:
+            engine = build_engine(config, source, keep_recent_packets=False, top_n=config.stats.top_flows)
+        except ConfigError:  # a flow table too big to reserve: the outputs opened so far are closed, empty
+            outputs.close()
+            source.close()
+            raise
+        _print_header(config, console, engine.source.link)
+        show_progress = not live and console.is_terminal and not config.output.quiet
+        progress = Progress(TextColumn("replaying"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
+                            console=console, transient=True) if show_progress else None
+        printer = HeadlessPrinter(config, console, progress)
+        runner = Runner(engine, source, outputs, tick_s=config.stats.interval_ms / 1000, replay_speed=0.0,
+                        count=config.run.count, publish=printer, stop_event=stop, live=live)
+        error: str | None = None
+        result: RunResult | None = None
+        written: list[tuple[str, str]] = []
         try:
             if progress is not None:
                 with progress:

@@ -17,3 +17,24 @@ def ignore_stop_signals() -> None:
     """For a child process: the parent decides when the run ends and says so."""
     for signum in STOP_SIGNALS:
         signal.signal(signum, signal.SIG_IGN)
+
+
+class StoppedBeforeTheRun(BaseException):
+    """A stop signal while the run is still being set up (opening the source, waiting for a FIFO's
+    writer): nothing has been captured and nothing is open that a stop would have to write, so
+    the process ends at once with one line. A BaseException, as KeyboardInterrupt is, so no
+    `except Exception` on the way up mistakes it for an error."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signum)
+        self.signum = signum
+
+
+def stop_at_once_on_signals() -> None:
+    """Until a run installs its own handlers (which turn a signal into a stop that writes the
+    exports), a stop signal raises StoppedBeforeTheRun wherever the main thread is."""
+    def handler(signum: int, _frame: object) -> None:
+        raise StoppedBeforeTheRun(signum)
+
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, handler)
