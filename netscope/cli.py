@@ -234,6 +234,10 @@ def _run(argv: list[str] | None) -> int:
         if budget <= 0:
             print(f"error: --memory-budget-mb must be > 0, got {budget}", file=sys.stderr)
             return EXIT_USAGE
+        ignored = sorted(f"--{name.replace('_', '-')}" for name, value in args.items()
+                         if name not in ("synthetic_flows", "verbose") and (value or name != "list_interfaces"))
+        if ignored:  # the check measures the flow table alone, as the reference's does
+            print(f"note: --synthetic-flows ignores {', '.join(ignored)}", file=sys.stderr)
         return run_synthetic(args["synthetic_flows"], budget)
     if args.pop("list_interfaces"):
         return _list_interfaces()

@@ -379,28 +379,6 @@ def test_termination_signals_stop_like_ctrl_c_and_write_exports(require_root, tm
     assert sum(flow["packets_total"] for flow in json.loads(out.read_text())) == 30
 
 
-def test_synthetic_flows_pass_and_fail_budget() -> None:
-    ok = netscope("--synthetic-flows", "20000")
-    assert ok.returncode == 0 and "Flows inserted:     20,000" in ok.stdout and "PASS" in ok.stdout
-    over = netscope("--synthetic-flows", "20000", "--memory-budget-mb", "1")
-    assert over.returncode == 2 and "FAIL" in over.stdout
-
-
-def test_synthetic_flows_zero_reports_no_per_flow_figure() -> None:
-    result = netscope("--synthetic-flows", "0")
-    assert result.returncode == 0 and "Flows inserted:     0" in result.stdout
-    assert "Bytes per flow" not in result.stdout
-
-
-@pytest.mark.parametrize(("args", "message"), [
-    (("--synthetic-flows", "-5"), "error: --synthetic-flows must be >= 0, got -5"),
-    (("--synthetic-flows", "10", "--memory-budget-mb", "0"), "error: --memory-budget-mb must be > 0, got 0"),
-])
-def test_synthetic_flows_rejects_bad_numbers_in_one_line(args: tuple[str, ...], message: str) -> None:
-    result = netscope(*args)
-    assert result.returncode == 2 and result.stderr.strip() == message and not result.stdout
-
-
 def test_list_interfaces_shows_lo() -> None:
     result = netscope("--list-interfaces")
     assert result.returncode == 0 and any(line.startswith("lo ") for line in result.stdout.splitlines())
