@@ -108,7 +108,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--export-json", metavar="PATH", help="write the flow table as JSON at exit")
     out.add_argument("--export-csv", metavar="PATH", help="write the flow table as CSV at exit")
     out.add_argument("--expired-flows-jsonl", metavar="PATH", help="stream expired/evicted flows as JSON lines")
-    out.add_argument("--write-pcap", metavar="PATH", help="write every captured packet to a pcap file")
+    out.add_argument("--write-pcap", metavar="PATH", help="write every captured packet to a pcap file (- = "
+                     "standard output)")
     out.add_argument("--write-pcap-rotate-mb", type=int, metavar="MB", help="start a new pcap segment every MB")
     out.add_argument("--write-pcap-max-files", type=int, metavar="N", help="keep only the newest N segments")
     flows = p.add_argument_group("flows and analysis")

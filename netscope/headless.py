@@ -156,11 +156,17 @@ def run_headless(config: Config) -> int:
         if live or not output_files(config):
             stop.set()
 
+    def output_reader_gone(others_left: bool) -> None:
+        """An output's reader has gone (`--write-pcap - | tcpdump -r - -c 10`): as for the report,
+        a replay finishes its other outputs; a live capture, or a run with nothing else to write, stops."""
+        if live or not others_left:
+            stop.set()
+
     console = ReportConsole(reader_gone, highlight=False, file=sys.stderr if writes_to_stdout(config) else sys.stdout)
     source = open_source(config)
     with _interrupt_sets(stop):  # from here a stop signal is a stop: what was opened gets closed
         try:
-            outputs = build_outputs(config, source)
+            outputs = build_outputs(config, source, on_reader_gone=output_reader_gone)
         except OutputError:
             source.close()
             raise

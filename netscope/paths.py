@@ -1,7 +1,7 @@
 """Output files: the paths that are not files of their own, writes that keep only whole records,
 and the names of a rotating capture's numbered segments.
 
-`/dev/stdout` and the other descriptor aliases:
+`/dev/stdout`, `-` and the other descriptor aliases:
 
 `--export-json /dev/stdout` or `--alerts-jsonl /dev/stdout` must write where standard output
 already goes. Opening the alias anew would give a second open file: on a redirected stdout
@@ -25,13 +25,17 @@ from pathlib import Path
 from typing import IO
 
 STDOUT_FD = 1
+STDOUT_NAME = "-"
 SEGMENT_INDEX_DIGITS = 6
 _ALIASES = {"/dev/stdin": 0, "/dev/stdout": STDOUT_FD, "/dev/stderr": 2}
 _FD_ALIAS = re.compile(r"/(?:dev/fd|proc/self/fd|proc/thread-self/fd)/(\d+)")
 
 
 def descriptor_alias(path: str | os.PathLike[str]) -> int | None:
-    """The descriptor a path like /dev/stdout or /dev/fd/3 stands for, or None."""
+    """The descriptor an output path like /dev/stdout or /dev/fd/3 stands for, or None. As
+    for tcpdump -w -, an output named `-` is standard output."""
+    if os.fspath(path) == STDOUT_NAME:
+        return STDOUT_FD
     text = os.path.abspath(os.fspath(path))
     if text in _ALIASES:
         return _ALIASES[text]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -47,3 +49,26 @@ def test_a_live_capture_whose_reader_goes_stops_and_writes_its_exports(require_r
 def test_listings_whose_reader_goes_end_quietly(args: tuple[str, ...]) -> None:
     result = run_with_stdout_closed(*args, headless=False)
     assert result.returncode == 0 and result.stderr == ""  # was a BrokenPipeError traceback
+
+
+@pytest.mark.timeout(60)
+def test_a_live_capture_whose_pcap_reader_goes_stops_as_tcpdump_does(require_root, tmp_path: Path) -> None:
+    """`netscope -i lo --write-pcap - | tcpdump -r - -c 10`: when the reader has had enough, the
+    capture ends with status 0, the flow export written (was "cannot write -: Broken pipe", 1)."""
+    out = tmp_path / "live.json"
+    process = subprocess.Popen([sys.executable, "-m", "netscope", "--headless", "-i", "lo", "-f", "udp port 9",
+                                "--write-pcap", "-", "--export-json", str(out)],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=False)
+    assert len(process.stdout.read(24)) == 24  # the pcap file header: the capture is open
+    process.stdout.close()
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    deadline = time.monotonic() + 30
+    while process.poll() is None:
+        assert time.monotonic() < deadline, "the capture went on after its reader had gone"
+        sender.sendto(b"x" * 100, ("127.0.0.1", 9))
+        time.sleep(0.01)
+    sender.close()
+    stderr = process.stderr.read().decode()
+    assert process.returncode == 0 and "error:" not in stderr
+    assert "Export (pcap, incomplete)" in stderr
+    assert sum(flow["packets_total"] for flow in json.loads(out.read_text())) > 0

@@ -2,12 +2,18 @@
 
 Kept in one place so every way a run can end (EOF, count, Ctrl-C, a capture error) goes
 through the same `finish`/`close` and nothing already reported is lost.
+
+An output whose reader has gone (`--write-pcap - | tcpdump -r - -c 10`, a FIFO's reader that
+exits) is no error: the reader took what it wanted. That output stops being written, is listed
+as incomplete, and `on_reader_gone` is told whether any other output is still being written, so
+the run can stop as tcpdump does on SIGPIPE, or, for a replay, finish the other outputs.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -74,9 +80,15 @@ class OutputPaths:
     write_pcap_max_files: int = 0
 
 
+def _reader_went(exc: OSError) -> bool:
+    return exc.errno == errno.EPIPE
+
+
 class RunOutputs:
-    def __init__(self, paths: OutputPaths, linktype: int = 1, snaplen: int = 65535) -> None:
+    def __init__(self, paths: OutputPaths, linktype: int = 1, snaplen: int = 65535,
+                 on_reader_gone: Callable[[bool], None] | None = None) -> None:
         self.paths = paths
+        self.on_reader_gone = on_reader_gone  # called with: is another output still being written?
         self.expired = self.alerts = self.pcap = None
         try:
             check_outputs(paths)  # all of them first: a refused start truncates no JSONL file
@@ -91,11 +103,13 @@ class RunOutputs:
 
     def write_packets(self, raw: RawBatch) -> None:
         """Raw packets to the pcap file, before any analysis could fail on them."""
-        if self.pcap is not None:
+        if self.pcap is not None and not self.pcap.given_up:
             try:
                 self.pcap.write(raw)
             except PcapWriteError as exc:
-                raise OutputError(str(exc)) from None
+                if not _reader_went(exc):
+                    raise OutputError(str(exc)) from None
+                self._reader_gone()
 
     @property
     def collect_expired(self) -> bool:
@@ -108,21 +122,29 @@ class RunOutputs:
         naming the file; the other outputs are still finished.
         """
         if self.expired is not None:
-            expired = engine.take_expired()
-            if expired.flows.count:
+            expired = engine.take_expired()  # taken even when no longer written, or they pile up
+            if expired.flows.count and not self.expired.given_up:
                 self._write(self.expired, "expired-flows file",
                             expired_flow_objects(expired.flows, expired.reason_labels(), expired.times()))
         if engine.unrecorded_alerts:
             alerts, engine.unrecorded_alerts = engine.unrecorded_alerts, []
-            if self.alerts is not None:
+            if self.alerts is not None and not self.alerts.given_up:
                 self._write(self.alerts, "alerts file", alert_objects(alerts))
 
-    @staticmethod
-    def _write(stream: JsonlWriter, what: str, objects: list[dict]) -> None:
+    def _write(self, stream: JsonlWriter, what: str, objects: list[dict]) -> None:
         try:
             stream.write_many(objects)
         except OSError as exc:
-            raise OutputError(f"cannot write {what} {stream.path}: {exc.strerror or exc}") from None
+            if not _reader_went(exc):
+                raise OutputError(f"cannot write {what} {stream.path}: {exc.strerror or exc}") from None
+            self._reader_gone()
+
+    def _reader_gone(self) -> None:
+        if self.on_reader_gone is not None:
+            streams = (self.expired, self.alerts, self.pcap)
+            others = any(s is not None and not s.given_up for s in streams) or bool(
+                self.paths.export_json or self.paths.export_csv)
+            self.on_reader_gone(others)
 
     def finish(self, engine) -> tuple[list[tuple[str, str]], str | None]:
         """Write the flow-table exports and close the pcap: (label, path) of what was written,
@@ -141,7 +163,10 @@ class RunOutputs:
                 try:
                     writer(table, path, engine.names)
                 except OSError as exc:
-                    failed.append(f"cannot write {label} flow export {path}: {exc.strerror or exc}")
+                    if _reader_went(exc):
+                        written.append((f"{label}, incomplete", path))
+                    else:
+                        failed.append(f"cannot write {label} flow export {path}: {exc.strerror or exc}")
                     continue
                 written.append((label, path))
         for label, stream in (("expired flows", self.expired), ("alerts", self.alerts)):
@@ -151,7 +176,8 @@ class RunOutputs:
             try:
                 self.pcap.close()
             except PcapWriteError as exc:
-                failed.append(str(exc))
+                if not _reader_went(exc):
+                    failed.append(str(exc))
             last = self.pcap.written[-1] if self.pcap.written else None
             written += [("pcap, incomplete" if self.pcap.given_up and path == last else "pcap", str(path))
                         for path in self.pcap.written]

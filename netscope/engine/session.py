@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 
@@ -151,9 +152,9 @@ def output_paths(config: Config) -> OutputPaths:
                        write_pcap_rotate_mb=o.write_pcap_rotate_mb, write_pcap_max_files=o.write_pcap_max_files)
 
 
-def build_outputs(config: Config, source) -> RunOutputs:
+def build_outputs(config: Config, source, on_reader_gone: Callable[[bool], None] | None = None) -> RunOutputs:
     return RunOutputs(output_paths(config), linktype=source.linktype,
-                      snaplen=getattr(source, "snaplen", None) or config.capture.snaplen)
+                      snaplen=getattr(source, "snaplen", None) or config.capture.snaplen, on_reader_gone=on_reader_gone)
 
 
 def close_run(engine, outputs: RunOutputs, source) -> tuple[list[tuple[str, str]], str | None]:

@@ -45,6 +45,7 @@ def test_a_stream_that_cannot_be_written_is_one_line_naming_it(tmp_path: Path) -
 
     class FullDisk:
         path = str(tmp_path / "alerts.jsonl")
+        given_up = False
 
         def write_many(self, _objects) -> None:
             raise OSError(errno.ENOSPC, "No space left on device")
@@ -109,3 +110,25 @@ def test_an_export_to_a_fifo_reaches_its_reader_whole(sample_pcap: Path, tmp_pat
     reader.join(timeout=30)
     assert result.returncode == 0, result.stderr
     assert len(json.loads(received[0])) == 165
+
+
+def test_an_output_whose_reader_has_gone_is_incomplete_not_an_error(sample_pcap: Path, tmp_path: Path) -> None:
+    config = Config().replace("capture", read_pcap=str(sample_pcap))
+    source = open_source(config)
+    engine = build_engine(config, source, keep_recent_packets=False, top_n=0)
+    read_end, write_end = os.pipe()
+    told: list[bool] = []
+    json_path = tmp_path / "flows.json"
+    outputs = RunOutputs(OutputPaths(write_pcap=f"/dev/fd/{write_end}", export_json=str(json_path)),
+                         source.linktype, on_reader_gone=told.append)
+    os.close(read_end)  # the reader (tcpdump -c 10, head) has had enough
+    for raw in source.batches():
+        engine.process(raw)
+        outputs.write_packets(raw)  # no OutputError
+    source.close()
+    written, error = outputs.finish(engine)
+    outputs.close()
+    os.close(write_end)
+    assert error is None and told == [True]  # once; the JSON export was still to be written
+    assert written == [("JSON", str(json_path)), ("pcap, incomplete", f"/dev/fd/{write_end}")]
+    assert len(json.loads(json_path.read_text())) == 165
