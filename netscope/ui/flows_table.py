@@ -1,8 +1,10 @@
 """The top-N flows table: sorted and filtered on the display side, rows keyed by flow.
 
 Rows are updated in place and reordered by their rank cell rather than rebuilt, so the
-table keeps its scroll position and the cursor stays on the same flow (not on the same
-line) from one tick to the next. Columns are planned from the width: at 80 cells the
+table keeps its scroll position. Until the user moves the cursor it stays on the first row,
+whichever flow is there (htop's view of the busiest); once moved off it, it stays on the
+same flow (not on the same line) from one tick to the next, and back on the first row
+(Home, or up to it) it watches the top again. Columns are planned from the width: at 80 cells the
 least useful ones (tick bytes, TCP health, age, packets, state) give way, endpoints shrink
 last. With names on (`n`), an endpoint shows the name the engine saw for it, in italics.
 """
@@ -181,6 +183,8 @@ class FlowsTable(DataTable):
         self._by_key: dict[str, FlowRow] = {}
         self._drawn: dict[str, list[tuple[str, str]]] = {}  # what each row's cells show now
         self._order: list[str] = []  # row keys in the order last sorted
+        self._placed_row = 0  # where _fill last left the cursor: elsewhere now means the user moved it
+        self._following = False  # the cursor stays on its flow (True) or on the first row
 
     # -- public: what the app changes ------------------------------------------------------
     def show(self, rows: Sequence[FlowRow], now: float, names: Mapping[FlowKey, FlowNames] | None = None) -> None:
@@ -287,6 +291,8 @@ class FlowsTable(DataTable):
             self.remove_row(stale)
             del self._drawn[stale]
         cursor_row = self.cursor_row
+        if cursor_row != self._placed_row:
+            self._following = cursor_row > 0
         for rank, flow in enumerate(ordered, 1):
             key = row_key(flow.key)
             cells = self._cells(rank, flow)
@@ -309,12 +315,15 @@ class FlowsTable(DataTable):
             if relabel or list(wanted) != self._order:  # sort() drops every cached cell render
                 self.sort("rank", key=lambda cell: int(cell.plain))
                 self._order = list(wanted)
-            if selected is not None and row_key(selected) in wanted:
+            if not self._following:
+                target = 0
+            elif selected is not None and row_key(selected) in wanted:
                 target = self.get_row_index(row_key(selected))
             else:
                 target = min(cursor_row, len(ordered) - 1)
             if target != self.cursor_row or selected is None:
                 self.move_cursor(row=target, animate=False)
+            self._placed_row = target
 
     def _cells(self, rank: int, flow: FlowRow) -> list[Text]:
         colours = self.app.theme_variables

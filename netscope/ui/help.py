@@ -22,7 +22,7 @@ KEYS = (
     ("Esc", "back / clear the filter"),
     ("t", "rates in bits/s or bytes/s"),
     ("n", "names instead of addresses (DNS, else SNI / HTTP Host)"),
-    ("↑ ↓ PgUp PgDn", "move in the table (the cursor follows its flow)"),
+    ("↑ ↓ PgUp PgDn", "move; row 1 watches the top, other rows keep their flow"),
     ("Home  End", "first / last flow of the table"),
     ("?", "this help"),
 )

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from textual.widgets import DataTable
 
 from netscope.engine.messages import RequestDetail, SetPaused, SetRanking, SetSpeed
+from netscope.engine.snapshot import TickSnapshot
 from netscope.ui import formatting
 from netscope.ui.app import EngineErrorScreen, NetscopeApp, next_speed
 from netscope.ui.detail import FlowDetailScreen, PacketView
@@ -283,6 +286,42 @@ def test_cursor_stays_on_its_flow_when_ranks_change():
         await settle(pilot)
         assert cursor_flow(app) == TLS.key
         assert app.main.table.cursor_row == table_keys(app).index(TLS.key)
+
+    run(check, link)
+
+
+def test_until_the_cursor_is_moved_it_watches_the_top_flow():
+    """As in htop: a screen nobody touches shows the busiest flow selected, whichever it is."""
+    link = scenario()
+
+    def with_top(seq: int, key) -> TickSnapshot:
+        """A tick where the flow `key` has become the fastest by far."""
+        rows = tuple(dataclasses.replace(r, rate_bps=r.rate_bps + 10**9 if r.key == key else r.rate_bps)
+                     for r in app_rows)
+        return snapshot(seq, rows=rows)
+
+    app_rows = (TLS, DNS, IPERF)
+
+    async def check(pilot, app):
+        link.push(snapshot(79, rows=app_rows))
+        await settle(pilot)
+        first = cursor_flow(app)
+        risen = table_keys(app)[-1]
+        link.push(with_top(80, risen))
+        await settle(pilot)
+        assert app.main.table.cursor_row == 0 and cursor_flow(app) == risen != first
+        await pilot.press("down")  # moved: now it follows its flow
+        chosen = cursor_flow(app)
+        link.push(with_top(81, chosen))
+        await settle(pilot)
+        assert cursor_flow(app) == chosen and app.main.table.cursor_row == 0
+        link.push(with_top(82, risen))
+        await settle(pilot)
+        assert cursor_flow(app) == chosen and app.main.table.cursor_row == 1
+        await pilot.press("up")  # back on the first row: watching the top again
+        link.push(with_top(83, chosen))
+        await settle(pilot)
+        assert app.main.table.cursor_row == 0 and cursor_flow(app) == chosen
 
     run(check, link)
 
