@@ -46,7 +46,7 @@ def run_tui_session(config: Config) -> int:
     link = EngineProcess(config)  # started first: what it writes to stderr stays where stderr points
     try:
         with _screen_on_the_terminal():
-            code = run_tui(link, config.tui)
+            code = run_tui(link, config.tui, detecting_anomalies=config.analysis.anomalies.enabled)
     finally:
         finished = link.close()
     if finished is not None:

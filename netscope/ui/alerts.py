@@ -47,15 +47,19 @@ class AlertsPane(VerticalScroll):
 
     can_focus = False
 
-    def __init__(self, *, id: str | None = None) -> None:
+    def __init__(self, *, detecting: bool = True, id: str | None = None) -> None:
         super().__init__(id=id)
+        self.detecting = detecting  # anomaly detection is on: "no alerts" means none was raised
         self.alerts: deque[Alert] = deque(maxlen=MAX_ALERTS)
         self.received = 0  # alerts ever added
         self._drawn = 0  # `received` when last drawn: redrawing re-lays out the pane, so only on news
         self.border_title = "Alerts"
 
     def compose(self):
-        yield Static(Content.styled("no alerts", "$text-muted italic"))
+        # Detection is off by default (as in the reference), and an empty pane would read as
+        # "nothing suspicious" when nothing was looked for.
+        empty = "no alerts" if self.detecting else "no alerts: anomaly detection is off (start with --anomalies)"
+        yield Static(Content.styled(empty, "$text-muted italic"))
 
     def add(self, alerts: Sequence[Alert]) -> None:
         """Record new alerts (kept even while the display is frozen)."""

@@ -104,7 +104,8 @@ class NetscopeApp(App[None]):
         Binding("question_mark", "help", "Help"),
     ]
 
-    def __init__(self, link: EngineLink, config: TuiSettings | None = None, *, no_color: bool = False) -> None:
+    def __init__(self, link: EngineLink, config: TuiSettings | None = None, *, no_color: bool = False,
+                 detecting_anomalies: bool = True) -> None:
         super().__init__()
         settings = config or DefaultSettings()
         if no_color and not self.no_color:  # Textual does this itself when NO_COLOR is set
@@ -122,7 +123,8 @@ class NetscopeApp(App[None]):
         self.pending_pause: bool | None = None
         self.early_pause = False  # space before the first snapshot: applied when it arrives
         self.error: str | None = None
-        self.main = MainScreen(self.history, settings.history_points * self.tick_s, self.drops)
+        self.main = MainScreen(self.history, settings.history_points * self.tick_s, self.drops,
+                               detecting_anomalies=detecting_anomalies)
 
     def get_driver_class(self) -> type[Driver]:
         default = super().get_driver_class()
@@ -278,13 +280,14 @@ class NetscopeApp(App[None]):
         self.push_screen(screen)
 
 
-def run_tui(link: EngineLink, config: TuiSettings | None = None, *, no_color: bool = False) -> int:
+def run_tui(link: EngineLink, config: TuiSettings | None = None, *, no_color: bool = False,
+            detecting_anomalies: bool = True) -> int:
     """Run the screen until `q` (or an engine error); return the process exit code.
 
     The caller owns `link` and closes it afterwards (that stops the engine and writes its
     exports, and reports an engine error once the terminal is back). NO_COLOR in the
     environment is honoured by Textual itself; `no_color` forces the same.
     """
-    app = NetscopeApp(link, config, no_color=no_color)
+    app = NetscopeApp(link, config, no_color=no_color, detecting_anomalies=detecting_anomalies)
     app.run()
     return 1 if app.error is not None else app.return_code or 0

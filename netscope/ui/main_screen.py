@@ -49,12 +49,13 @@ class MainScreen(Screen):
     MainScreen #filter.-invalid { color: $error; }
     """
 
-    def __init__(self, history: ThroughputHistory, window_s: float, drops: DropWatch) -> None:
+    def __init__(self, history: ThroughputHistory, window_s: float, drops: DropWatch, *,
+                 detecting_anomalies: bool = True) -> None:
         super().__init__()
         self.header = HeaderBar(drops)
         self.history_panel = HistoryPanel(history, window_s)
         self.table = FlowsTable(id="flows")
-        self.alerts = AlertsPane(id="alerts")
+        self.alerts = AlertsPane(detecting=detecting_anomalies, id="alerts")
         self.seen_finished = False
 
     def compose(self) -> ComposeResult:

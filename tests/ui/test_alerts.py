@@ -60,3 +60,15 @@ def test_the_pane_keeps_the_newest_alerts_only():
 def test_many_hosts_are_counted_past_the_first_few():
     assert hosts_text(("a", "b")) == "a, b"
     assert hosts_text(("a", "b", "c", "d", "e")) == "a, b, c +2"
+
+
+def test_an_empty_pane_says_when_nothing_was_looked_for():
+    """Detection is off by default: "no alerts" alone would read as "nothing suspicious"."""
+    async def off(pilot, app):
+        assert pane_lines(app) == ["no alerts: anomaly detection is off (start with --anomalies)"]
+
+    async def on(pilot, app):
+        assert pane_lines(app) == ["no alerts"]
+
+    run(off, FakeLink(history(3)), detecting_anomalies=False)
+    run(on, FakeLink(history(3)), detecting_anomalies=True)
