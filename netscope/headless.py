@@ -27,11 +27,18 @@ from netscope.engine.snapshot import TickSnapshot, Totals
 from netscope.paths import discard_writes
 
 
-def stats_line(snapshot: TickSnapshot) -> str:
-    """The reference's `[stats]` line (§7.1), with libpcap drop deltas since the last line."""
+def stats_line(snapshot: TickSnapshot, since: Totals, pipeline: bool) -> str:
+    """The reference's `[stats]` line (§7.1, §6.7): each drop counter as its change since the
+    line before (`since`'s totals) and its total; the pipeline's dispatch drops first."""
     t = snapshot.totals
+
+    def drops(name: str, field: str) -> str:
+        total = getattr(t, field)
+        return f"{name}={total - getattr(since, field)} (total={total})"
+
+    dispatch = f"{drops('drops', 'dispatch_dropped')} | " if pipeline else ""
     return (f"[stats] {snapshot.bps / 1e6:.2f} Mbps | {snapshot.pps:.0f} pps | {t.active_flows} flows | "
-            f"kdrop={t.kernel_dropped} ifdrop={t.if_dropped}")
+            f"{dispatch}{drops('kdrop', 'kernel_dropped')} {drops('ifdrop', 'if_dropped')}")
 
 
 def top_flow_lines(snapshot: TickSnapshot) -> list[str]:
@@ -47,6 +54,7 @@ class HeadlessPrinter:
         self.console = console
         self.progress = progress
         self.task = progress.add_task("replaying", total=1.0) if progress else None
+        self.last_line_totals = Totals()  # the drop counters when the last [stats] line was printed
 
     def __call__(self, message: object) -> None:
         if not isinstance(message, TickSnapshot):
@@ -58,7 +66,9 @@ class HeadlessPrinter:
             for alert in message.new_alerts:
                 out.print(f"[alert] {alert.description}", markup=False, highlight=False)
         if self.config.stats.enabled and message.state != "finished":
-            out.print(stats_line(message), markup=False, highlight=False)
+            out.print(stats_line(message, self.last_line_totals, self.config.pipeline.enabled), markup=False,
+                      highlight=False)
+            self.last_line_totals = message.totals
             for line in top_flow_lines(message):
                 out.print(line, markup=False, highlight=False)
 

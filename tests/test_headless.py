@@ -1,7 +1,9 @@
-"""The headless report when its reader goes away: `netscope ... | head -3`."""
+"""The headless report: its [stats] line, and what happens when its reader (or an output's)
+goes away: `netscope ... | head -3`."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import socket
@@ -11,6 +13,11 @@ import time
 from pathlib import Path
 
 import pytest
+from rich.console import Console
+
+from netscope.config import Config
+from netscope.headless import HeadlessPrinter
+from tests.ui.fake_link import snapshot
 
 
 def run_with_stdout_closed(*args: str, timeout: float = 60, headless: bool = True) -> subprocess.CompletedProcess:
@@ -72,3 +79,17 @@ def test_a_live_capture_whose_pcap_reader_goes_stops_as_tcpdump_does(require_roo
     assert process.returncode == 0 and "error:" not in stderr
     assert "Export (pcap, incomplete)" in stderr
     assert sum(flow["packets_total"] for flow in json.loads(out.read_text())) > 0
+
+
+def test_the_stats_line_gives_each_drop_count_since_the_last_line_and_in_total() -> None:
+    """As the reference prints it (§7.1; §6.7 adds the pipeline's dispatch drops first)."""
+    for pipeline, dispatch in ((False, ""), (True, "drops=7 (total=9) | ")):
+        console = Console(file=io.StringIO(), width=200)
+        config = Config().replace("stats", enabled=True).replace("pipeline", enabled=pipeline)
+        printer = HeadlessPrinter(config, console, None)
+        printer(snapshot(1, kernel_dropped=5, if_dropped=1, dispatch_dropped=2))
+        printer(snapshot(2, kernel_dropped=12, if_dropped=1, dispatch_dropped=9))
+        lines = [line for line in console.file.getvalue().splitlines() if line.startswith("[stats] ")]
+        first_dispatch = "drops=2 (total=2) | " if pipeline else ""
+        assert lines[0].endswith(f" flows | {first_dispatch}kdrop=5 (total=5) ifdrop=1 (total=1)")
+        assert lines[1].endswith(f" flows | {dispatch}kdrop=7 (total=12) ifdrop=0 (total=1)")
