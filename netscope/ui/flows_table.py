@@ -11,6 +11,7 @@ last. With names on (`n`), an endpoint shows the name the engine saw for it, in 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
@@ -102,6 +103,7 @@ DROP_ORDER = ("tick", "retr", "rtt", "age", "packets", "state")  # first to go w
 # then these; neither list drops the column sorted by, nor the rank (rows are ordered by it)
 LAST_RESORT = ("rate", "total", "proto")
 CELL_PADDING = 1
+SORT_MARK = " ▼"
 
 
 def plan_columns(available: int, sort_key: SortKey = SortKey.RATE) -> list[Column]:
@@ -112,7 +114,8 @@ def plan_columns(available: int, sort_key: SortKey = SortKey.RATE) -> list[Colum
     use), then the protocol. The column the table is sorted by stays, so the title's "by ..."
     always has its column.
     """
-    fixed = [RANK, PROTO, STATE, RTT, RETRANSMISSIONS, PACKETS, TICK_BYTES, RATE, TOTAL, AGE]
+    fixed = [_marked(c) if c.sort is sort_key and c.key != "tick" else c
+             for c in (RANK, PROTO, STATE, RTT, RETRANSMISSIONS, PACKETS, TICK_BYTES, RATE, TOTAL, AGE)]
     pad = 2 * CELL_PADDING
 
     def need(columns: list[Column], endpoint: int = ENDPOINT_MIN) -> int:
@@ -133,8 +136,13 @@ def plan_columns(available: int, sort_key: SortKey = SortKey.RATE) -> list[Colum
     endpoint_width = max(ENDPOINT_FLOOR, min(ENDPOINT_MAX, spare // 2))
     a = Column("a", "Endpoint A", endpoint_width, sort=SortKey.A)
     b = Column("b", "Endpoint B", endpoint_width, sort=SortKey.B)
-    lead = [c for c in fixed if c in (RANK, PROTO)]
+    lead = [c for c in fixed if c.key in (RANK.key, PROTO.key)]
     return [*lead, a, b, *(c for c in fixed if c not in lead)]
+
+
+def _marked(column: Column) -> Column:
+    """The sorted column, wide enough for its label and the ▼ / ▲ after it (Packets is not)."""
+    return dataclasses.replace(column, width=max(column.width, len(column.label) + len(SORT_MARK)))
 
 
 def row_key(key: FlowKey) -> str:
@@ -272,7 +280,7 @@ class FlowsTable(DataTable):
     def _header(self, column: Column) -> Text:
         label = column.label
         if column.sort is self.sort_key and column.key != "tick":
-            label += " ▲" if self.reverse else " ▼"
+            label += " ▲" if self.reverse else SORT_MARK
         return Text(label, justify="right" if column.right else "left")
 
     def _ordered(self) -> list[FlowRow]:

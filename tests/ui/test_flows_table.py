@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from netscope.ui.flows_table import CELL_PADDING, ENDPOINT_MIN, SortKey, plan_columns
+from netscope.ui.flows_table import CELL_PADDING, ENDPOINT_MIN, SORT_MARK, SortKey, plan_columns
 
 
 @pytest.mark.parametrize("available", range(43, 240, 3))  # 43: rank, two endpoints at the floor, Rate
@@ -14,7 +14,7 @@ def test_planned_columns_fit_whole_and_keep_the_sorted_one(available, sort_key):
     assert keys[-2:] != ["a", "b"] and keys.index("b") == keys.index("a") + 1
     assert keys[0] == "rank"
     assert sort_key in {c.sort for c in plan}
-    if available >= (60 if sort_key in (SortKey.RATE, SortKey.TOTAL) else 70):  # a sorted column of its own costs
+    if available >= (60 if sort_key in (SortKey.RATE, SortKey.TOTAL) else 72):  # a sorted column of its own costs
         assert {"proto", "rate", "total"} <= set(keys)
 
 
@@ -36,3 +36,11 @@ def test_a_whole_ipv4_endpoint_fits_from_the_default_width_up():
     assert len("255.255.255.255:65535") <= ENDPOINT_MIN
     for width in range(116, 240, 4):  # 120 (the README's terminal) less the border and scrollbar
         assert plan_columns(width)[2].width >= ENDPOINT_MIN
+
+
+@pytest.mark.parametrize("sort_key", [k for k in SortKey if k not in (SortKey.A, SortKey.B)])
+def test_the_sorted_column_is_wide_enough_for_its_marker(sort_key):
+    """"Packets ▼" is 9 cells: in the 7 of the Packets column the marker was cut off."""
+    for available in (80, 120, 200):
+        (sorted_column,) = [c for c in plan_columns(available, sort_key) if c.sort is sort_key and c.key != "tick"]
+        assert sorted_column.width >= len(sorted_column.label) + len(SORT_MARK)
