@@ -148,6 +148,7 @@ class Engine:
             flow_names=names,
             new_alerts=tuple(new_alerts),
             progress=progress,
+            matching_flows=self.tracker.count(query) if query and not query.partial else None,
         )
         self._interval_packets = 0
         self._interval_bytes = 0

@@ -58,6 +58,9 @@ class TickSnapshot:
     top_flows: tuple[FlowRow, ...]
     new_alerts: tuple[Alert, ...] = ()
     progress: float | None = None  # share of the file read, 0..1, for replays
+    # Under the screen's filter, the flows it matches in the whole table (top_flows has the
+    # first N); None without a filter, or when part of it (a name) only the screen can apply.
+    matching_flows: int | None = None
     flow_names: dict[tuple, FlowNames] = field(default_factory=dict)  # FlowRow.key -> names seen for it
 
     @property

@@ -118,21 +118,23 @@ class FlowQuery:
     """The terms of a filter that numpy evaluates over flow columns (see the module docstring)."""
 
     terms: tuple[Term, ...] = ()
+    partial: bool = False  # terms were left to the screen: what matches here is only a superset
 
     @classmethod
     def parse(cls, text: str) -> FlowQuery:
         """Raises QueryError as the screen's parser does; keeps plain terms, so a query pickles
         to pipeline workers."""
-        kept = []
+        kept, partial = [], False
         for term in split_terms(text):
             if term.key == "port":
                 port_range(term.value)
             elif term.key == "proto":
                 protocol(term.value)
             elif term.key == "host" and host_network(term.value) is None:
+                partial = True
                 continue
             kept.append(term)
-        return cls(tuple(kept))
+        return cls(tuple(kept), partial)
 
     def __bool__(self) -> bool:
         return bool(self.terms)

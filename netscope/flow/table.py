@@ -245,6 +245,13 @@ class FlowTable:
             chosen = chosen[rank[chosen] != INT64_MAX]
         return self._sorted_columns(self._rows(rows, chosen), rank[chosen], by)
 
+    def count(self, query: FlowQuery) -> int:
+        """How many live flows `query` matches: the screen's "N of M" under a filter."""
+        rows = self.live_rows()
+        fields = self.layout.unpack(words_of(self._records[rows]))
+        fields["tcp_state"] = self.tcp_state[rows]
+        return int(np.count_nonzero(query.mask(fields)))
+
     def ordered(self, by: str) -> FlowColumns:
         """Every live flow, best first by `by`."""
         rows, rank = self._ranking(by)

@@ -268,6 +268,10 @@ class FlowTracker:
         quiet = _merge([table.top(n - best.count, "quiet", query) for table in self._tables], "quiet", n - best.count)
         return _concat([best, quiet])
 
+    def count(self, query: FlowQuery) -> int:
+        """How many live flows `query` matches."""
+        return sum(table.count(query) for table in self._tables)
+
     def snapshot(self) -> FlowColumns:
         """Every live flow, by bytes_total descending (stable ties as in top), for exports."""
         return _merge([table.ordered("bytes") for table in self._tables], "bytes")

@@ -329,7 +329,8 @@ class PipelineEngine:
             interval_bytes=sum(part.snapshot.interval_bytes for part in parts),
             totals=self._totals, top_flows=top,
             flow_names={row.key: flow_names[row.key] for row in top if row.key in flow_names},
-            new_alerts=tuple(alerts), progress=progress)
+            new_alerts=tuple(alerts), progress=progress, matching_flows=_sum_known(
+                [part.snapshot.matching_flows for part in parts]))
 
     def _absorb_totals(self, parts: list[Totals]) -> None:
         overrides = {"dispatch_dropped": self.dispatch_dropped, "alerts": self.anomalies.raised}
@@ -432,3 +433,8 @@ class LivePipelineSource:
             self.engine.close()
         else:
             self.workers.stop()
+
+
+def _sum_known(counts: list[int | None]) -> int | None:
+    """The shards' counts added up; None when any shard could not count (or there are none)."""
+    return sum(counts) if counts and None not in counts else None  # type: ignore[arg-type]

@@ -178,6 +178,7 @@ class FlowsTable(DataTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING)
         self.rows_in: Sequence[FlowRow] = ()
+        self.matching: int | None = None
         self.names: Mapping[FlowKey, FlowNames] = {}
         self.show_names = False
         self.now: float = 0.0
@@ -195,12 +196,14 @@ class FlowsTable(DataTable):
         self._following = False  # the cursor stays on its flow (True) or on the first row
 
     # -- public: what the app changes ------------------------------------------------------
-    def show(self, rows: Sequence[FlowRow], now: float, names: Mapping[FlowKey, FlowNames] | None = None) -> None:
+    def show(self, rows: Sequence[FlowRow], now: float, names: Mapping[FlowKey, FlowNames] | None = None,
+             matching: int | None = None) -> None:
         """New rows from a tick; `now` is the capture clock the ages are measured against.
 
-        `names` are the tick's names per flow key (the filter matches them even while hidden).
+        `names` are the tick's names per flow key (the filter matches them even while hidden);
+        `matching`, how many flows of the whole table the filter matches, when the engine knows.
         """
-        self.rows_in, self.now, self.names = rows, now, names or {}
+        self.rows_in, self.now, self.names, self.matching = rows, now, names or {}, matching
         self.redraw()
 
     def set_show_names(self, show: bool) -> None:
@@ -380,7 +383,10 @@ class FlowsTable(DataTable):
         if self.filter_error is not None:
             self.border_subtitle = f"[b $error]{self.filter_error}[/]"
         elif self.display_filter:
-            self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {len(self.shown)} of {total}"
+            # Of the flows the filter matches in the whole table when the engine counted them
+            # (the rows are its first N), else of the rows received.
+            of = f"{self.matching:,} matching" if self.matching is not None else f"{total}"
+            self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {len(self.shown)} of {of}"
         else:
             self.border_subtitle = f"top {total}" if total else "no flows yet"
 

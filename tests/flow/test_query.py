@@ -61,8 +61,19 @@ def test_terms_combine_as_on_the_screen(packets, terms) -> None:
     assert engine == screen
 
 
+@settings(max_examples=60, deadline=None)
+@given(traffic(), st.lists(st.tuples(st.booleans(), st.sampled_from(TERMS)), min_size=1, max_size=3))
+def test_the_count_of_matches_is_what_the_screen_would_count_over_every_flow(packets, terms) -> None:
+    text = " ".join(("!" if negated else "") + term for negated, term in terms)
+    tracker = FlowTracker(FlowSettings())
+    tracker.observe(make_batch(packets))
+    assert tracker.count(FlowQuery.parse(text)) == sum(parse_filter(text).matches(row)
+                                                       for row in tracker.snapshot().rows())
+
+
 def test_terms_only_a_string_search_can_match_are_left_to_the_screen() -> None:
     assert FlowQuery.parse("host:db8 port:53 host:example").terms == FlowQuery.parse("port:53").terms
+    assert FlowQuery.parse("host:db8 port:53").partial and not FlowQuery.parse("host:10.0.0.0/8 port:53").partial
     assert not FlowQuery.parse("host:example")
     with pytest.raises(QueryError, match="port:99999 is outside"):
         FlowQuery.parse("port:99999")

@@ -13,6 +13,7 @@ from netscope.engine.messages import FlowDetail, RequestDetail
 from netscope.engine.outputs import OutputPaths, RunOutputs
 from netscope.engine.runner import Runner
 from netscope.engine.session import build_engine, finish_engine, open_source
+from netscope.flow.query import FlowQuery
 from netscope.pipeline.engine import PipelineEngine
 
 BUSIEST = ("tcp", "10.88.0.1", 39246, "10.88.0.2", 5201)
@@ -46,6 +47,18 @@ def test_detail_request_returns_counters_and_recent_packets_from_the_flows_shard
         assert detail.flow.packets_total == 732 + 449
         assert detail.packets and all(p.linktype == 1 and len(p.data) >= 54 for p in detail.packets)
         assert [p.ts for p in detail.packets] == sorted(p.ts for p in detail.packets)
+    finally:
+        runner.engine.close()
+
+
+def test_a_filter_s_matches_are_counted_across_the_shards(sample_pcap: Path) -> None:
+    published: list = []
+    runner = pipeline_runner(sample_pcap, [], published)
+    try:
+        runner.run()
+        filtered = runner.engine.tick("finished", 1.0, [], top_n=10, query=FlowQuery.parse("tcp"))
+        assert filtered.matching_flows == 163 and len(filtered.top_flows) == 10  # of the sample's 165 flows
+        assert runner.engine.tick("finished", 1.0, [], top_n=10).matching_flows is None
     finally:
         runner.engine.close()
 

@@ -124,3 +124,22 @@ def test_names_from_the_engine_reach_the_filter_and_the_detail():
         await pilot.press("escape", "q")
 
     drive(0.0, check)
+
+
+def test_a_filter_counts_its_matches_in_the_whole_table_not_in_the_rows_sent():
+    """163 of the sample's 165 flows are TCP; the screen gets the first 100 of them."""
+    async def check(pilot, app):
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.state == "finished")
+        await pilot.press("slash")
+        await pilot.pause()
+        await pilot.press(*"tcp", "enter")
+        await wait_for(pilot, lambda: app.snapshot.matching_flows == 163)
+        await pilot.pause()
+        assert app.main.table.border_subtitle.endswith("· 100 of 163 matching")
+        await pilot.press("slash", "ctrl+u", *"tcp host:example", "enter")  # a name term: only the screen applies it
+        await wait_for(pilot, lambda: app.snapshot.matching_flows is None)
+        await pilot.pause()
+        assert app.main.table.border_subtitle.endswith(f" of {len(app.snapshot.top_flows)}")
+        await pilot.press("q")
+
+    drive(0.0, check)
