@@ -19,9 +19,8 @@ import ipaddress
 import struct
 import sys
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 
@@ -34,7 +33,7 @@ from netscope.analysis.tls_sni import (
     parse_client_hello,
 )
 from netscope.capture.batch import RawBatch
-from netscope.flow.records import PROTO_NAMES
+from netscope.flow.records import PROTO_NAMES, FlowColumns
 from netscope.parse.columns import PROTO_TCP, ParsedBatch
 from netscope.parse.gather import ByteReader, pick
 
@@ -306,6 +305,31 @@ class NameObserver:
                 found[key] = names
         return found
 
+    def table_names(self, flows: FlowColumns, a_ips: list[str], b_ips: list[str]) -> list[FlowNames | None]:
+        """flow_names for every flow of a table (an export), given its endpoint addresses as text:
+        the keys are packed in numpy from the columns instead of parsed back from the text."""
+        if not self._names and not self._flows:
+            return [None] * flows.count
+        v4 = flows.ip_version == 4
+        low32 = np.uint64(0xFFFFFFFF)
+        words = np.empty((flows.count, 5), dtype=">u8")
+        words[:, 0] = ((flows.proto.astype(np.uint64) << np.uint64(56))
+                       | (flows.ip_version.astype(np.uint64) << np.uint64(48))
+                       | (flows.a_port.astype(np.uint64) << np.uint64(32))
+                       | (flows.b_port.astype(np.uint64) << np.uint64(16)))
+        for column, (hi, lo) in enumerate(((flows.a_hi, flows.a_lo), (flows.b_hi, flows.b_lo))):
+            words[:, 1 + 2 * column] = np.where(v4, np.uint64(0), hi)
+            words[:, 2 + 2 * column] = np.where(v4, lo & low32, lo)
+        packed = words.tobytes()
+        size = _KEY.size
+        found: list[FlowNames | None] = []
+        for i, (a_ip, b_ip) in enumerate(zip(a_ips, b_ips, strict=True)):
+            info = self._flows.get(packed[i * size:(i + 1) * size]) if self._flows else None
+            names = FlowNames(self._names.get(a_ip), self._names.get(b_ip), *(
+                (info.sni, info.http_host, info.dns_query) if info is not None else ()))
+            found.append(None if names == _NO_NAMES else names)
+        return found
+
     @property
     def known_names(self) -> int:
         return len(self._names)
@@ -372,17 +396,3 @@ class NameObserver:
 
 
 NAME_FIELDS = ("name_a", "name_b", "sni", "http_host")
-
-
-def annotate_records(records: Iterable[dict[str, Any]], observer: NameObserver) -> Iterator[dict[str, Any]]:
-    """Add `name_a`, `name_b`, `sni` and `http_host` (None when unknown) to flow export records.
-
-    Takes the dicts `export.flows.flow_records` yields and passes them on, so an export can
-    chain it without building a second list.
-    """
-    for record in records:
-        a, b = record["endpoint_a"], record["endpoint_b"]
-        names = observer.flow_names((record["protocol"], a["ip"], a["port"], b["ip"], b["port"]))
-        for field in NAME_FIELDS:
-            record[field] = None if names is None else getattr(names, field)
-        yield record

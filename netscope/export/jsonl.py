@@ -6,10 +6,11 @@ crash or Ctrl-C with everything that was already reported.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO, Any
+
+import orjson
 
 from netscope.analysis.alerts import Alert
 from netscope.export.flows import flow_records
@@ -35,7 +36,7 @@ class JsonlWriter:
     def write_many(self, objects: Iterable[dict[str, Any]]) -> None:
         if self._fh is None:
             raise ValueError(f"{self.path} is closed")
-        data = "".join(json.dumps(obj, separators=(",", ":")) + "\n" for obj in objects).encode("utf-8")
+        data = b"".join(orjson.dumps(obj) + b"\n" for obj in objects)
         try:
             self._size += write_fully(self._fh, data)
         except OSError:

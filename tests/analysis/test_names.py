@@ -14,11 +14,12 @@ from netscope.analysis.names import (
     KIND_DNS_UDP,
     KIND_HTTP,
     KIND_TLS,
+    NAME_FIELDS,
     FlowNames,
     NameObserver,
-    annotate_records,
     select_candidates,
 )
+from netscope.export.flows import flow_records
 from netscope.flow.tracker import FlowSettings, FlowTracker
 from netscope.parse.batch_parser import parse_batch
 from tests.analysis.name_packets import (
@@ -219,16 +220,20 @@ def test_empty_and_non_ip_batches() -> None:
     assert observer.stats.candidates == 0
 
 
-def test_annotate_records() -> None:
-    observer = NameObserver()
-    observe(observer, [udp(RESOLVER, 53, CLIENT, 40000, dns_response("example.com", [a_record("example.com", SERVER)])),
-                       tcp(CLIENT, 40002, SERVER, 443, client_hello(sni_extension(b"example.com")))])
-    records = [
-        {"protocol": "tcp", "endpoint_a": {"ip": CLIENT, "port": 40002}, "endpoint_b": {"ip": SERVER, "port": 443},
-         "bytes_total": 1},
-        {"protocol": "udp", "endpoint_a": {"ip": CLIENT, "port": 9}, "endpoint_b": {"ip": "192.0.2.1", "port": 9}},
-    ]
-    annotated = list(annotate_records(records, observer))
-    assert annotated[0] == {**records[0], "name_a": None, "name_b": "example.com", "sni": "example.com",
-                            "http_host": None}
-    assert [annotated[1][field] for field in ("name_a", "name_b", "sni", "http_host")] == [None] * 4
+def test_exported_flows_carry_their_names() -> None:
+    observer, tracker = NameObserver(), FlowTracker(FlowSettings(timeout_s=0))
+    frames = [udp(RESOLVER, 53, CLIENT, 40000, dns_response("example.com", [a_record("example.com", SERVER)])),
+              tcp(CLIENT, 40002, SERVER, 443, client_hello(sni_extension(b"example.com"))),
+              udp(CLIENT, 9, "192.0.2.1", 9, b"x")]
+    raw = batch(frames)
+    parsed = parse_batch(raw)
+    tracker.observe(parsed)
+    observer.observe(raw, parsed, tracker.last_batch.packets_before)
+    flows = tracker.snapshot()
+    rows = flows.rows()
+    assert observer.table_names(flows, [r.a_ip for r in rows], [r.b_ip for r in rows]) == [
+        observer.flow_names(row.key) for row in rows]  # keys packed from columns, as from text
+    records = {r["endpoint_b"]["port"]: r for r in flow_records(flows, observer)}
+    # endpoint A is the client (the smaller address), B the server the DNS answer named
+    assert [records[443][field] for field in NAME_FIELDS] == [None, "example.com", "example.com", None]
+    assert [records[9][field] for field in NAME_FIELDS] == [None] * 4

@@ -13,6 +13,7 @@ import pytest
 
 from netscope.analysis.names import NameObserver
 from netscope.capture.batch import RawBatch
+from netscope.flow.tracker import FlowSettings, FlowTracker
 from netscope.parse.batch_parser import parse_batch
 
 SAMPLE = Path(str(resources.files("netscope") / "data" / "sample.pcap"))
@@ -94,3 +95,15 @@ def test_one_batch_or_many_gives_the_same_names(sample: RawBatch, observer: Name
     assert single.stats == observer.stats
     keys = list(_tshark_first("http.request", "tcp", "http.host"))
     assert single.names_for_flows(keys) == observer.names_for_flows(keys)
+
+
+def test_a_whole_table_gets_the_names_each_flow_gets(sample_batches: list[RawBatch], observer: NameObserver) -> None:
+    """table_names (exports: keys packed from columns) against flow_names (keys from text), IPv4 and IPv6."""
+    tracker = FlowTracker(FlowSettings(timeout_s=0))
+    for raw in sample_batches:
+        tracker.observe(parse_batch(raw))
+    flows = tracker.snapshot()
+    rows = flows.rows()
+    found = observer.table_names(flows, [r.a_ip for r in rows], [r.b_ip for r in rows])
+    assert found == [observer.flow_names(row.key) for row in rows]
+    assert {":" in row.a_ip for row, names in zip(rows, found, strict=True) if names is not None} == {False, True}

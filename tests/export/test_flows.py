@@ -8,9 +8,15 @@ import json
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from netscope.export.flows import CSV_COLUMNS, write_csv, write_json
+from netscope.export import flows as flows_module
+from netscope.export.flows import CSV_COLUMNS, export_columns, flow_records, write_csv, write_json
 from netscope.flow.records import Client, FlowColumns, TcpState
+from netscope.flow.tracker import FlowSettings, FlowTracker
+from netscope.parse.columns import PROTO_TCP, PROTO_UDP
+from tests.flow.packets import Packet, make_batch
 
 JSON_KEYS = ["protocol", "endpoint_a", "endpoint_b", "first_seen", "last_seen", "duration_secs",
              "packets_a_to_b", "packets_b_to_a", "bytes_a_to_b", "bytes_b_to_a", "packets_total", "bytes_total",
@@ -80,3 +86,50 @@ def test_health_columns_are_exported_for_tcp_and_null_for_udp(tmp_path: Path) ->
     write_json(flows, tmp_path / "flows.json")
     records = json.loads((tmp_path / "flows.json").read_text())
     assert records[0]["rtt_last_ms"] == 1.2349 and records[1]["retransmissions"] is None
+
+
+ADDRESSES = ["10.0.0.1", "10.255.0.77", "0.0.0.0", "255.255.255.255", "2001:db8::1", "::1", "::ffff:10.1.2.3",
+             "fe80::1:2:3:4"]
+
+
+@st.composite
+def tables(draw) -> FlowColumns:
+    packets = []
+    for i in range(draw(st.integers(1, 30))):
+        v6 = draw(st.booleans())
+        pool = [a for a in ADDRESSES if (":" in a) == v6]
+        packets.append(Packet(draw(st.sampled_from(pool)), draw(st.integers(0, 65535)), draw(st.sampled_from(pool)),
+                              draw(st.integers(0, 65535)), ts_us=draw(st.integers(0, 10**13)), wirelen=60 + i,
+                              proto=draw(st.sampled_from([PROTO_TCP, PROTO_UDP])),
+                              flags=draw(st.sampled_from([0x02, 0x12, 0x10, 0x11, 0x04]))))
+    tracker = FlowTracker(FlowSettings(timeout_s=0.0))
+    tracker.observe(make_batch(sorted(packets, key=lambda p: p.ts_us)))
+    return tracker.snapshot()
+
+
+@settings(max_examples=60, deadline=None)
+@given(tables())
+def test_the_columns_agree_with_the_per_flow_rows(flows: FlowColumns) -> None:
+    """The export's column-at-a-time values against FlowRow's flow-by-flow ones (ipaddress, ints)."""
+    columns = export_columns(flows)
+    assert list(columns) == CSV_COLUMNS
+    for i, row in enumerate(flows.rows()):
+        duration = max(0, int(flows.last_us[i]) - int(flows.first_us[i])) / 1e6
+        assert [columns[name][i] for name in CSV_COLUMNS[:17]] == [
+            row.proto, row.a_ip, row.a_port, row.b_ip, row.b_port, row.first_seen, row.last_seen, duration,
+            row.packets_ab, row.packets_ba, row.bytes_ab, row.bytes_ba, row.packets_total, row.bytes_total,
+            row.bytes_total * 8 / duration if duration > 0 else 0.0, row.tcp_state, row.client]
+
+
+def test_a_json_export_in_several_slices_is_one_array_laid_out_as_one(tmp_path: Path, monkeypatch) -> None:
+    flows = FlowColumns.concat([two_flows()] * 3)
+    whole, sliced = tmp_path / "whole.json", tmp_path / "sliced.json"
+    write_json(flows, whole)
+    monkeypatch.setattr(flows_module, "EXPORT_CHUNK_FLOWS", 4)  # 6 flows: slices of 4 and 2
+    write_json(flows, sliced)
+    write_csv(flows, tmp_path / "sliced.csv")
+    assert sliced.read_text() == whole.read_text()
+    assert json.loads(whole.read_text()) == list(flow_records(flows))
+    assert len(list(csv.reader((tmp_path / "sliced.csv").open()))) == 7
+    write_json(FlowColumns.concat([two_flows()]).take(slice(0, 0)), tmp_path / "empty.json")
+    assert (tmp_path / "empty.json").read_text() == "[]\n"
