@@ -77,6 +77,20 @@ class MergedNames:
         own = next((names for names in found if names.sni or names.http_host or names.dns_query), found[0])
         return FlowNames(self.name_for(key[1]), self.name_for(key[3]), own.sni, own.http_host, own.dns_query)
 
+    def table_names(self, flows: FlowColumns, a_ips: list[str], b_ips: list[str]) -> list[FlowNames | None]:
+        """flow_names for every flow of a merged table (exports), each shard asked once for all."""
+        merged: list[FlowNames | None] = []
+        for answers in zip(*(o.table_names(flows, a_ips, b_ips) for o in self.observers), strict=True):
+            found = [names for names in answers if names is not None]
+            if not found:
+                merged.append(None)
+                continue
+            own = next((names for names in found if names.sni or names.http_host or names.dns_query), found[0])
+            name_a = next((names.name_a for names in found if names.name_a is not None), None)
+            name_b = next((names.name_b for names in found if names.name_b is not None), None)
+            merged.append(FlowNames(name_a, name_b, own.sni, own.http_host, own.dns_query))
+        return merged
+
     def names_for_flows(self, keys) -> dict[tuple, FlowNames]:
         return {key: names for key in keys if (names := self.flow_names(key)) is not None}
 
