@@ -207,9 +207,11 @@ def run_headless(config: Config) -> int:
         finally:
             written, closing_error = close_run(engine, outputs, source)
             error = "; ".join(message for message in (error, closing_error) if message) or None
-    if result is not None and result.warning:
-        print(f"warning: {result.warning}", file=sys.stderr)
-    console.print(summary_table(engine.totals(), written, live))
+        # still under the stop handler: a signal now (a service manager's second SIGTERM) finds the
+        # run already stopping, and cannot cut the summary short
+        if result is not None and result.warning:
+            print(f"warning: {result.warning}", file=sys.stderr)
+        console.print(summary_table(engine.totals(), written, live))
     if error:
         print(f"error: {error}", file=sys.stderr)
         return 1

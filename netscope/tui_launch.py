@@ -16,6 +16,7 @@ from netscope.config import Config
 from netscope.engine.outputs import check_outputs
 from netscope.engine.process import EngineProcess
 from netscope.engine.session import open_source, output_paths
+from netscope.engine.signals import already_stopping
 
 
 @contextmanager
@@ -48,15 +49,16 @@ def run_tui_session(config: Config) -> int:
         with _screen_on_the_terminal():
             code = run_tui(link, config.tui, detecting_anomalies=config.analysis.anomalies.enabled)
     finally:
-        finished = link.close()
-    if finished is not None:
-        for label, path in finished.written:
-            _say(f"Export ({label}): {path}", sys.stdout)
-        if finished.warning:
-            _say(f"warning: {finished.warning}", sys.stderr)
-        if finished.error:
-            _say(f"error: {finished.error}", sys.stderr)
-            return 1
+        with already_stopping():  # the engine writes the exports: a second SIGTERM must not lose the report
+            finished = link.close()
+            if finished is not None:
+                for label, path in finished.written:
+                    _say(f"Export ({label}): {path}", sys.stdout)
+                if finished.warning:
+                    _say(f"warning: {finished.warning}", sys.stderr)
+    if finished is not None and finished.error:
+        _say(f"error: {finished.error}", sys.stderr)
+        return 1
     return code
 
 

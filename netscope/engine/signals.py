@@ -9,6 +9,8 @@ otherwise end them before they hand over what they hold.
 from __future__ import annotations
 
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 STOP_SIGNALS = {signal.SIGINT: "Interrupt", signal.SIGTERM: "Termination request", signal.SIGHUP: "Hangup"}
 
@@ -38,3 +40,17 @@ def stop_at_once_on_signals() -> None:
 
     for signum in STOP_SIGNALS:
         signal.signal(signum, handler)
+
+
+@contextmanager
+def already_stopping() -> Iterator[None]:
+    """While a run that has stopped hands over its exports and report: a further stop signal
+    finds the stop under way and is ignored, so it cannot cut them short."""
+    previous = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    for signum in STOP_SIGNALS:
+        signal.signal(signum, signal.SIG_IGN)
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)

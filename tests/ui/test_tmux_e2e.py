@@ -152,3 +152,24 @@ def test_closing_the_terminal_quits_and_writes_the_export(tmux, tmp_path):
         time.sleep(POLL_S)
     assert not Path(f"/proc/{screen_pid}").exists(), "netscope outlived its terminal"
     assert json.loads(out.read_text())
+
+
+def test_a_second_signal_while_the_exports_are_written_does_not_cut_the_report(tmux, tmp_path):
+    """A service manager repeats its SIGTERM: the screen has gone and the engine is still writing
+    (here: to a FIFO nobody reads yet); the signal finds the stop under way and changes nothing."""
+    fifo = tmp_path / "flows.fifo"
+    os.mkfifo(fifo)
+    screen_pid = start_exporting_replay(tmux, fifo)
+    tmux.run("send-keys", "-t", "ui", "q")
+    for _ in range(POLL_STEPS):  # the screen is gone; the engine waits for the FIFO's reader
+        if BUSIEST[0] not in tmux.screen():
+            break
+        time.sleep(POLL_S)
+    time.sleep(0.5)
+    os.kill(screen_pid, signal.SIGTERM)
+    time.sleep(0.5)
+    assert Path(f"/proc/{screen_pid}").exists(), "the second signal ended netscope before its report"
+    export = subprocess.run(["cat", str(fifo)], capture_output=True, text=True, timeout=30).stdout
+    after = tmux.wait_for("netscope-exited-")
+    assert "netscope-exited-0" in after and f"Export (JSON): {fifo}" in after
+    assert json.loads(export)
