@@ -29,9 +29,12 @@ _COMPRESSED = ((b"\x1f\x8b", ("zcat", "gzip")), (b"\x28\xb5\x2f\xfd", ("zstdcat"
 def _compression(path: str | os.PathLike[str]) -> tuple[str, str] | None:
     try:
         with open(path, "rb") as file:
-            head = file.read(6)
+            return _compression_of(file.read(6))
     except OSError:
         return None
+
+
+def _compression_of(head: bytes) -> tuple[str, str] | None:
     return next((found for magic, found in _COMPRESSED if head.startswith(magic)), None)
 
 
@@ -54,6 +57,16 @@ def file_format_error(path: str | os.PathLike[str], libpcap_message: str) -> Cap
                                 f"{tool} {os.fspath(path)} | netscope --read-pcap -")
         return CaptureError(f"{os.fspath(path)} is not a pcap or pcapng capture file")
     return CaptureError(f"cannot read {os.fspath(path)}: {libpcap_message}")
+
+
+def stream_format_error(path: str | os.PathLike[str], head: bytes) -> CaptureError:
+    """A stream (standard input, a FIFO) that does not start as a capture; `head`: its first bytes."""
+    compressed = _compression_of(head)
+    if compressed is not None:
+        tool, name = compressed
+        return CaptureError(f"{os.fspath(path)} is {name}-compressed; libpcap reads only plain captures: "
+                            f"put {tool} in the pipe (... | {tool} | netscope --read-pcap -)")
+    return CaptureError(f"{os.fspath(path)} is not a pcap or pcapng capture file (or ended before its header)")
 
 
 def filter_error(expression: str, libpcap_message: str) -> CaptureError:

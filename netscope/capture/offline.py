@@ -37,7 +37,7 @@ import numpy as np
 import pcapy
 
 from netscope.capture.batch import RawBatch
-from netscope.capture.errors import CaptureError, file_error, file_format_error, filter_error
+from netscope.capture.errors import CaptureError, file_error, file_format_error, filter_error, stream_format_error
 from netscope.capture.pcapfile import RecordIndex, open_index, sniff_format
 from netscope.capture.readahead import BatchReadAhead
 from netscope.capture.source import StopSignal, empty_batch, pack_meta, stop_check, unpack_batch
@@ -133,7 +133,7 @@ class FileSource:
             if self._relay.error is not None:
                 raise file_error(self.path, self._relay.error)
             if not self._relay.header_seen:  # ended, or began with bytes no capture starts with
-                raise CaptureError(f"{self.path} is not a pcap or pcapng capture file (or ended before its header)")
+                raise stream_format_error(self.path, self._relay.head)
             path = self._relay.path
         try:
             handle = pcapy.open_offline(path)

@@ -77,6 +77,7 @@ class StreamRelay:
         # keeps its end open until the caller says libpcap has opened (or failed to open) it.
         self.attached = threading.Event()
         self.header_seen = False  # the capture's opening records reached the pipe (else: not a capture)
+        self.head = b""  # the stream's first bytes, to say what it is when it is no capture
         self.ended = False  # the stream ended or the relay stopped: nothing more will be handed over
         self.cut_at: int | None = None  # the stream ended inside, or was damaged at, the record at this byte
         self.damage: str | None = None  # why the record at cut_at is one libpcap would refuse (None: cut short)
@@ -177,6 +178,7 @@ class StreamRelay:
             if walker is None:
                 if len(buffer) < SNIFF_BYTES:
                     continue
+                self.head = bytes(buffer[:SNIFF_BYTES])
                 walker = _walker_for(bytes(buffer[:PCAP_FILE_HEADER_LEN]))
                 if walker is None:  # not a capture
                     return

@@ -3,6 +3,7 @@ arrive, whole records only, exact wire lengths, a BPF filter, and stops that los
 
 from __future__ import annotations
 
+import gzip
 import os
 import struct
 import subprocess
@@ -173,3 +174,10 @@ def test_a_record_libpcap_refuses_keeps_every_packet_before_it_as_a_file_does(tm
         assert sum(b.count for b in source.batches()) == 3
         assert source.warning.startswith(f"{path}: reading stopped after packet 3, at byte {len(before)}: ")
         assert source.truncated_at == len(before)
+
+
+def test_a_compressed_stream_is_refused_with_the_tool_that_reads_it(sample_pcap: Path, tmp_path: Path) -> None:
+    path = fifo(tmp_path)
+    Writer(path, [gzip.compress(sample_pcap.read_bytes())]).start()
+    with pytest.raises(CaptureError, match=r"capture\.fifo is gzip-compressed; .*\| zcat \| netscope --read-pcap -"):
+        FileSource(path)
