@@ -211,7 +211,9 @@ def run_headless(config: Config) -> int:
         # run already stopping, and cannot cut the summary short
         if result is not None and result.warning:
             print(f"warning: {result.warning}", file=sys.stderr)
-        console.print(summary_table(engine.totals(), written, live))
+        totals = engine.totals()
+        if not (error and totals.packets == 0 and not written):  # a table of zeros above the error says nothing
+            console.print(summary_table(totals, written, live))
     if error:
         print(f"error: {error}", file=sys.stderr)
         return 1

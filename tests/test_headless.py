@@ -7,6 +7,7 @@ import io
 import json
 import os
 import socket
+import struct
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from rich.console import Console
 
 from netscope.config import Config
 from netscope.headless import HeadlessPrinter
+from tests.capture.test_pcapfile import pcapng_block
 from tests.ui.fake_link import snapshot
 
 
@@ -93,3 +95,17 @@ def test_the_stats_line_gives_each_drop_count_since_the_last_line_and_in_total()
         first_dispatch = "drops=2 (total=2) | " if pipeline else ""
         assert lines[0].endswith(f" flows | {first_dispatch}kdrop=5 (total=5) ifdrop=1 (total=1)")
         assert lines[1].endswith(f" flows | {dispatch}kdrop=7 (total=12) ifdrop=0 (total=1)")
+
+
+def test_a_capture_whose_first_packet_is_unreadable_is_the_error_alone(tmp_path: Path) -> None:
+    """No summary of zeros above the error line (the capture's first packet names no interface)."""
+    path = tmp_path / "first-bad.pcapng"
+    shb = pcapng_block("<", 0x0A0D0D0A, struct.pack("<IHHq", 0x1A2B3C4D, 1, 0, -1))
+    idb = pcapng_block("<", 1, struct.pack("<HHI", 1, 0, 0))
+    epb = pcapng_block("<", 6, struct.pack("<IIIII", 1, 0, 1, 60, 60) + bytes(60))
+    path.write_bytes(shb + idb + epb * 3)
+    result = subprocess.run([sys.executable, "-m", "netscope", "--headless", "--read-pcap", str(path)],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and "Packets captured" not in result.stdout
+    assert result.stderr.startswith(f"error: cannot read {path}: a packet arrived on interface 1")
+    assert len(result.stderr.splitlines()) == 1
