@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+LIVE_ONLY = ("promiscuous", "snaplen", "timeout_ms", "buffer_size_mb", "immediate_mode")
+
+
 def _set(config: Config, section: str, key: str, value: Any) -> Config:
     """Replace one key; `section` may be dotted (analysis.anomalies) for nested tables."""
     if "." not in section:
@@ -160,6 +163,27 @@ def merge_flags(config: Config, args: dict[str, Any]) -> Config:
     if "read_pcap" in args:
         config = config.replace("capture", interface=None)
     return config
+
+
+def _unused_flags(args: dict[str, Any], config: Config, headless: bool) -> list[str]:
+    """Flags given that this run has no use for, said once instead of ignored without a word."""
+    notes = []
+    if headless and "replay_speed" in args:
+        notes.append("--replay-speed paces the screen; a headless replay runs as fast as it can")
+    if config.capture.read_pcap:
+        given = [f"--{dest.replace('_', '-')}" for dest in LIVE_ONLY if dest in args]
+        if given:
+            notes.append(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to live capture only")
+    return notes
+
+
+def name_the_flag(message: str, args: dict[str, Any]) -> str:
+    """A configuration error names the key; when a flag set it, say the flag too, since that is
+    what was typed (`--workers 99999` -> "pipeline.workers must be ... (--workers)")."""
+    for dest, (section, key) in FLAG_KEYS.items():
+        if dest in args and message.startswith(f"{section}.{key} "):
+            return f"{message} (--{dest.replace('_', '-')})"
+    return message
 
 
 def load_config(args: dict[str, Any]) -> Config:
@@ -245,7 +269,7 @@ def _run(argv: list[str] | None) -> int:
     try:
         config = load_config(args)
     except ConfigError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {name_the_flag(str(exc), args)}", file=sys.stderr)
         return EXIT_USAGE
     from netscope.capture.errors import CaptureError
     from netscope.engine.outputs import OutputError
@@ -258,6 +282,8 @@ def _run(argv: list[str] | None) -> int:
     # piped, or a capture piped in with --read-pcap -), or with an output sent to stdout
     # (--write-pcap /dev/stdout), the run is headless.
     headless = config.run.headless or not sys.stdout.isatty() or not sys.stdin.isatty() or writes_to_stdout(config)
+    for note in _unused_flags(args, config, headless):
+        print(f"note: {note}", file=sys.stderr)
     try:
         if headless:
             from netscope.headless import run_headless

@@ -429,3 +429,21 @@ def test_write_pcap_with_rotation_reads_back_in_tshark(sample_pcap: Path, requir
 def test_rotation_without_a_pcap_path_is_a_named_config_error(sample_pcap: Path) -> None:
     _one_error_line(netscope("--headless", "--read-pcap", str(sample_pcap), "--write-pcap-rotate-mb", "1",
                              "--write-pcap-max-files", "2"), 2, "output.write_pcap")
+
+
+def test_a_bad_value_names_the_key_and_the_flag_that_set_it(tmp_path: Path) -> None:
+    result = netscope("--headless", "--workers", "99999")
+    assert result.returncode == 2
+    assert result.stderr == "error: pipeline.workers must be between 0 and 64 (0 = auto), got 99999 (--workers)\n"
+    config = tmp_path / "netscope.toml"
+    config.write_text("[pipeline]\nworkers = 99999\n")
+    from_file = netscope("--headless", "--config", str(config))
+    assert from_file.stderr == "error: pipeline.workers must be between 0 and 64 (0 = auto), got 99999\n"
+
+
+def test_flags_a_replay_has_no_use_for_are_named(sample_pcap: Path) -> None:
+    result = netscope("--headless", "--read-pcap", str(sample_pcap), "-p", "-s", "100", "--replay-speed", "2")
+    assert result.returncode == 0
+    assert result.stderr.splitlines() == [
+        "note: --replay-speed paces the screen; a headless replay runs as fast as it can",
+        "note: --promiscuous, --snaplen apply to live capture only"]
