@@ -126,17 +126,26 @@ class HeaderBar(Widget):
             [(formatting.rate(snap.bps / 8, units),
               "bold $success")],
             [(formatting.packet_rate(snap.pps), "bold $accent")],
-            [("flows ", "$text-muted"), (formatting.count(totals.active_flows), "bold")],
+            [("flows ", "$text-muted"), (formatting.count(totals.active_flows), "bold"),
+             # evictions happen only at the flow cap (flow.max_flows): say it was reached
+             *([(" · evicted ", "$text-muted"), (formatting.count(totals.flows_evicted), "bold $warning")]
+               if totals.flows_evicted else [])],
             [("alerts ", "$text-muted"),
              (formatting.count(totals.alerts), "bold $error" if totals.alerts else "bold")],
             # what went by since the start, as iftop's cumulative line: the first group to go
             [("total ", "$text-muted"), (formatting.size(totals.bytes), "bold"),
              (f" · {formatting.count(totals.packets)} pkts", "")],
         ]
+        # A file is read whole: only the pipeline's dispatch can drop, so a replay shows drops
+        # only once that happened, and the groups that matter keep the narrow header's room.
+        counters = DROP_COUNTERS if snap.source.kind == "live" else \
+            [(label, name) for label, name in DROP_COUNTERS if name == "dispatch_dropped" and totals.dispatch_dropped]
+        if not counters:
+            return groups
         drops: list[Part] = [("drops", "$text-muted")]
-        for label, name in DROP_COUNTERS:
+        for label, name in counters:
             value = getattr(totals, name)
-            drops.append((f" {label} " if label == "pcap" else f" · {label} ", "$text-muted"))
+            drops.append((f" {label} " if len(drops) == 1 else f" · {label} ", "$text-muted"))
             if self.drops.is_hot(name, now):
                 drops.append((f"▲{formatting.count(value)}", "bold $error"))
             else:

@@ -392,21 +392,6 @@ def test_finished_replay_ranks_by_total_bytes():
     run(check, link)
 
 
-def test_growing_drop_counters_are_marked():
-    link = scenario()
-
-    async def check(pilot, app):
-        assert "▲" not in header_text(app)
-        link.push(snapshot(60, kernel_dropped=5))
-        await settle(pilot)
-        assert "▲5" in header_text(app)
-        link.push(snapshot(75, kernel_dropped=5))  # 15 s later, no growth since
-        await settle(pilot)
-        assert "▲" not in header_text(app)
-
-    run(check, link)
-
-
 def test_engine_error_is_shown_then_exit_code_1():
     link = scenario()
 
@@ -452,18 +437,6 @@ def test_layout_survives_80x24_and_resizes():
         assert {"state", "packets", "tick", "age"} <= set(wide)
 
     run(check, size=(80, 24))
-
-
-def test_no_color_makes_the_screen_monochrome_and_keeps_the_drop_marker():
-    link = scenario()
-
-    async def check(pilot, app):
-        assert app.no_color and any(type(f).__name__ == "Monochrome" for f in app._filters)
-        link.push(snapshot(60, if_dropped=3))
-        await settle(pilot)
-        assert "▲3" in header_text(app)  # growth still stands out without colour
-
-    run(check, link, no_color=True)
 
 
 def test_a_tiny_terminal_gives_every_line_to_the_table():
