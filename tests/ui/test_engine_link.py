@@ -111,12 +111,17 @@ def test_a_replayed_nmap_scan_raises_a_port_scan_alert_in_the_pane():
     drive(0.0, check, with_anomalies(config(0.0, NMAP)))
 
 
+async def filter_the_finished_replay(pilot, app, text: str) -> None:
+    """Once the replay has finished, type `text` into the `/` filter and keep it."""
+    await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.state == "finished")
+    await pilot.press("slash")
+    await pilot.pause()
+    await pilot.press(*text, "enter")
+
+
 def test_names_from_the_engine_reach_the_filter_and_the_detail():
     async def check(pilot, app):
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.state == "finished")
-        await pilot.press("slash")
-        await pilot.pause()
-        await pilot.press(*"example.org", "enter")
+        await filter_the_finished_replay(pilot, app, "example.org")
         await wait_for(pilot, lambda: app.main.table.shown and {r.proto for r in app.main.table.shown} == {"udp"})
         await pilot.press("enter")
         await wait_for(pilot, lambda: isinstance(app.screen, FlowDetailScreen) and app.screen.names is not None)
@@ -129,10 +134,7 @@ def test_names_from_the_engine_reach_the_filter_and_the_detail():
 def test_a_filter_counts_its_matches_in_the_whole_table_not_in_the_rows_sent():
     """163 of the sample's 165 flows are TCP; the screen gets the first 100 of them."""
     async def check(pilot, app):
-        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.state == "finished")
-        await pilot.press("slash")
-        await pilot.pause()
-        await pilot.press(*"tcp", "enter")
+        await filter_the_finished_replay(pilot, app, "tcp")
         await wait_for(pilot, lambda: app.snapshot.matching_flows == 163)
         await pilot.pause()
         assert app.main.table.border_subtitle.endswith("· 100 of 163 matching")
