@@ -92,7 +92,8 @@ def build_parser() -> argparse.ArgumentParser:
     src.add_argument("-f", "--filter", metavar="EXPR", help="BPF filter, e.g. 'tcp port 443'")
     src.add_argument("-c", "--count", type=int, metavar="N", help="stop after N packets (0 = no limit)")
     src.add_argument("-p", "--promiscuous", action=flag, help="promiscuous mode (live; default on)")
-    src.add_argument("-s", "--snaplen", type=int, metavar="BYTES", help="live capture length (default 65535)")
+    src.add_argument("-s", "--snaplen", type=int, metavar="BYTES", help="live capture length (default 4096, or 65535 "
+                     "with --write-pcap)")
     src.add_argument("-t", "--timeout-ms", type=int, metavar="MS", help="libpcap read timeout (default 100)")
     src.add_argument("--buffer-size-mb", type=int, metavar="MB", help="libpcap kernel buffer size")
     src.add_argument("--immediate-mode", action=flag, help="deliver packets without buffering (live)")

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from netscope.cli import load_config, merge_flags
-from netscope.config import Config, ConfigError, from_dict, iter_keys, load_file, validate
+from netscope.config import Config, ConfigError, from_dict, iter_keys, live_snaplen, load_file, validate
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -173,3 +173,10 @@ def test_pcap_rotation_needs_a_file_to_number() -> None:
     data = {"output": {"write_pcap": "/dev/stdout", "write_pcap_rotate_mb": 1, "write_pcap_max_files": 2}}
     with pytest.raises(ConfigError, match=r"output\.write_pcap_rotate_mb needs output\.write_pcap to be a file"):
         validate(from_dict(data))
+
+
+def test_live_capture_keeps_whole_packets_only_when_they_are_written() -> None:
+    config = Config()
+    assert live_snaplen(config) == 4096
+    assert live_snaplen(config.replace("output", write_pcap="out.pcap")) == 65535
+    assert live_snaplen(config.replace("capture", snaplen=200).replace("output", write_pcap="out.pcap")) == 200

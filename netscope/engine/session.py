@@ -15,7 +15,7 @@ from netscope.capture.interfaces import default_interface
 from netscope.capture.live import LiveSource
 from netscope.capture.offline import FileSource
 from netscope.capture.source import PacketSource
-from netscope.config import Config, ConfigError
+from netscope.config import Config, ConfigError, live_snaplen
 from netscope.engine.core import Engine, EngineSettings
 from netscope.engine.outputs import OutputError, OutputPaths, RunOutputs
 from netscope.engine.snapshot import SourceInfo
@@ -61,7 +61,7 @@ def open_source(config: Config) -> PacketSource:
         return FileSource(c.read_pcap, bpf_filter=c.filter)
 
     def open_live() -> LiveSource:
-        return LiveSource(c.interface, snaplen=c.snaplen, promiscuous=c.promiscuous, timeout_ms=c.timeout_ms,
+        return LiveSource(c.interface, snaplen=live_snaplen(config), promiscuous=c.promiscuous, timeout_ms=c.timeout_ms,
                           buffer_size_mb=c.buffer_size_mb, immediate_mode=c.immediate_mode, bpf_filter=c.filter)
 
     if config.pipeline.enabled:  # each worker opens its own handle in one kernel fanout group
@@ -154,7 +154,7 @@ def output_paths(config: Config) -> OutputPaths:
 
 def build_outputs(config: Config, source, on_reader_gone: Callable[[bool], None] | None = None) -> RunOutputs:
     return RunOutputs(output_paths(config), linktype=source.linktype,
-                      snaplen=getattr(source, "snaplen", None) or config.capture.snaplen, on_reader_gone=on_reader_gone)
+                      snaplen=getattr(source, "snaplen", None) or live_snaplen(config), on_reader_gone=on_reader_gone)
 
 
 def close_run(engine, outputs: RunOutputs, source) -> tuple[list[tuple[str, str]], str | None]:

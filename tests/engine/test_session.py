@@ -83,3 +83,18 @@ def _drain_when_ready(commands, parent: int) -> list:
             return got
         time.sleep(0.01)
     return []
+
+
+def test_a_live_source_is_opened_with_the_monitor_snaplen_unless_packets_are_written(require_root,
+                                                                                     tmp_path: Path) -> None:
+    live = Config().replace("capture", interface="lo")
+    source = session.open_source(live)
+    try:
+        assert source.snaplen == 4096
+    finally:
+        source.close()
+    source = session.open_source(live.replace("output", write_pcap=str(tmp_path / "out.pcap")))
+    try:
+        assert source.snaplen == 65535
+    finally:
+        source.close()
