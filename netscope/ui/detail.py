@@ -124,16 +124,18 @@ class PacketView(VerticalScroll):
     def compose(self) -> ComposeResult:
         yield Static(Content.styled("no packet selected", "$text-muted italic"))
 
-    def show(self, record: PacketRecord | None, decoded: DecodedPacket | None) -> None:
+    def show(self, record: PacketRecord | None, decoded: DecodedPacket | None, more_to_come: bool = True) -> None:
+        """`more_to_come`: the capture goes on (live, or a replay not finished), so packets may still arrive."""
         static = self.query_one(Static)
         if record is None or decoded is None:
             self.border_title = "Packet"
             # The engine keeps only the latest packets of all flows, then follows the inspected one.
-            static.update(Content.styled("none of this flow's packets are among the latest kept; "
-                                         "its packets from now on will show here", "$text-muted italic"))
+            later = "; its packets from now on will show here" if more_to_come else ""
+            static.update(Content.styled(f"none of this flow's packets are among the latest kept{later}",
+                                         "$text-muted italic"))
             return
         self.border_title = (f"Packet  {formatting.clock(record.ts, micros=True)}  "
-                             f"{record.wirelen} bytes on the wire, {len(record.data)} kept")
+                             f"{record.wirelen} bytes on the wire, first {len(record.data)} shown")
         colours = self.app.theme_variables
         layers = Table.grid(padding=(0, 1))
         layers.add_column(width=9, style=f"bold {colours.get('accent', '')}")
@@ -197,7 +199,7 @@ class FlowDetailScreen(Screen):
         table.add_column("Info", width=INFO_WIDTH, key="info")  # cut at the edge (overflow-x hidden)
         table.focus()
         self._show_summary()
-        self.query_one(PacketView).show(None, None)
+        self.query_one(PacketView).show(None, None, self._more_to_come)
         self.request(self.key)
 
     # -- fed by the app ------------------------------------------------------------------------
@@ -226,6 +228,11 @@ class FlowDetailScreen(Screen):
         self._show_summary()
 
     # -- drawing ---------------------------------------------------------------------------------
+    @property
+    def _more_to_come(self) -> bool:
+        snapshot = self.header.snapshot
+        return snapshot is None or snapshot.state != "finished"
+
     def _show_summary(self) -> None:
         self.query_one(FlowSummary).show(self.key, self.flow, self.expired, self.units, self.names)
 
@@ -264,7 +271,7 @@ class FlowDetailScreen(Screen):
         table = self.query_one("#packets", DataTable)
         view = self.query_one(PacketView)
         if not table.row_count:
-            view.show(None, None)
+            view.show(None, None, self._more_to_come)
             return
         key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
         record, packet = self.decoded[key or ""]

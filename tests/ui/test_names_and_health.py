@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
+import pytest
+from textual.widgets import Static
+
 from netscope.analysis.names import FlowNames
 from netscope.engine.messages import FlowDetail
-from netscope.ui.detail import FlowDetailScreen, FlowSummary
+from netscope.ui.detail import FlowDetailScreen, FlowSummary, PacketView
 from netscope.ui.flows_table import SortKey, row_key
 from netscope.ui.formatting import MISSING
 
-from .fake_link import DNS, HTTP, IPERF, IPV6, LAB_SERVER, TLS, UDP_BULK, FakeLink, details, history, snapshot
+from .fake_link import (
+    DNS,
+    HTTP,
+    IPERF,
+    IPV6,
+    LAB_SERVER,
+    TLS,
+    UDP_BULK,
+    FakeLink,
+    details,
+    finished,
+    history,
+    snapshot,
+)
 from .pilot import run, settle
 
 WIDE = (170, 40)  # endpoints get their widest cells, so names are not cut
@@ -124,3 +140,19 @@ def test_detail_shows_rtt_figures_retransmissions_and_out_of_order():
         assert "ewma" not in summary_text(await open_detail(pilot, app, DNS))  # UDP: no TCP health lines
 
     run(check)
+
+
+@pytest.mark.parametrize("state", ["replaying", "finished"])
+def test_a_detail_without_packets_promises_more_only_while_the_capture_goes_on(state: str):
+    answers = details()
+    answers[IPERF.key] = FlowDetail(IPERF.key, IPERF, (), None)  # none among the latest packets kept
+    last = finished() if state == "finished" else snapshot(4)
+    link = FakeLink([*history(3), last], answers)
+
+    async def check(pilot, app):
+        screen = await open_detail(pilot, app, IPERF)
+        text = str(screen.query_one(PacketView).query_one(Static).render())
+        assert text.startswith("none of this flow's packets are among the latest kept")
+        assert ("from now on" in text) is (state == "replaying")
+
+    run(check, link)
