@@ -134,8 +134,9 @@ class PacketView(VerticalScroll):
             static.update(Content.styled(f"none of this flow's packets are among the latest kept{later}",
                                          "$text-muted italic"))
             return
+        shown = "" if len(record.data) >= record.wirelen else f", first {len(record.data)} shown"
         self.border_title = (f"Packet  {formatting.clock(record.ts, micros=True)}  "
-                             f"{record.wirelen} bytes on the wire, first {len(record.data)} shown")
+                             f"{record.wirelen} bytes on the wire{shown}")
         colours = self.app.theme_variables
         layers = Table.grid(padding=(0, 1))
         layers.add_column(width=9, style=f"bold {colours.get('accent', '')}")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import pytest
 from textual.widgets import Static
 
@@ -154,5 +156,20 @@ def test_a_detail_without_packets_promises_more_only_while_the_capture_goes_on(s
         text = str(screen.query_one(PacketView).query_one(Static).render())
         assert text.startswith("none of this flow's packets are among the latest kept")
         assert ("from now on" in text) is (state == "replaying")
+
+    run(check, link)
+
+
+def test_the_packet_title_says_when_only_the_start_of_a_packet_is_shown():
+    answers = details()
+    whole = answers[IPERF.key].packets[-1]
+    cut = dataclasses.replace(whole, wirelen=9_000)  # a jumbo frame, of which the engine kept the start
+    answers[IPERF.key] = dataclasses.replace(answers[IPERF.key], packets=(cut,))
+    link = FakeLink([*history(3), snapshot(4)], answers)
+
+    async def check(pilot, app):
+        screen = await open_detail(pilot, app, IPERF)
+        assert screen.query_one(PacketView).border_title.endswith(
+            f"9000 bytes on the wire, first {len(whole.data)} shown")
 
     run(check, link)
