@@ -220,9 +220,11 @@ class NetscopeApp(App[None]):
         return snap is not None and snap.source.kind == "file" and snap.state != "finished"
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        """Grey out the speed keys in the footer unless a replay is running."""
+        """The speed keys: gone from the footer on a live capture (it has no pace), greyed out
+        once a replay has finished."""
         if action == "speed" and not self._replay_running():
-            return None
+            live = self.snapshot is not None and self.snapshot.source.kind == "live"
+            return False if live else None
         return True
 
     def action_freeze(self) -> None:

@@ -173,6 +173,7 @@ def test_speed_keys_do_nothing_on_live_capture():
     async def check(pilot, app):
         await pilot.press("plus", "minus")
         assert not [c for c in link.sent if isinstance(c, SetSpeed)]
+        assert app.check_action("speed", (1,)) is False  # not in the footer at all
 
     run(check, link)
 
