@@ -15,6 +15,7 @@ from netscope.analysis.alerts import Alert
 from netscope.analysis.names import NameObserver
 from netscope.analysis.tcp_health import TcpHealth, TcpHealthSettings
 from netscope.capture.batch import RawBatch
+from netscope.engine.pacing import TickInterval
 from netscope.engine.recent import RecentPackets
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
@@ -58,7 +59,7 @@ class Engine:
         self._alerts = 0
         self._interval_packets = 0
         self._interval_bytes = 0
-        self._last_tick_wall = time.monotonic()
+        self._interval = TickInterval(capture_time=source.kind == "file")
         self._seq = 0
         self.last_packet_us: int | None = None
         self.wirelen_estimated = 0
@@ -77,6 +78,7 @@ class Engine:
         self._interval_packets += parsed.count
         self._interval_bytes += wire_bytes
         if parsed.count:
+            self._interval.first_packet(int(parsed.ts_us.min()))
             self.last_packet_us = int(parsed.ts_us.max())
         for detector in self.detectors:
             alerts = detector.observe(parsed)
@@ -124,9 +126,7 @@ class Engine:
              top_n: int | None = None, ranking: str = "rate", query: FlowQuery | None = None) -> TickSnapshot:
         """Close the current tick: roll per-flow tick counters and report the top flows by
         `ranking` (see tick_ranking) among those `query` matches."""
-        now = time.monotonic()
-        interval = max(now - self._last_tick_wall, 1e-3)
-        self._last_tick_wall = now
+        interval = self._interval.close(self.last_packet_us)
         self.tracker.end_tick()
         n = self.settings.top_n if top_n is None else top_n
         top = self._with_health(self.tracker.top(n, by=tick_ranking(state, ranking), query=query)) if n else None

@@ -65,3 +65,30 @@ class ReplayClock:
         latest = int(ts_us[start:end].max())
         self._latest_us = latest if self._latest_us is None else max(self._latest_us, latest)
         return end
+
+
+class TickInterval:
+    """How long a tick lasted, for its rates. Live: wall time. A replay: the capture time its
+    packets span, so at 10× or as fast as possible the rates are the network's, not the
+    replay's (a 10 Mb/s capture replayed at max showed gigabits). A tick whose packets span no
+    capture time (none came, one came, the clock stepped back) falls back to wall time."""
+
+    def __init__(self, capture_time: bool) -> None:
+        self.capture_time = capture_time
+        self._wall = time.monotonic()
+        self._mark_us: int | None = None  # capture time the next tick's span starts at
+
+    def first_packet(self, ts_us: int) -> None:
+        if self._mark_us is None:
+            self._mark_us = ts_us
+
+    def close(self, last_packet_us: int | None) -> float:
+        """Seconds the tick ending now covered."""
+        now = time.monotonic()
+        wall = max(now - self._wall, 1e-3)
+        self._wall = now
+        if not self.capture_time or last_packet_us is None or self._mark_us is None:
+            return wall
+        span = (last_packet_us - self._mark_us) / 1e6
+        self._mark_us = last_packet_us
+        return span if span > 0 else wall

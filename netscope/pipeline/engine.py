@@ -24,6 +24,7 @@ from netscope.capture.errors import CaptureError
 from netscope.capture.source import StopSignal, empty_batch, stop_check
 from netscope.engine.core import Engine, tick_ranking
 from netscope.engine.messages import FlowKey, PacketRecord
+from netscope.engine.pacing import TickInterval
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.query import FlowQuery
@@ -236,7 +237,7 @@ class PipelineEngine:
         self._seq = 0
         self._dispatched = 0
         self._failure_reported = False
-        self._last_tick_wall = time.monotonic()
+        self._interval = TickInterval(capture_time=source_info.kind == "file")
         self._ring: BatchRing | None = None
         options = ShardOptions(anomaly_input=bool(detectors), keep_recent=keep_recent)
         if live is not None:
@@ -277,6 +278,7 @@ class PipelineEngine:
                     self._ring.mark_done(worker, slot, sequence)
             self._dispatched += count
             start = stop
+        self._interval.first_packet(int(raw.ts_us.min()))
         self.last_packet_us = max(self.last_packet_us or 0, int(raw.ts_us.max()))
 
     def _free_slot(self) -> int:
@@ -305,9 +307,6 @@ class PipelineEngine:
     def _merge_tick(self, parts: list[WorkerTick], state: str, speed: float, new_alerts: list[Alert],
                     progress: float | None, n: int, ranking: str = "rate") -> TickSnapshot:
         self.tracker.expire_now_us = None
-        now = time.monotonic()
-        interval = max(now - self._last_tick_wall, 1e-3)
-        self._last_tick_wall = now
         alerts = new_alerts + self.anomalies.observe([part.anomaly_input for part in parts])  # packet order
         self.unrecorded_alerts.extend(alerts)
         self.tracker.expired.extend(part.expired for part in parts if part.expired is not None)
@@ -315,7 +314,9 @@ class PipelineEngine:
             self._absorb_totals([part.snapshot.totals for part in parts])
             stamps = [part.last_packet_us for part in parts if part.last_packet_us is not None]
             if stamps:
+                self._interval.first_packet(min(stamps))
                 self.last_packet_us = max([*stamps, self.last_packet_us or 0])
+        interval = self._interval.close(self.last_packet_us)
         top = merge_top([part.snapshot.top_flows for part in parts], n, tick_ranking(state, ranking)) if n else ()
         flow_names = {}
         for part in parts:
