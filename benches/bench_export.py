@@ -15,22 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from common import best_time
 
 from netscope.export.flows import flow_records, write_csv, write_json
 from netscope.flow.tracker import FlowSettings, FlowTracker
 from netscope.synthetic import BATCH_FLOWS, synthetic_batch
-
-
-def best_time(run: Callable[[], None], repeat: int) -> float:
-    best = float("inf")
-    for _ in range(repeat):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def main() -> None:

@@ -16,11 +16,10 @@ into batches. Three passes are timed, best of ROUNDS each:
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import dpkt
+from common import best_time
 
 from netscope.analysis.names import NameObserver
 from netscope.capture.batch import RawBatch
@@ -44,16 +43,6 @@ def replicated_batches(path: Path) -> list[RawBatch]:
     copies = -(-TARGET_PACKETS // len(frames))
     whole = RawBatch.from_packets(frames * copies, stamps * copies, linktype)
     return [whole.slice(start, min(start + BATCH_SIZE, whole.count)) for start in range(0, whole.count, BATCH_SIZE)]
-
-
-def best_time(run: Callable[[], None]) -> float:
-    run()  # imports and first allocations out of the measurement
-    best = float("inf")
-    for _ in range(ROUNDS):
-        started = time.perf_counter()
-        run()
-        best = min(best, time.perf_counter() - started)
-    return best
 
 
 def main() -> None:
@@ -83,7 +72,7 @@ def main() -> None:
           f"candidates {steady.stats.candidates} ({steady.stats.candidates / packets:.1%}), "
           f"decoded once per flow budget {steady.stats.decoded}")
     for label, run in (("parse", parse_all), ("names, steady", names_steady), ("names, all new", names_all_new)):
-        seconds = best_time(run)
+        seconds = best_time(run, ROUNDS, warm_up=True)
         print(f"  {label:<15} {packets / seconds / 1e6:7.2f} Mpkt/s  ({seconds * 1e3:7.1f} ms)")
 
 

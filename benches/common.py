@@ -78,3 +78,16 @@ def raw_read_rate(path: Path, batch_packets: int = 32768, repeat: int = 3, clock
     raw_read(path, batch_packets, clock)
     packets, seconds = min((raw_read(path, batch_packets, clock) for _ in range(repeat)), key=lambda r: r[1])
     return packets / seconds
+
+
+def best_time(run: Callable[[], None], repeat: int, warm_up: bool = False) -> float:
+    """The shortest wall time of `repeat` calls of `run`; `warm_up` makes one uncounted call
+    first (imports and first allocations out of the measurement)."""
+    if warm_up:
+        run()
+    best = float("inf")
+    for _ in range(repeat):
+        started = time.perf_counter()
+        run()
+        best = min(best, time.perf_counter() - started)
+    return best
