@@ -166,13 +166,18 @@ def merge_flags(config: Config, args: dict[str, Any]) -> Config:
     return config
 
 
+def _flag(dest: str) -> str:
+    """The long option argparse stores under `dest`."""
+    return f"--{dest.replace('_', '-')}"
+
+
 def _unused_flags(args: dict[str, Any], config: Config, headless: bool) -> list[str]:
     """Flags given that this run has no use for, said once instead of ignored without a word."""
     notes = []
     if headless and "replay_speed" in args:
         notes.append("--replay-speed paces the screen; a headless replay runs as fast as it can")
     if config.capture.read_pcap:
-        given = [f"--{dest.replace('_', '-')}" for dest in LIVE_ONLY if dest in args]
+        given = [_flag(dest) for dest in LIVE_ONLY if dest in args]
         if given:
             notes.append(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to live capture only")
     return notes
@@ -183,7 +188,7 @@ def name_the_flag(message: str, args: dict[str, Any]) -> str:
     what was typed (`--workers 99999` -> "pipeline.workers must be ... (--workers)")."""
     for dest, (section, key) in FLAG_KEYS.items():
         if dest in args and message.startswith(f"{section}.{key} "):
-            return f"{message} (--{dest.replace('_', '-')})"
+            return f"{message} ({_flag(dest)})"
     return message
 
 
@@ -260,7 +265,7 @@ def _run(argv: list[str] | None) -> int:
         if budget <= 0:
             print(f"error: --memory-budget-mb must be > 0, got {budget}", file=sys.stderr)
             return EXIT_USAGE
-        ignored = sorted(f"--{name.replace('_', '-')}" for name, value in args.items()
+        ignored = sorted(_flag(name) for name, value in args.items()
                          if name not in ("synthetic_flows", "verbose") and (value or name != "list_interfaces"))
         if ignored:  # the check measures the flow table alone, as the reference's does
             print(f"note: --synthetic-flows ignores {', '.join(ignored)}", file=sys.stderr)

@@ -175,16 +175,22 @@ def _packed_keys(parsed: ParsedBatch, index: np.ndarray) -> np.ndarray:
     src_port, dst_port = parsed.src_port[index].astype(np.uint64), parsed.dst_port[index].astype(np.uint64)
     low_first = (src_lo < dst_lo) | ((src_lo == dst_lo) & (src_port <= dst_port))
     src_first = (src_hi < dst_hi) | ((src_hi == dst_hi) & low_first)
-    words = np.empty((index.size, 5), dtype=">u8")
-    words[:, 0] = ((parsed.ip_proto[index].astype(np.uint64) << np.uint64(56))
-                   | (parsed.ip_version[index].astype(np.uint64) << np.uint64(48))
-                   | (np.where(src_first, src_port, dst_port) << np.uint64(32))
-                   | (np.where(src_first, dst_port, src_port) << np.uint64(16)))
-    words[:, 1] = np.where(src_first, src_hi, dst_hi)
-    words[:, 2] = np.where(src_first, src_lo, dst_lo)
-    words[:, 3] = np.where(src_first, dst_hi, src_hi)
-    words[:, 4] = np.where(src_first, dst_lo, src_lo)
+    words = _pack_words(parsed.ip_proto[index], parsed.ip_version[index],
+                        np.where(src_first, src_port, dst_port), np.where(src_first, dst_port, src_port),
+                        np.where(src_first, src_hi, dst_hi), np.where(src_first, src_lo, dst_lo),
+                        np.where(src_first, dst_hi, src_hi), np.where(src_first, dst_lo, src_lo))
     return words.view(f"V{_KEY.size}").reshape(-1)
+
+
+def _pack_words(proto: np.ndarray, version: np.ndarray, a_port: np.ndarray, b_port: np.ndarray,
+                a_hi: np.ndarray, a_lo: np.ndarray, b_hi: np.ndarray, b_lo: np.ndarray) -> np.ndarray:
+    """Canonical keys as (n, 5) big-endian words, the layout of _KEY: (proto, ip version,
+    port A, port B) in one word, then A and B."""
+    words = np.empty((proto.size, 5), dtype=">u8")
+    words[:, 0] = ((proto.astype(np.uint64) << np.uint64(56)) | (version.astype(np.uint64) << np.uint64(48))
+                   | (a_port.astype(np.uint64) << np.uint64(32)) | (b_port.astype(np.uint64) << np.uint64(16)))
+    words[:, 1], words[:, 2], words[:, 3], words[:, 4] = a_hi, a_lo, b_hi, b_lo
+    return words
 
 
 def _split_keys(records: np.ndarray) -> list[bytes]:
@@ -311,16 +317,10 @@ class NameObserver:
         if not self._names and not self._flows:
             return [None] * flows.count
         v4 = flows.ip_version == 4
-        low32 = np.uint64(0xFFFFFFFF)
-        words = np.empty((flows.count, 5), dtype=">u8")
-        words[:, 0] = ((flows.proto.astype(np.uint64) << np.uint64(56))
-                       | (flows.ip_version.astype(np.uint64) << np.uint64(48))
-                       | (flows.a_port.astype(np.uint64) << np.uint64(32))
-                       | (flows.b_port.astype(np.uint64) << np.uint64(16)))
-        for column, (hi, lo) in enumerate(((flows.a_hi, flows.a_lo), (flows.b_hi, flows.b_lo))):
-            words[:, 1 + 2 * column] = np.where(v4, np.uint64(0), hi)
-            words[:, 2 + 2 * column] = np.where(v4, lo & low32, lo)
-        packed = words.tobytes()
+        low32, zero = np.uint64(0xFFFFFFFF), np.uint64(0)
+        packed = _pack_words(flows.proto, flows.ip_version, flows.a_port, flows.b_port,
+                             np.where(v4, zero, flows.a_hi), np.where(v4, flows.a_lo & low32, flows.a_lo),
+                             np.where(v4, zero, flows.b_hi), np.where(v4, flows.b_lo & low32, flows.b_lo)).tobytes()
         size = _KEY.size
         found: list[FlowNames | None] = []
         for i, (a_ip, b_ip) in enumerate(zip(a_ips, b_ips, strict=True)):

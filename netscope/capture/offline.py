@@ -38,7 +38,7 @@ import pcapy
 
 from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError, file_error, file_format_error, filter_error, stream_format_error
-from netscope.capture.pcapfile import RecordIndex, open_index, sniff_format
+from netscope.capture.pcapfile import MAX_CAPLEN, RecordIndex, open_index, sniff_format
 from netscope.capture.readahead import BatchReadAhead
 from netscope.capture.source import StopSignal, empty_batch, pack_meta, stop_check, unpack_batch
 from netscope.capture.stream import StreamRelay
@@ -144,7 +144,7 @@ class FileSource:
                 self._relay.attached.set()
         if self._relay is not None and self.bpf_filter is not None:
             try:
-                self._stream_filter = pcapy.compile(handle.datalink(), 262144, self.bpf_filter, 1, 0)
+                self._stream_filter = pcapy.compile(handle.datalink(), MAX_CAPLEN, self.bpf_filter, 1, 0)
             except pcapy.PcapError as exc:
                 handle.close()
                 raise filter_error(self.bpf_filter, str(exc)) from exc

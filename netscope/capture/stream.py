@@ -325,9 +325,9 @@ class _PcapngWalker(_Walker):
             pos += length
         return pos, wirelen, sections
 
-
     def _refused(self, buffer: bytearray, pos: int, block_type: int, order: str) -> str | None:
-        """Why libpcap would refuse this whole block; None when it reads it."""
+        """Why libpcap would refuse this whole block; None when it reads it. The first
+        interface's link type is learnt here, since it sets the limits for what follows."""
         if block_type == PCAPNG_IDB:
             linktype = struct.unpack_from(order + "H", buffer, pos + 8)[0]
             if self.linktype is None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from netscope.capture.pcapfile import MAX_CAPLEN
 from netscope.linktypes import (
     ETHERTYPE_IPV4,
     ETHERTYPE_IPV6,
@@ -29,7 +30,7 @@ from netscope.linktypes import (
 
 IPV6_HEADER_LEN = 40
 
-MAX_SNAPLEN = 262144  # libpcap's ceiling; it replaces 0 or larger requests with this
+MAX_SNAPLEN = MAX_CAPLEN  # libpcap's ceiling; it replaces 0 or larger requests with this
 
 
 def effective_snaplen(snaplen: int) -> int:

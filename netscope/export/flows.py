@@ -16,7 +16,7 @@ import orjson
 
 from netscope.analysis.names import NAME_FIELDS, NameObserver
 from netscope.export.replace import replacing
-from netscope.flow.records import Client, FlowColumns, TcpState, format_ips
+from netscope.flow.records import PROTO_NAMES, Client, FlowColumns, TcpState, format_ips
 
 CSV_COLUMNS = [
     "protocol", "endpoint_a_ip", "endpoint_a_port", "endpoint_b_ip", "endpoint_b_port",
@@ -26,7 +26,6 @@ CSV_COLUMNS = [
     "rtt_samples", "rtt_handshake_ms",
 ]
 
-_PROTO = {6: "tcp", 17: "udp"}
 EXPORT_CHUNK_FLOWS = 20_000
 ANALYSIS_FIELDS = ("retransmissions", "out_of_order", "rtt_last_ms", "rtt_min_ms", "rtt_ewma_ms", "rtt_samples",
                    "rtt_handshake_ms")
@@ -48,7 +47,7 @@ def export_columns(flows: FlowColumns, names: NameObserver | None = None) -> dic
     avg_bps = np.divide(bytes_total * 8, duration, out=np.zeros(flows.count), where=duration_us > 0)
     is_tcp = flows.proto == 6
     columns: dict[str, list[Any]] = {
-        "protocol": _labels(flows.proto, lambda value: _PROTO.get(value, str(value))),
+        "protocol": _labels(flows.proto, lambda value: PROTO_NAMES.get(value, str(value))),
         "endpoint_a_ip": format_ips(version, flows.a_hi, flows.a_lo),
         "endpoint_a_port": flows.a_port.tolist(),
         "endpoint_b_ip": format_ips(version, flows.b_hi, flows.b_lo),

@@ -314,7 +314,6 @@ class PipelineEngine:
             self._absorb_totals([part.snapshot.totals for part in parts])
             stamps = [part.last_packet_us for part in parts if part.last_packet_us is not None]
             if stamps:
-                self._interval.first_packet(min(stamps))
                 self.last_packet_us = max([*stamps, self.last_packet_us or 0])
         interval = self._interval.close(self.last_packet_us)
         top = merge_top([part.snapshot.top_flows for part in parts], n, tick_ranking(state, ranking)) if n else ()
