@@ -19,6 +19,11 @@ from netscope.capture.batch import RawBatch
 _COLUMNS = ("offset", "caplen", "wirelen", "ts_us")
 
 
+def _aligned(size: int) -> int:
+    """`size` rounded up to a multiple of 8: where the int64 bookkeeping after the shard ids starts."""
+    return -(-size // 8) * 8
+
+
 @dataclass(frozen=True)
 class RingLayout:
     slots: int
@@ -29,7 +34,7 @@ class RingLayout:
     @property
     def size(self) -> int:
         per_slot = self.slot_bytes + self.slot_packets * (8 * len(_COLUMNS) + 1)
-        return self.slots * per_slot + 8 * self.slots * (self.workers + 1)
+        return _aligned(self.slots * per_slot) + 8 * self.slots * (self.workers + 1)
 
 
 class BatchRing:
@@ -60,7 +65,7 @@ class BatchRing:
         self.data = take(np.uint8, (lay.slots, lay.slot_bytes))
         self.columns = {name: take(np.int64, (lay.slots, lay.slot_packets)) for name in _COLUMNS}
         self.shard = take(np.uint8, (lay.slots, lay.slot_packets))
-        at = -(-at // 8) * 8
+        at = _aligned(at)
         self.written = take(np.int64, (lay.slots,))  # sequence number of the slot's current contents
         self.done = take(np.int64, (lay.workers, lay.slots))  # what each worker has finished with
         self.written[:] = 0
