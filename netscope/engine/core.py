@@ -19,6 +19,7 @@ from netscope.engine.pacing import TickInterval
 from netscope.engine.recent import RecentPackets
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
+from netscope.flow.passes import TimeoutPass
 from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
 from netscope.flow.tracker import FlowSettings, FlowTracker
@@ -68,8 +69,11 @@ class Engine:
         self.pending_alerts: list[Alert] = []  # for the next snapshot
         self.unrecorded_alerts: list[Alert] = []  # for the alerts JSONL
 
-    def process(self, raw: RawBatch) -> ParsedBatch:
-        """Account for one batch; returns the parsed columns for callers that want more."""
+    def process(self, raw: RawBatch, passes: list[TimeoutPass] | None = None) -> ParsedBatch:
+        """Account for one batch; returns the parsed columns for callers that want more.
+
+        `passes` are timeout passes scheduled elsewhere (a pipeline shard's, FlowTracker.observe).
+        """
         parsed = parse_batch(raw)
         self._status_counts += np.bincount(parsed.status, minlength=len(Status))[: len(Status)]
         wire_bytes = int(parsed.wirelen.sum())
@@ -88,7 +92,7 @@ class Engine:
                 self.unrecorded_alerts.extend(alerts)
         flow_mask = parsed.flow_mask()
         self._flow_packets += int(np.count_nonzero(flow_mask))
-        self.tracker.observe(parsed, flow_mask)
+        self.tracker.observe(parsed, flow_mask, passes)
         if self.health is not None:
             self.health.observe(parsed, self.tracker.last_batch)
         if self.names is not None:

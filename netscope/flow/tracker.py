@@ -18,13 +18,13 @@ import numpy as np
 from netscope.flow.expired import ExpiredFlows, ExpiredLog, ExpiryReason
 from netscope.flow.keys import LAYOUTS, key_from_text
 from netscope.flow.packets import FlowPackets
+from netscope.flow.passes import PassClock, TimeoutPass
 from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
 from netscope.flow.select import order
 from netscope.flow.table import CHUNK, FREE_TIME, RANKINGS, FlowTable
 from netscope.parse.columns import ParsedBatch
 
-PASS_INTERVAL_US = 1_000_000  # maintenance runs at most once per second of the clock in use
 UNLIMITED_START_ROWS = 4096
 MIN_ROWS = 1024
 
@@ -76,7 +76,7 @@ class FlowTracker:
         # IPv6 is usually the minority: start it small, it grows by doubling when needed.
         self._tables = [FlowTable(LAYOUTS[0], v4_rows), FlowTable(LAYOUTS[1], max(MIN_ROWS, v4_rows // 8))]
         self._timeout_us = round(settings.timeout_s * 1e6) if settings.timeout_s > 0 else None
-        self._last_pass_us: int | None = None
+        self._pass_clock = PassClock()
         self._expired = ExpiredLog(self._tables[0].columns(np.empty(0, np.int64)))
         self.flows_seen = 0
         self.expired_count = 0
@@ -89,7 +89,8 @@ class FlowTracker:
 
     # -- feeding ----------------------------------------------------------------------------
 
-    def observe(self, batch: ParsedBatch, flow_mask: np.ndarray | None = None) -> None:
+    def observe(self, batch: ParsedBatch, flow_mask: np.ndarray | None = None,
+                passes: list[TimeoutPass] | None = None) -> None:
         """Count the batch's TCP/UDP packets into their flows, in packet order.
 
         `flow_mask` is `batch.flow_mask()` for a caller that already has it.
@@ -100,15 +101,19 @@ class FlowTracker:
         before a packet in the middle of a batch is expired and started afresh. A pass that
         provably expires nothing (every flow's last_us bounded below by the cutoff) and
         cannot be preceded by an eviction does not split the batch: every split costs a
-        fixed set of numpy calls per table.
+        fixed set of numpy calls per table. `passes` replaces the tracker's own schedule: a
+        pipeline shard runs those its reader scheduled over the whole capture.
         """
         flow_positions = np.flatnonzero(batch.flow_mask() if flow_mask is None else flow_mask)
         self.last_batch = BatchFlows.empty(batch.count)
+        if self._timeout_us is None:
+            passes = []
+        elif passes is None:
+            passes = self._pass_clock.passes(batch.ts_us)
         start = 0
         floor: int | None = None  # no live flow's last_us is below this once start..point is counted
         scanned = 0  # batch positions below this are in `floor`
-        for point in self._pass_points(batch.ts_us):
-            now_us = int(batch.ts_us[point])
+        for point, now_us in passes:
             assert self._timeout_us is not None
             if floor is None:
                 floor = self._oldest_last_us()
@@ -122,36 +127,16 @@ class FlowTracker:
             floor = None
         self._ingest(batch, flow_positions, start, batch.count - 1)
 
+    def run_passes(self, clocks_us: list[int]) -> None:
+        """Passes a pipeline's reader scheduled in a slot that holds none of this shard's packets."""
+        if self._timeout_us is not None:
+            for now_us in clocks_us:
+                self._timeout_pass(now_us)
+
     def expire_idle(self, now_us: int) -> None:
         """Idle expiry against an explicit clock (e.g. wall clock while a live capture is idle)."""
-        if self._timeout_us is None:
-            return
-        last = self._last_pass_us
-        if last is None or now_us - last >= PASS_INTERVAL_US:
-            self._last_pass_us = now_us
+        if self._timeout_us is not None and self._pass_clock.due(now_us):
             self._timeout_pass(now_us)
-        elif now_us < last:
-            self._last_pass_us = now_us  # the clock went back: count the next second from here
-
-    def _pass_points(self, ts_us: np.ndarray) -> list[int]:
-        """Batch positions after which a timeout pass runs (one numpy scan per pass)."""
-        if self._timeout_us is None or not ts_us.shape[0]:
-            return []
-        if self._last_pass_us is None:
-            self._last_pass_us = int(ts_us[0])
-        points: list[int] = []
-        start = 0
-        while start < ts_us.shape[0]:
-            due = ts_us[start:] >= self._last_pass_us + PASS_INTERVAL_US
-            step = int(np.argmax(due))
-            if not due[step]:
-                break
-            points.append(start + step)
-            self._last_pass_us = int(ts_us[start + step])
-            start += step + 1
-        if ts_us[-1] < self._last_pass_us:
-            self._last_pass_us = int(ts_us[-1])  # the clock went back and stayed back: re-base
-        return points
 
     def _oldest_last_us(self) -> int:
         """The smallest last_us of any live flow (free rows hold FREE_TIME, which is never smaller)."""

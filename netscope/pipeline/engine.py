@@ -27,6 +27,7 @@ from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.pacing import TickInterval
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
+from netscope.flow.passes import PassClock, TimeoutPass
 from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
 from netscope.pipeline.anomaly_input import CentralDetectors
@@ -239,6 +240,7 @@ class PipelineEngine:
         self._failure_reported = False
         self._interval = TickInterval(capture_time=source_info.kind == "file")
         self._ring: BatchRing | None = None
+        self._pass_clock = PassClock()  # files: idle expiry on the whole capture's clock, as one process
         options = ShardOptions(anomaly_input=bool(detectors), keep_recent=keep_recent)
         if live is not None:
             self.workers = live.workers
@@ -265,15 +267,18 @@ class PipelineEngine:
         if self._ring is None or not raw.count:
             return
         shards = shard_ids(raw, self._shards)
+        passes = self._pass_clock.passes(raw.ts_us)
         start = 0
         while start < raw.count:
             slot = self._free_slot()
             stop = self._ring.piece_end(raw, start)
             count, sequence = self._ring.write(slot, raw, start, stop, shards)
             present = np.bincount(shards[start:stop], minlength=self._shards)
+            in_slot = tuple(TimeoutPass(due.after - start, due.clock_us) for due in passes if start <= due.after < stop)
             for worker in range(self._shards):
-                if present[worker]:
-                    self.workers.send(worker, BatchReady(slot, count, sequence, raw.linktype, self._dispatched))
+                if present[worker] or in_slot:  # a pass concerns every shard, with packets here or not
+                    self.workers.send(worker, BatchReady(slot, count, sequence, raw.linktype, self._dispatched,
+                                                         in_slot))
                 else:
                     self._ring.mark_done(worker, slot, sequence)
             self._dispatched += count

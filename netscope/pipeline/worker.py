@@ -29,6 +29,7 @@ from netscope.engine.recent import RecentPackets
 from netscope.engine.signals import ignore_stop_signals
 from netscope.engine.snapshot import TickSnapshot
 from netscope.flow.expired import ExpiredFlows
+from netscope.flow.passes import TimeoutPass
 from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
 from netscope.pipeline.anomaly_input import AnomalyInput, CandidateBuffer
@@ -42,6 +43,7 @@ class BatchReady:
     sequence: int
     linktype: int
     first: int  # capture position of the slot's first packet: orders the anomaly input
+    passes: tuple[TimeoutPass, ...] = ()  # the capture's timeout passes in the slot, at slot positions
 
 
 @dataclass(frozen=True)
@@ -118,12 +120,13 @@ class ShardWorker:
         if options.keep_recent and self.engine.recent is None:
             self.engine.recent = RecentPackets()
 
-    def process(self, raw: RawBatch, positions: np.ndarray | None) -> None:
+    def process(self, raw: RawBatch, positions: np.ndarray | None, passes: list[TimeoutPass] | None = None) -> None:
         """Analyse a batch; `positions` are its packets' places in the capture (files).
 
         They order the anomaly input; live capture has none, and packet time orders it instead.
+        `passes` are the reader's timeout passes at this batch's positions (files).
         """
-        parsed = self.engine.process(raw)
+        parsed = self.engine.process(raw, passes)
         if self.candidates is not None:
             self.candidates.add(parsed, parsed.ts_us if positions is None else positions)
 
@@ -162,6 +165,12 @@ def _guarded(conn: Connection, body: Callable[[], None]) -> None:
             conn.send(WorkerFailed(detail))
 
 
+def _shard_passes(passes: tuple[TimeoutPass, ...], positions: np.ndarray) -> list[TimeoutPass]:
+    """The slot's passes at the shard's own batch positions: after its last packet before each."""
+    return [TimeoutPass(int(np.searchsorted(positions, due.after, side="right")) - 1, due.clock_us)
+            for due in passes]
+
+
 def file_worker_main(index: int, ring: BatchRing, conn: Connection, make_engine: Callable[[], Engine],
                      options: ShardOptions) -> None:
     def body() -> None:
@@ -174,7 +183,9 @@ def file_worker_main(index: int, ring: BatchRing, conn: Connection, make_engine:
             if isinstance(request, BatchReady):
                 batch, positions = ring.batch_for(request.slot, request.count, index, request.linktype)
                 if batch.count:
-                    worker.process(batch, request.first + positions)
+                    worker.process(batch, request.first + positions, _shard_passes(request.passes, positions))
+                elif request.passes:
+                    worker.engine.tracker.run_passes([due.clock_us for due in request.passes])
                 ring.mark_done(index, request.slot, request.sequence)
             else:
                 worker.handle(request)

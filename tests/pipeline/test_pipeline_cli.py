@@ -3,12 +3,17 @@
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import dpkt
 import pytest
+
+from netscope.capture.batch import RawBatch
+from netscope.pipeline.routing import shard_ids
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -164,3 +169,49 @@ def _still_running(pids: list[int], patience_s: float = 10.0) -> list[int]:
 def _children(pid: int) -> list[int]:
     out = subprocess.run(["ps", "-o", "pid=", "--ppid", str(pid)], capture_output=True, text=True).stdout
     return [int(p) for p in out.split()]
+
+
+def _udp_frame(src: str, dst: str, sport: int, dport: int) -> bytes:
+    udp = dpkt.udp.UDP(sport=sport, dport=dport, data=b"x" * 20)
+    ip = dpkt.ip.IP(src=socket.inet_aton(src), dst=socket.inet_aton(dst), p=dpkt.ip.IP_PROTO_UDP, data=udp)
+    return bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, data=ip))
+
+
+@pytest.fixture
+def idle_flow_capture(tmp_path):
+    """A flow idle for 10 s on one shard while a busy flow on the other keeps the clock going."""
+    quiet = _udp_frame("10.0.0.1", "10.0.0.2", 1000, 53)
+    busy = next(frame for host in range(3, 250)
+                if (frame := _udp_frame(f"10.0.0.{host}", "10.0.0.2", 2000, 53))
+                and len(set(shard_ids(RawBatch.from_packets([quiet, frame], [0, 0], 1), 2).tolist())) == 2)
+    records = [(0.0, quiet), (0.1, quiet), (10.0, quiet)] + [(0.25 * i, busy) for i in range(49)]
+    path = tmp_path / "idle.pcap"
+    with open(path, "wb") as fh:
+        writer = dpkt.pcap.Writer(fh)
+        for ts, frame in sorted(records, key=lambda record: record[0]):
+            writer.writepkt(frame, ts=1_700_000_000 + ts)
+    return path
+
+
+@pytest.mark.parametrize("slot_packets", [32768, 3])
+def test_idle_expiry_follows_the_whole_capture_clock(idle_flow_capture, tmp_path, slot_packets):
+    """A shard expires its flows when one process would, not at its own next packet.
+
+    One process expires the quiet flow at 3 s (its timeout pass runs on the busy
+    flow's packets), so the quiet flow's packet at 10 s starts a new flow; a shard that
+    only passed on its own packets would fold that packet into the old flow. Slots of three
+    packets give the quiet shard slots with none of its packets, and passes before its first.
+    """
+    config = tmp_path / "slots.toml"
+    config.write_text(f"[pipeline]\nchannel_capacity = {slot_packets}\n")
+    def run(*extra: str) -> tuple[list[dict], list[dict]]:
+        out, expired = tmp_path / f"flows{len(extra)}.json", tmp_path / f"expired{len(extra)}.jsonl"
+        run_cli("--read-pcap", str(idle_flow_capture), "--flow-timeout-s", "2", "--export-json", str(out),
+                "--expired-flows-jsonl", str(expired), *extra)
+        return json.loads(out.read_text()), [json.loads(line) for line in expired.read_text().splitlines()]
+
+    single_flows, single_expired = run()
+    assert len(single_expired) == 1 and single_expired[0]["ts"] <= 1_700_000_003  # the oracle's own premise
+    sharded_flows, sharded_expired = run("--workers", "2", "--config", str(config))
+    assert sharded_expired == single_expired
+    assert sharded_flows == single_flows
