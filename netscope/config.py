@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import math
 import os
 import sys
 import types
@@ -36,6 +35,8 @@ MAX_SLOT_PACKETS = 1 << 20
 # Each worker is a process with its own flow table and ring slots (and, live, a capture handle in
 # one kernel fanout group); auto picks at most 8. Far more is a typo that forks a machine full.
 MAX_WORKERS = 64
+# Flow times are int64 microseconds; a timeout of a century already means "never" to any capture.
+MAX_FLOW_TIMEOUT_S = 100 * 365 * 86400
 
 
 MONITOR_SNAPLEN = 4096  # every header, and the start of payload the name decoders read
@@ -264,7 +265,8 @@ def validate(config: Config) -> Config:
         ("capture.buffer_size_mb", c.capture.buffer_size_mb is None or 0 <= c.capture.buffer_size_mb <= MAX_BUFFER_MB,
          f"must be between 0 and {MAX_BUFFER_MB} (libpcap takes the size in bytes as an int)"),
         ("run.count", c.run.count >= 0, "must be >= 0"),
-        ("flow.timeout_secs", 0 <= c.flow.timeout_secs < math.inf, "must be a finite number >= 0"),
+        ("flow.timeout_secs", 0 <= c.flow.timeout_secs <= MAX_FLOW_TIMEOUT_S,
+         f"must be between 0 and {MAX_FLOW_TIMEOUT_S} seconds (0 = never)"),
         ("flow.max_flows", 0 <= c.flow.max_flows <= MAX_FLOWS, f"must be between 0 and {MAX_FLOWS} (0 = no cap)"),
         ("stats.interval_ms", c.stats.interval_ms > 0, "must be > 0"),
         ("stats.top_flows", c.stats.top_flows >= 0, "must be >= 0"),
