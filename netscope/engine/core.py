@@ -17,6 +17,7 @@ from netscope.analysis.tcp_health import TcpHealth, TcpHealthSettings
 from netscope.capture.batch import RawBatch
 from netscope.engine.pacing import TickInterval
 from netscope.engine.recent import RecentPackets
+from netscope.engine.seconds import SecondCounter
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.passes import TimeoutPass
@@ -39,6 +40,7 @@ class EngineSettings:
     health: TcpHealthSettings | None = field(default_factory=TcpHealthSettings)  # None = scale mode
     top_n: int = 100
     keep_recent_packets: bool = False  # only screens with a detail view need raw packets kept
+    second_history: bool = False  # a screen graphs a replay by capture second (engine/seconds.py)
 
 
 class Engine:
@@ -53,6 +55,7 @@ class Engine:
         self.names = names
         self.health = TcpHealth(settings.health) if settings.health is not None else None
         self.recent = RecentPackets() if settings.keep_recent_packets else None
+        self.seconds = SecondCounter() if settings.second_history and source.kind == "file" else None
         self._status_counts = np.zeros(len(Status), dtype=np.int64)
         self._packets = 0
         self._bytes = 0
@@ -99,6 +102,8 @@ class Engine:
             self.names.observe(raw, parsed, self.tracker.last_batch.packets_before)
         if self.recent is not None:
             self.recent.add(raw, parsed, flow_mask)
+        if self.seconds is not None:
+            self.seconds.add(parsed.ts_us, parsed.wirelen)
         return parsed
 
     def take_alerts(self) -> list[Alert]:
@@ -153,6 +158,7 @@ class Engine:
             new_alerts=tuple(new_alerts),
             progress=progress,
             matching_flows=self.tracker.count(query) if query and not query.partial else None,
+            capture_seconds=self.seconds.take(final=state == "finished") if self.seconds is not None else None,
         )
         self._interval_packets = 0
         self._interval_bytes = 0

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from netscope.analysis.alerts import Alert
 from netscope.analysis.names import FlowNames
+from netscope.engine.seconds import CaptureSeconds
 from netscope.flow.records import FlowRow
 
 
@@ -62,6 +63,8 @@ class TickSnapshot:
     # first N); None without a filter, or when part of it (a name) only the screen can apply.
     matching_flows: int | None = None
     flow_names: dict[tuple, FlowNames] = field(default_factory=dict)  # FlowRow.key -> names seen for it
+    # A replay on a screen: the capture seconds completed since the previous snapshot.
+    capture_seconds: CaptureSeconds | None = None
 
     @property
     def pps(self) -> float:

@@ -34,7 +34,8 @@ def open_live_pipeline(config: Config, open_live: Callable[[], LiveSource],
 
 
 def build_pipeline_engine(config: Config, source, info: SourceInfo, make_engine: Callable[[object], Engine],
-                          top_n: int, *, detectors: list, keep_recent_packets: bool) -> PipelineEngine:
+                          top_n: int, *, detectors: list, keep_recent_packets: bool,
+                          second_history: bool = False) -> PipelineEngine:
     """`detectors` run in this process over the shards' anomaly input; the shards' engines run none."""
     if isinstance(source, LivePipelineSource):
         engine = PipelineEngine(info, lambda: make_engine(source), workers=len(source.workers.conns), top_n=top_n,
@@ -44,4 +45,4 @@ def build_pipeline_engine(config: Config, source, info: SourceInfo, make_engine:
         return engine
     return PipelineEngine(info, lambda: make_engine(source), workers=worker_count(config.pipeline.workers),
                           top_n=top_n, slot_packets=config.pipeline.channel_capacity, detectors=detectors,
-                          keep_recent=keep_recent_packets)
+                          keep_recent=keep_recent_packets, second_history=second_history)

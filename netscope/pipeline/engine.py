@@ -25,6 +25,7 @@ from netscope.capture.source import StopSignal, empty_batch, stop_check
 from netscope.engine.core import Engine, tick_ranking
 from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.pacing import TickInterval
+from netscope.engine.seconds import SecondCounter
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.passes import PassClock, TimeoutPass
@@ -223,7 +224,7 @@ class PipelineEngine:
 
     def __init__(self, source_info: SourceInfo, make_engine: Callable[[], Engine], *, workers: int,
                  top_n: int, slot_packets: int, detectors: list | None = None, keep_recent: bool = False,
-                 live: LivePipelineSource | None = None) -> None:
+                 live: LivePipelineSource | None = None, second_history: bool = False) -> None:
         self.source = source_info
         self.top_n = top_n
         self.tracker = TrackerView(self)
@@ -241,6 +242,7 @@ class PipelineEngine:
         self._interval = TickInterval(capture_time=source_info.kind == "file")
         self._ring: BatchRing | None = None
         self._pass_clock = PassClock()  # files: idle expiry on the whole capture's clock, as one process
+        self.seconds = SecondCounter() if second_history and live is None else None  # the reader sees every packet
         options = ShardOptions(anomaly_input=bool(detectors), keep_recent=keep_recent)
         if live is not None:
             self.workers = live.workers
@@ -283,6 +285,8 @@ class PipelineEngine:
                     self._ring.mark_done(worker, slot, sequence)
             self._dispatched += count
             start = stop
+        if self.seconds is not None:
+            self.seconds.add(raw.ts_us, raw.wirelen)
         self._interval.first_packet(int(raw.ts_us.min()))
         self.last_packet_us = max(self.last_packet_us or 0, int(raw.ts_us.max()))
 
@@ -335,7 +339,8 @@ class PipelineEngine:
             totals=self._totals, top_flows=top,
             flow_names={row.key: flow_names[row.key] for row in top if row.key in flow_names},
             new_alerts=tuple(alerts), progress=progress, matching_flows=_sum_known(
-                [part.snapshot.matching_flows for part in parts]))
+                [part.snapshot.matching_flows for part in parts]),
+            capture_seconds=self.seconds.take(final=state == "finished") if self.seconds is not None else None)
 
     def _absorb_totals(self, parts: list[Totals]) -> None:
         overrides = {"dispatch_dropped": self.dispatch_dropped, "alerts": self.anomalies.raised}

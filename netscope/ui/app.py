@@ -170,7 +170,9 @@ class NetscopeApp(App[None]):
     def ingest(self, snapshot: TickSnapshot) -> None:
         """Account for every snapshot, drawn or not: history, alerts and drops keep counting."""
         self.snapshot = snapshot
-        if snapshot.state != "finished" or snapshot.interval_packets:  # a finished replay's graph stays put
+        if snapshot.capture_seconds is not None:  # a replay: its graph is by capture second
+            self.history.add_seconds(snapshot.capture_seconds)
+        elif snapshot.state != "finished" or snapshot.interval_packets:  # a finished capture's graph stays put
             self.history.add(snapshot.bps / 8, snapshot.pps)
         self.main.alerts.add(snapshot.new_alerts)
         self.drops.update(snapshot.totals, snapshot.wall_time)

@@ -101,3 +101,26 @@ def test_worker_killed_mid_run_is_one_error_and_the_others_flows_are_exported(sa
     flows = json.loads(export.read_text())
     assert 0 < len(flows) < 165  # worker 0's flows, without worker 1's
     assert not runner.engine.workers.processes
+
+
+def test_a_screen_gets_the_same_capture_seconds_from_the_pipeline_as_from_one_process(sample_pcap: Path) -> None:
+    def seconds(workers: int) -> list[tuple[int, int, int]]:
+        config = Config().replace("capture", read_pcap=str(sample_pcap)).replace(
+            "pipeline", enabled=bool(workers), workers=workers)
+        source = open_source(config)
+        engine = build_engine(config, source, keep_recent_packets=True, top_n=10, second_history=True)
+        published: list = []
+        try:
+            Runner(engine, source, RunOutputs(OutputPaths()), tick_s=0.05, replay_speed=0.0,
+                   publish=published.append, poll_commands=list).run()
+        finally:
+            source.close()
+            if isinstance(engine, PipelineEngine):
+                engine.close()
+        return [row for snap in published if getattr(snap, "capture_seconds", None) is not None
+                for row in zip(snap.capture_seconds.second.tolist(), snap.capture_seconds.bytes.tolist(),
+                               snap.capture_seconds.packets.tolist(), strict=True)]
+
+    single = seconds(0)
+    assert len(single) >= 5 and sum(packets for _, _, packets in single) == 3413
+    assert seconds(2) == single

@@ -71,6 +71,24 @@ def test_replay_as_fast_as_possible_ends_finished_with_the_busiest_flow_on_top()
     drive(0.0, check)
 
 
+def test_a_replay_as_fast_as_possible_graphs_every_second_of_the_capture():
+    """The sample spans 6 capture seconds: 6 points in 6 columns, not the one or two ticks the replay lasted."""
+    async def check(pilot, app):
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.state == "finished")
+        await pilot.pause(0.1)
+        assert app.history.by_capture_second and app.history.added == 6
+        assert sum(app.history.packets_per_s) == 3413
+        assert max(app.history.bytes_per_s) * 8 > 1e6  # the iperf seconds: megabits, as captured
+        chart = app.query_one("#bps-chart")
+        width = chart.sparkline.size.width
+        assert width > 6 and chart.border_subtitle.endswith(f"· {width}s of capture")  # a column per second
+        columns = app.history.columns(app.history.bytes_per_s, width)
+        assert all(columns[-6:]) and not any(columns[:-6])
+        await pilot.press("q")
+
+    drive(0.0, check)
+
+
 def test_a_finished_replay_shows_the_heaviest_flows_not_the_last_to_move():
     # 10x: the last tick holds only the last second of capture, whose fastest flows are an mDNS
     # burst and an iperf control connection; the finished list must hold the two iperf streams
