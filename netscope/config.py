@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from netscope.capture.pcapfile import FULL_SNAPLEN
 from netscope.paths import STDOUT_FD, descriptor_alias, existing_segments, is_ordinary_file, is_segment_name
 
 if sys.version_info >= (3, 11):
@@ -40,7 +41,6 @@ MAX_FLOW_TIMEOUT_S = 100 * 365 * 86400
 
 
 MONITOR_SNAPLEN = 4096  # every header, and the start of payload the name decoders read
-FULL_SNAPLEN = 65535  # the reference's default: whole packets, for a pcap that keeps them
 
 
 def live_snaplen(config: Config) -> int:

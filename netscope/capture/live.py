@@ -30,6 +30,7 @@ import pcapy
 from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError, activate_error, filter_error
 from netscope.capture.interfaces import default_interface
+from netscope.capture.pcapfile import FULL_SNAPLEN
 from netscope.capture.source import StopSignal, empty_batch, stop_check, unpack_batch
 from netscope.capture.wirelen import effective_snaplen, estimate_wirelen
 
@@ -51,7 +52,7 @@ class CaptureStats(NamedTuple):
 class LiveSource:
     """An activated libpcap handle on one interface."""
 
-    def __init__(self, interface: str | None, snaplen: int = 65535, promiscuous: bool = True,
+    def __init__(self, interface: str | None, snaplen: int = FULL_SNAPLEN, promiscuous: bool = True,
                  timeout_ms: int = 100, buffer_size_mb: int | None = None, immediate_mode: bool = False,
                  bpf_filter: str | None = None, batch_packets: int = 4096) -> None:
         resolved = interface or default_interface()

@@ -52,6 +52,7 @@ PCAPNG_SNAPLEN_SEARCH_BLOCKS = 16  # how far to look for the first interface des
 MIN_WINDOW = 16  # records predicted right after a mismatch
 
 MAX_CAPLEN = 262144  # libpcap's max_snaplen_for_dlt for all but the links below
+FULL_SNAPLEN = 65535  # the reference's default snaplen: whole packets of any usual link
 MAX_CAPLEN_BY_LINKTYPE = {231: 128 << 20, 279: 8 << 20, 249: 1 << 20}  # D-Bus, EBHSCR, USBPcap
 
 

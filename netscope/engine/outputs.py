@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from netscope.capture.batch import RawBatch
+from netscope.capture.pcapfile import FULL_SNAPLEN
 from netscope.export.flows import write_csv, write_json
 from netscope.export.jsonl import JsonlWriter, alert_objects, expired_flow_objects
 from netscope.export.pcap_writer import PcapWriteError, PcapWriter
@@ -85,7 +86,7 @@ def _reader_went(exc: OSError) -> bool:
 
 
 class RunOutputs:
-    def __init__(self, paths: OutputPaths, linktype: int = 1, snaplen: int = 65535,
+    def __init__(self, paths: OutputPaths, linktype: int = 1, snaplen: int = FULL_SNAPLEN,
                  on_reader_gone: Callable[[bool], None] | None = None) -> None:
         self.paths = paths
         self.on_reader_gone = on_reader_gone  # called with: is another output still being written?

@@ -25,6 +25,7 @@ from typing import BinaryIO
 import numpy as np
 
 from netscope.capture.batch import RawBatch
+from netscope.capture.pcapfile import FULL_SNAPLEN
 from netscope.paths import PartialWrite, abandon, existing_segments, open_output, segment_path, write_fully
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,6 @@ PCAP_VERSION = (2, 4)
 FILE_HEADER_LEN = 24
 RECORD_HEADER_LEN = 16
 SNAPLEN_FIELD_OFFSET = 16
-DEFAULT_SNAPLEN = 65535
 BYTES_PER_MB = 1_048_576
 USEC_PER_SEC = 1_000_000
 
@@ -121,12 +121,12 @@ class PcapWriter:
     or tshark.
     """
 
-    def __init__(self, path: str | os.PathLike[str], linktype: int, snaplen: int = DEFAULT_SNAPLEN,
+    def __init__(self, path: str | os.PathLike[str], linktype: int, snaplen: int = FULL_SNAPLEN,
                  rotate_mb: int = 0, max_files: int = 0) -> None:
         validate_rotation(path, rotate_mb, max_files)
         self.path = Path(path)
         self.linktype = linktype
-        self.snaplen = snaplen if snaplen > 0 else DEFAULT_SNAPLEN
+        self.snaplen = snaplen if snaplen > 0 else FULL_SNAPLEN
         self.max_files = max_files
         self.rotate_bytes = rotate_mb * BYTES_PER_MB if rotate_mb > 0 else None
         self.packets_written = 0

@@ -43,15 +43,13 @@ PROTO_NAMES = {6: "tcp", 17: "udp"}
 
 
 def format_ip(version: int, hi: int, lo: int) -> str:
-    """Text form of an address stored as two big-endian 64-bit halves."""
-    if version == 4:
-        return str(ipaddress.IPv4Address(int(lo) & 0xFFFFFFFF))
-    return str(ipaddress.IPv6Address((int(hi) << 64) | int(lo)))
+    """Text form of one address stored as two big-endian 64-bit halves (alert text)."""
+    return format_ips(np.array([version]), np.array([hi], np.uint64), np.array([lo], np.uint64))[0]
 
 
 def format_ips(version: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> list[str]:
-    """format_ip over whole columns, for exports: IPv4 addresses are built from octet columns
-    (ipaddress costs microseconds per address), each distinct IPv6 address is formatted once."""
+    """Text forms of address columns: IPv4 addresses are built from octet columns (ipaddress
+    costs microseconds per address), each distinct IPv6 address is formatted once."""
     out = [""] * version.size
     v4 = np.flatnonzero(version == 4)
     if v4.size:
@@ -138,15 +136,16 @@ class FlowColumns:
         """Python rows for screens and exports (per-flow Python work: keep it off the hot path)."""
         out = []
         health = {row_field: getattr(self, name) for name, row_field in _HEALTH_FIELDS.items()}
+        a_ips = format_ips(self.ip_version, self.a_hi, self.a_lo)
+        b_ips = format_ips(self.ip_version, self.b_hi, self.b_lo)
         for i in range(self.count):
-            v = int(self.ip_version[i])
             proto = PROTO_NAMES.get(int(self.proto[i]), str(int(self.proto[i])))
             out.append(
                 FlowRow(
                     proto=proto,
-                    a_ip=format_ip(v, self.a_hi[i], self.a_lo[i]),
+                    a_ip=a_ips[i],
                     a_port=int(self.a_port[i]),
-                    b_ip=format_ip(v, self.b_hi[i], self.b_lo[i]),
+                    b_ip=b_ips[i],
                     b_port=int(self.b_port[i]),
                     first_seen=int(self.first_us[i]) / 1e6,
                     last_seen=int(self.last_us[i]) / 1e6,
