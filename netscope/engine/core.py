@@ -175,6 +175,11 @@ class Engine:
         flows = self.tracker.lookup(key)
         return None if flows is None else self._with_health(flows)
 
+    @property
+    def names_now(self) -> NameObserver | None:
+        """Where flow names are looked up during the run (a pipeline asks its shards)."""
+        return self.names
+
     def take_expired(self) -> ExpiredFlows:
         """Flows that timed out or were evicted since the last call, with their TCP health."""
         expired = self.tracker.take_expired()

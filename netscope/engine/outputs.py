@@ -126,7 +126,8 @@ class RunOutputs:
             expired = engine.take_expired()  # taken even when no longer written, or they pile up
             if expired.flows.count and not self.expired.given_up:
                 self._write(self.expired, "expired-flows file",
-                            expired_flow_objects(expired.flows, expired.reason_labels(), expired.times()))
+                            expired_flow_objects(expired.flows, expired.reason_labels(), expired.times(),
+                                                 engine.names_now))
         if engine.unrecorded_alerts:
             alerts, engine.unrecorded_alerts = engine.unrecorded_alerts, []
             if self.alerts is not None and not self.alerts.given_up:

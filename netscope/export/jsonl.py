@@ -13,6 +13,7 @@ from typing import IO, Any
 import orjson
 
 from netscope.analysis.alerts import Alert
+from netscope.analysis.names import NameObserver
 from netscope.export.flows import flow_records
 from netscope.flow.records import FlowColumns
 from netscope.paths import abandon, open_output, write_fully
@@ -52,11 +53,13 @@ class JsonlWriter:
             self._fh = None
 
 
-def expired_flow_objects(flows: FlowColumns, reasons: Iterable[str], times: Iterable[float]) -> list[dict]:
-    """`{"ts", "reason", ...snapshot fields}` per expired or evicted flow (reference §3.6)."""
+def expired_flow_objects(flows: FlowColumns, reasons: Iterable[str], times: Iterable[float],
+                         names: NameObserver | None = None) -> list[dict]:
+    """`{"ts", "reason", ...snapshot fields}` per expired or evicted flow (reference §3.6), then
+    the name fields, as in the flow export, when names are observed."""
     return [
         {"ts": ts, "reason": reason, **record}
-        for record, reason, ts in zip(flow_records(flows), reasons, times, strict=True)
+        for record, reason, ts in zip(flow_records(flows, names), reasons, times, strict=True)
     ]
 
 

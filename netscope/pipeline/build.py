@@ -45,4 +45,5 @@ def build_pipeline_engine(config: Config, source, info: SourceInfo, make_engine:
         return engine
     return PipelineEngine(info, lambda: make_engine(source), workers=worker_count(config.pipeline.workers),
                           top_n=top_n, slot_packets=config.pipeline.channel_capacity, detectors=detectors,
-                          keep_recent=keep_recent_packets, second_history=second_history)
+                          keep_recent=keep_recent_packets, second_history=second_history,
+                          shards_observe_names=config.analysis.names)

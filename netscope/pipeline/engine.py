@@ -19,6 +19,7 @@ from multiprocessing.connection import Connection
 import numpy as np
 
 from netscope.analysis.alerts import Alert
+from netscope.analysis.names import FlowNames
 from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError
 from netscope.capture.source import StopSignal, empty_batch, stop_check
@@ -32,13 +33,21 @@ from netscope.flow.passes import PassClock, TimeoutPass
 from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
 from netscope.pipeline.anomaly_input import CentralDetectors
-from netscope.pipeline.merge import MergedNames, empty_flows, merge_flow_tables, merge_top, merge_totals
+from netscope.pipeline.merge import (
+    MergedNames,
+    empty_flows,
+    merge_flow_tables,
+    merge_table_names,
+    merge_top,
+    merge_totals,
+)
 from netscope.pipeline.ring import BatchRing, RingLayout
 from netscope.pipeline.routing import shard_ids
 from netscope.pipeline.worker import (
     BatchReady,
     FinishRequest,
     LookupRequest,
+    NamesRequest,
     RecentRequest,
     ShardOptions,
     TickRequest,
@@ -207,6 +216,17 @@ class TrackerView:
         return self._engine.lookup(key)
 
 
+class ShardNames:
+    """Names for flows the shards' observers still know, asked of every shard at once: what the
+    expired-flows JSONL writes while the run goes on (at the end the shards hand their observers over)."""
+
+    def __init__(self, workers: Workers) -> None:
+        self._workers = workers
+
+    def table_names(self, flows: FlowColumns, a_ips: list[str], b_ips: list[str]) -> list[FlowNames | None]:
+        return merge_table_names(self._workers.ask_healthy(NamesRequest(flows)), flows.count)
+
+
 class RecentView:
     """`engine.recent` for the detail view: the flow's shard answers with its recent packets."""
 
@@ -224,12 +244,14 @@ class PipelineEngine:
 
     def __init__(self, source_info: SourceInfo, make_engine: Callable[[], Engine], *, workers: int,
                  top_n: int, slot_packets: int, detectors: list | None = None, keep_recent: bool = False,
-                 live: LivePipelineSource | None = None, second_history: bool = False) -> None:
+                 live: LivePipelineSource | None = None, second_history: bool = False,
+                 shards_observe_names: bool = False) -> None:
         self.source = source_info
         self.top_n = top_n
         self.tracker = TrackerView(self)
         self.anomalies = CentralDetectors(detectors or [])
-        self.names: MergedNames | None = None
+        self.names: MergedNames | None = None  # the shards' observers, once they have handed them over
+        self._shards_observe_names = shards_observe_names
         self.last_packet_us: int | None = None
         self.kernel_stats = (0, 0, 0)
         self.wirelen_estimated = 0
@@ -355,6 +377,13 @@ class PipelineEngine:
 
     def take_expired(self) -> ExpiredFlows:
         return self.tracker.take_expired()
+
+    @property
+    def names_now(self) -> MergedNames | ShardNames | None:
+        """Where flow names are looked up before the end of the run (Engine.names_now)."""
+        if self.names is None and self._shards_observe_names and self.workers.processes:
+            return ShardNames(self.workers)
+        return self.names
 
     def lookup(self, key: FlowKey) -> FlowColumns | None:
         if not self.workers.processes:

@@ -57,6 +57,22 @@ def merge_flow_tables(parts: list[FlowColumns]) -> FlowColumns:
     return flows.take(ranked)
 
 
+def merge_table_names(answers: list[list[FlowNames | None]], count: int) -> list[FlowNames | None]:
+    """Each shard's table_names for the same `count` flows, as one: a flow's SNI, Host and DNS
+    question from the shard that saw them, each address's name from the first shard that knows it."""
+    merged: list[FlowNames | None] = []
+    for per_flow in zip(*answers, strict=True) if answers else [()] * count:
+        found = [names for names in per_flow if names is not None]
+        if not found:
+            merged.append(None)
+            continue
+        own = next((names for names in found if names.sni or names.http_host or names.dns_query), found[0])
+        name_a = next((names.name_a for names in found if names.name_a is not None), None)
+        name_b = next((names.name_b for names in found if names.name_b is not None), None)
+        merged.append(FlowNames(name_a, name_b, own.sni, own.http_host, own.dns_query))
+    return merged
+
+
 class MergedNames:
     """The shards' name observers read as one, for exports and snapshot rows.
 
@@ -79,17 +95,7 @@ class MergedNames:
 
     def table_names(self, flows: FlowColumns, a_ips: list[str], b_ips: list[str]) -> list[FlowNames | None]:
         """flow_names for every flow of a merged table (exports), each shard asked once for all."""
-        merged: list[FlowNames | None] = []
-        for answers in zip(*(o.table_names(flows, a_ips, b_ips) for o in self.observers), strict=True):
-            found = [names for names in answers if names is not None]
-            if not found:
-                merged.append(None)
-                continue
-            own = next((names for names in found if names.sni or names.http_host or names.dns_query), found[0])
-            name_a = next((names.name_a for names in found if names.name_a is not None), None)
-            name_b = next((names.name_b for names in found if names.name_b is not None), None)
-            merged.append(FlowNames(name_a, name_b, own.sni, own.http_host, own.dns_query))
-        return merged
+        return merge_table_names([o.table_names(flows, a_ips, b_ips) for o in self.observers], flows.count)
 
     def names_for_flows(self, keys) -> dict[tuple, FlowNames]:
         return {key: names for key in keys if (names := self.flow_names(key)) is not None}

@@ -31,7 +31,7 @@ from netscope.engine.snapshot import TickSnapshot
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.passes import TimeoutPass
 from netscope.flow.query import FlowQuery
-from netscope.flow.records import FlowColumns
+from netscope.flow.records import FlowColumns, format_ips
 from netscope.pipeline.anomaly_input import AnomalyInput, CandidateBuffer
 from netscope.pipeline.ring import BatchRing
 
@@ -71,6 +71,13 @@ class LookupRequest:
 @dataclass(frozen=True)
 class RecentRequest:
     key: FlowKey
+
+
+@dataclass(frozen=True)
+class NamesRequest:
+    """table_names for flows that left the shards' tables (the expired-flows JSONL during a run)."""
+
+    flows: FlowColumns
 
 
 @dataclass(frozen=True)
@@ -145,6 +152,11 @@ class ShardWorker:
         elif isinstance(request, RecentRequest):
             records: tuple[PacketRecord, ...] = engine.recent.detail(request.key) if engine.recent else ()
             self.conn.send(records)
+        elif isinstance(request, NamesRequest):
+            flows = request.flows
+            self.conn.send(engine.names.table_names(flows, format_ips(flows.ip_version, flows.a_hi, flows.a_lo),
+                                                    format_ips(flows.ip_version, flows.b_hi, flows.b_lo))
+                           if engine.names is not None else [None] * flows.count)
         elif isinstance(request, ShardOptions):
             self.apply(request)
         elif isinstance(request, FinishRequest):

@@ -14,6 +14,7 @@ import pytest
 
 from netscope.capture.batch import RawBatch
 from netscope.pipeline.routing import shard_ids
+from tests.analysis import name_packets
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -215,3 +216,34 @@ def test_idle_expiry_follows_the_whole_capture_clock(idle_flow_capture, tmp_path
     sharded_flows, sharded_expired = run("--workers", "2", "--config", str(config))
     assert sharded_expired == single_expired
     assert sharded_flows == single_flows
+
+
+def test_expired_flows_carry_names_learned_on_another_shard(tmp_path):
+    """The DNS answer naming a web server is on one shard, the web flow on the other: its
+    expired-flows line still has the server's name and Host, as one process writes it."""
+    dns_query, dns_answer = (
+        name_packets.udp("10.0.0.9", 40000, "10.0.0.53", 53, name_packets.dns_query("web.example.test")),
+        name_packets.udp("10.0.0.53", 53, "10.0.0.9", 40000, name_packets.dns_response(
+            "web.example.test", [name_packets.a_record("web.example.test", "10.0.0.80")])))
+    web = next(frame for port in range(41000, 41200)
+               if (frame := name_packets.tcp("10.0.0.9", port, "10.0.0.80", 80,
+                                             b"GET / HTTP/1.1\r\nHost: web.example.test\r\n\r\n"))
+               and len(set(shard_ids(RawBatch.from_packets([dns_query, frame], [0, 0], 1), 2).tolist())) == 2)
+    busy = _udp_frame("10.0.0.7", "10.0.0.2", 2000, 9)
+    records = [(0.0, dns_query), (0.01, dns_answer), (0.1, web)] + [(0.25 * i, busy) for i in range(1, 25)]
+    path = tmp_path / "names.pcap"
+    with open(path, "wb") as fh:
+        writer = dpkt.pcap.Writer(fh)
+        for ts, frame in sorted(records, key=lambda record: record[0]):
+            writer.writepkt(frame, ts=1_700_000_000 + ts)
+
+    def expired(*extra: str) -> list[dict]:
+        out = tmp_path / f"expired{len(extra)}.jsonl"
+        run_cli("--read-pcap", str(path), "--expired-flows-jsonl", str(out), "--flow-timeout-s", "1", *extra)
+        return sorted((json.loads(line) for line in out.read_text().splitlines()), key=json.dumps)
+
+    single = expired()
+    web_lines = [line for line in single if line["endpoint_b"]["port"] == 80]
+    assert len(web_lines) == 1
+    assert (web_lines[0]["name_b"], web_lines[0]["http_host"]) == ("web.example.test", "web.example.test")
+    assert expired("--workers", "2") == single
