@@ -14,30 +14,13 @@ joined end to end) starts the seconds afresh from the new time.
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
 
 import numpy as np
 
 from netscope.engine.pacing import STEP_BACK_US
+from netscope.engine.snapshot import CaptureSeconds
 
 US_PER_S = 1_000_000
-
-
-@dataclass(frozen=True, slots=True)
-class CaptureSeconds:
-    """Completed seconds in capture order; `second` is whole seconds since the epoch.
-
-    Only seconds with packets are listed: a gap between two listed seconds had no traffic.
-    """
-
-    second: np.ndarray  # int64
-    bytes: np.ndarray  # int64, wire bytes
-    packets: np.ndarray  # int64
-
-    @staticmethod
-    def empty() -> CaptureSeconds:
-        none = np.empty(0, np.int64)
-        return CaptureSeconds(none, none, none)
 
 
 class SecondCounter:

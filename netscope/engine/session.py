@@ -22,7 +22,8 @@ from netscope.engine.snapshot import SourceInfo
 from netscope.flow.tracker import FlowSettings
 from netscope.linktypes import link_name
 from netscope.pipeline.build import build_pipeline_engine, open_live_pipeline
-from netscope.pipeline.engine import PipelineEngine, PipelineError
+from netscope.pipeline.engine import PipelineEngine
+from netscope.pipeline.workers import PipelineError
 
 
 def bundled_sample() -> str:

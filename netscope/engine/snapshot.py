@@ -1,17 +1,35 @@
 """Snapshots: the only thing presentation code (TUI, headless output, exports) reads.
 
-They are plain frozen dataclasses of Python values so they pickle cheaply from the engine
-process to the UI process once per tick.
+They are plain frozen dataclasses of Python values (a replay's capture seconds are three small
+numpy columns) so they pickle cheaply from the engine process to the UI process once per tick.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from netscope.analysis.alerts import Alert
 from netscope.analysis.names import FlowNames
-from netscope.engine.seconds import CaptureSeconds
 from netscope.flow.records import FlowRow
+
+
+@dataclass(frozen=True, slots=True)
+class CaptureSeconds:
+    """Completed seconds in capture order; `second` is whole seconds since the epoch.
+
+    Only seconds with packets are listed: a gap between two listed seconds had no traffic.
+    """
+
+    second: np.ndarray  # int64
+    bytes: np.ndarray  # int64, wire bytes
+    packets: np.ndarray  # int64
+
+    @staticmethod
+    def empty() -> CaptureSeconds:
+        none = np.empty(0, np.int64)
+        return CaptureSeconds(none, none, none)
 
 
 @dataclass(frozen=True, slots=True)

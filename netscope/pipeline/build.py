@@ -9,7 +9,8 @@ from netscope.capture.live import LiveSource
 from netscope.config import Config
 from netscope.engine.core import Engine
 from netscope.engine.snapshot import SourceInfo
-from netscope.pipeline.engine import LivePipelineSource, PipelineEngine, worker_count
+from netscope.pipeline.engine import LivePipelineSource, PipelineEngine
+from netscope.pipeline.workers import worker_count
 
 
 def open_live_pipeline(config: Config, open_live: Callable[[], LiveSource],

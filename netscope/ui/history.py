@@ -23,7 +23,7 @@ from textual.app import ComposeResult, RenderResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Sparkline
 
-from netscope.engine.seconds import CaptureSeconds
+from netscope.engine.snapshot import CaptureSeconds
 from netscope.ui import formatting
 from netscope.ui.formatting import Units
 

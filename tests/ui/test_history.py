@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from netscope.engine.seconds import CaptureSeconds
+from netscope.engine.snapshot import CaptureSeconds
 from netscope.ui.history import ThroughputHistory
 
 
