@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import mmap
 
 import numpy as np
@@ -18,7 +19,7 @@ def lazy_zeros(shape: int | tuple[int, ...], dtype: np.dtype | type) -> np.ndarr
     """
     dims = (shape,) if isinstance(shape, int) else shape
     itemsize = np.dtype(dtype).itemsize
-    nbytes = int(np.prod(dims, dtype=np.int64)) * itemsize
+    nbytes = math.prod(dims) * itemsize  # Python ints: a size past int64 fails in mmap, not silently
     memory = mmap.mmap(-1, max(nbytes, 1), flags=mmap.MAP_PRIVATE)
     return np.frombuffer(memory, dtype=dtype, count=nbytes // itemsize).reshape(dims)
 
