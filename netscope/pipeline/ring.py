@@ -103,14 +103,21 @@ class BatchRing:
 
     # -- worker side ----------------------------------------------------------------------
 
-    def batch_for(self, slot: int, count: int, worker: int, linktype: int) -> tuple[RawBatch, np.ndarray]:
+    def batch_for(self, slot: int, count: int, worker: int, linktype: int,
+                  own_bytes: bool = False) -> tuple[RawBatch, np.ndarray]:
         """The worker's packets of a slot and their positions in it.
 
-        Columns are copies, bytes stay a view into the slot.
+        Columns are copies; bytes stay a view into the slot, which the reader overwrites once
+        every worker has marked it done, unless `own_bytes` copies them out first (one memcpy of
+        the span the worker's packets cover): a worker that keeps batches for the detail view
+        must not read them back from a slot that holds other packets by then.
         """
         mine = np.flatnonzero(self.shard[slot, :count] == worker)
         cols = {name: values[slot, :count][mine] for name, values in self.columns.items()}
-        raw = RawBatch(self.data[slot], cols["offset"], cols["caplen"], cols["wirelen"], cols["ts_us"], linktype)
+        data = self.data[slot]
+        if own_bytes and mine.size:
+            data = data[: int((cols["offset"] + cols["caplen"]).max())].copy()
+        raw = RawBatch(data, cols["offset"], cols["caplen"], cols["wirelen"], cols["ts_us"], linktype)
         return raw, mine
 
     def mark_done(self, worker: int, slot: int, sequence: int) -> None:

@@ -193,7 +193,8 @@ def file_worker_main(index: int, ring: BatchRing, conn: Connection, make_engine:
             except EOFError:
                 return  # the reader is gone
             if isinstance(request, BatchReady):
-                batch, positions = ring.batch_for(request.slot, request.count, index, request.linktype)
+                batch, positions = ring.batch_for(request.slot, request.count, index, request.linktype,
+                                                  own_bytes=worker.engine.recent is not None)
                 if batch.count:
                     worker.process(batch, request.first + positions, _shard_passes(request.passes, positions))
                 elif request.passes:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+import socket
 from pathlib import Path
 
+import dpkt
 import pytest
 
 from netscope.capture.errors import CaptureError
@@ -20,8 +22,9 @@ BUSIEST = ("tcp", "10.88.0.1", 39246, "10.88.0.2", 5201)
 
 
 def pipeline_runner(sample: Path, commands: list, published: list, outputs: RunOutputs | None = None,
-                    source=None) -> Runner:
-    config = Config().replace("capture", read_pcap=str(sample)).replace("pipeline", enabled=True, workers=2)
+                    source=None, slot_packets: int = 32768) -> Runner:
+    config = Config().replace("capture", read_pcap=str(sample)).replace(
+        "pipeline", enabled=True, workers=2, channel_capacity=slot_packets)
     source = source or open_source(config)
     engine = build_engine(config, source, keep_recent_packets=True, top_n=10)
     assert isinstance(engine, PipelineEngine)
@@ -47,6 +50,26 @@ def test_detail_request_returns_counters_and_recent_packets_from_the_flows_shard
         assert detail.flow.packets_total == 732 + 449
         assert detail.packets and all(p.linktype == 1 and len(p.data) >= 54 for p in detail.packets)
         assert [p.ts for p in detail.packets] == sorted(p.ts for p in detail.packets)
+    finally:
+        runner.engine.close()
+
+
+def test_recent_packets_are_the_flow_s_own_after_their_ring_slot_is_reused(sample_pcap: Path) -> None:
+    """Slots of 20 packets are reused 170 times over the sample: the packets a shard keeps
+    for the detail view must not be read back from a slot that now holds other packets."""
+    published: list = []
+    commands: list = []
+    runner = pipeline_runner(sample_pcap, commands, published, slot_packets=20)
+    try:
+        runner.run()
+        commands.append(RequestDetail(BUSIEST))
+        runner._handle_commands()
+        detail = published[-1]
+        assert isinstance(detail, FlowDetail) and len(detail.packets) >= 20
+        endpoints = {(BUSIEST[1], BUSIEST[2]), (BUSIEST[3], BUSIEST[4])}
+        for record in detail.packets:
+            ip = dpkt.ethernet.Ethernet(record.data).data
+            assert {(socket.inet_ntoa(ip.src), ip.data.sport), (socket.inet_ntoa(ip.dst), ip.data.dport)} == endpoints
     finally:
         runner.engine.close()
 
