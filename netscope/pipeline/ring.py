@@ -8,7 +8,9 @@ number, written into a small shared array: no queue round trip per batch.
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from dataclasses import dataclass
 from multiprocessing import shared_memory
 
@@ -17,6 +19,38 @@ import numpy as np
 from netscope.capture.batch import RawBatch
 
 _COLUMNS = ("offset", "caplen", "wirelen", "ts_us")
+SEGMENT_PREFIX = "netscope-ring-"  # then the reader's pid: a segment whose reader is gone is stale
+SHM_DIR = "/dev/shm"
+
+
+def remove_stale_segments(directory: str = SHM_DIR) -> list[str]:
+    """Unlink the rings of readers that no longer exist; returns their names.
+
+    The resource tracker removes a ring when its reader dies, unless it died too (a SIGKILL to
+    the whole process group, as a container stop's last resort sends): the segment, 64 MiB
+    and more of RAM, would then stay until reboot. A ring whose pid is alive, or belongs to a
+    process of someone else, is left alone.
+    """
+    removed = []
+    with contextlib.suppress(OSError):
+        for name in os.listdir(directory):
+            pid = name[len(SEGMENT_PREFIX):].split("-", 1)[0]
+            if not name.startswith(SEGMENT_PREFIX) or not pid.isdigit() or _alive(int(pid)):
+                continue
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(directory, name))
+                removed.append(name)
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def _aligned(size: int) -> int:
@@ -47,7 +81,9 @@ class BatchRing:
     def __init__(self, layout: RingLayout) -> None:
         self.layout = layout
         self._owner_pid = os.getpid()
-        self._shm = shared_memory.SharedMemory(create=True, size=layout.size)
+        remove_stale_segments()
+        self._shm = shared_memory.SharedMemory(name=f"{SEGMENT_PREFIX}{self._owner_pid}-{secrets.token_hex(4)}",
+                                               create=True, size=layout.size)
         self.name = self._shm.name
         self._map_views()
 
