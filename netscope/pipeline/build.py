@@ -41,7 +41,8 @@ def build_pipeline_engine(config: Config, source, info: SourceInfo, make_engine:
     if isinstance(source, LivePipelineSource):
         engine = PipelineEngine(info, lambda: make_engine(source), workers=len(source.workers.conns), top_n=top_n,
                                 slot_packets=config.pipeline.channel_capacity, detectors=detectors,
-                                keep_recent=keep_recent_packets, live=source)
+                                keep_recent=keep_recent_packets, live=source,
+                                shards_observe_names=config.analysis.names)
         source.engine = engine
         return engine
     return PipelineEngine(info, lambda: make_engine(source), workers=worker_count(config.pipeline.workers),

@@ -27,7 +27,7 @@ from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.passes import PassClock, TimeoutPass
 from netscope.flow.query import FlowQuery
-from netscope.flow.records import FlowColumns
+from netscope.flow.records import FlowColumns, FlowRow
 from netscope.pipeline.anomaly_input import CentralDetectors
 from netscope.pipeline.merge import (
     MergedNames,
@@ -44,6 +44,7 @@ from netscope.pipeline.worker import (
     LookupRequest,
     NamesRequest,
     RecentRequest,
+    RowNamesRequest,
     ShardOptions,
     TickRequest,
     WorkerFailed,
@@ -217,9 +218,6 @@ class PipelineEngine:
                 self.last_packet_us = max([*stamps, self.last_packet_us or 0])
         interval = self._interval.close(self.last_packet_us)
         top = merge_top([part.snapshot.top_flows for part in parts], n, tick_ranking(state, ranking)) if n else ()
-        flow_names = {}
-        for part in parts:
-            flow_names.update(part.snapshot.flow_names)
         self._seq += 1
         return TickSnapshot(
             seq=self._seq, wall_time=time.time(),
@@ -228,10 +226,19 @@ class PipelineEngine:
             interval_packets=sum(part.snapshot.interval_packets for part in parts),
             interval_bytes=sum(part.snapshot.interval_bytes for part in parts),
             totals=self._totals, top_flows=top,
-            flow_names={row.key: flow_names[row.key] for row in top if row.key in flow_names},
+            flow_names=self._row_names(top),
             new_alerts=tuple(alerts), progress=progress, matching_flows=_sum_known(
                 [part.snapshot.matching_flows for part in parts]),
             capture_seconds=self.seconds.take(final=state == "finished") if self.seconds is not None else None)
+
+    def _row_names(self, top: tuple[FlowRow, ...]) -> dict[FlowKey, FlowNames]:
+        """Names of the merged top rows, asked of every shard: a row's addresses may have been
+        named by DNS answers another shard saw (its own tick named it from its own answers only)."""
+        keys = tuple(row.key for row in top)
+        if not keys or not self._shards_observe_names or not self.workers.processes:
+            return {}
+        answers = merge_table_names(self.workers.ask_healthy(RowNamesRequest(keys)), len(keys))
+        return {key: names for key, names in zip(keys, answers, strict=True) if names is not None}
 
     def _absorb_totals(self, parts: list[Totals]) -> None:
         overrides = {"dispatch_dropped": self.dispatch_dropped, "alerts": self.anomalies.raised}

@@ -81,6 +81,13 @@ class NamesRequest:
 
 
 @dataclass(frozen=True)
+class RowNamesRequest:
+    """flow_names for the merged top rows of a tick, which may be another shard's flows."""
+
+    keys: tuple[FlowKey, ...]
+
+
+@dataclass(frozen=True)
 class FinishRequest:
     pass
 
@@ -157,6 +164,8 @@ class ShardWorker:
             self.conn.send(engine.names.table_names(flows, format_ips(flows.ip_version, flows.a_hi, flows.a_lo),
                                                     format_ips(flows.ip_version, flows.b_hi, flows.b_lo))
                            if engine.names is not None else [None] * flows.count)
+        elif isinstance(request, RowNamesRequest):
+            self.conn.send([engine.names.flow_names(key) if engine.names is not None else None for key in request.keys])
         elif isinstance(request, ShardOptions):
             self.apply(request)
         elif isinstance(request, FinishRequest):

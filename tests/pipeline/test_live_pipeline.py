@@ -7,6 +7,10 @@ import sys
 import time
 import uuid
 
+from netscope.config import Config
+from netscope.engine.session import build_engine, open_source
+from netscope.pipeline.engine import ShardNames
+
 PORT = 47613
 DATAGRAMS = 200
 SOURCES = 8
@@ -62,3 +66,18 @@ def test_an_interface_that_goes_away_is_the_workers_one_line_error(require_root,
     assert len(errors) == 1 and errors[0].startswith("error: pipeline worker ") and \
         f"capture on {name} failed: The interface went down" in errors[0], stderr
     assert json.loads(out.read_text()) == []  # written, and closed, though the capture failed
+
+
+def test_a_live_pipeline_asks_its_shards_for_names_unless_names_are_off(require_root):
+    """Its rows and expired flows are named from every shard's observer, as a file pipeline's are."""
+    for names in (True, False):
+        config = Config().replace("capture", interface="lo").replace("pipeline", enabled=True, workers=2).replace(
+            "analysis", names=names)
+        source = open_source(config)
+        engine = build_engine(config, source, keep_recent_packets=True, top_n=10)
+        try:
+            assert isinstance(engine.names_now, ShardNames) is names
+            assert engine.names_now is None or names
+        finally:
+            engine.close()
+            source.close()

@@ -3,18 +3,14 @@
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-import dpkt
 import pytest
 
-from netscope.capture.batch import RawBatch
-from netscope.pipeline.routing import shard_ids
-from tests.analysis import name_packets
+from tests.pipeline import shard_captures
 
 DATA = Path(__file__).resolve().parent.parent / "data"
 
@@ -172,26 +168,9 @@ def _children(pid: int) -> list[int]:
     return [int(p) for p in out.split()]
 
 
-def _udp_frame(src: str, dst: str, sport: int, dport: int) -> bytes:
-    udp = dpkt.udp.UDP(sport=sport, dport=dport, data=b"x" * 20)
-    ip = dpkt.ip.IP(src=socket.inet_aton(src), dst=socket.inet_aton(dst), p=dpkt.ip.IP_PROTO_UDP, data=udp)
-    return bytes(dpkt.ethernet.Ethernet(src=b"\x02" * 6, dst=b"\x04" * 6, data=ip))
-
-
 @pytest.fixture
 def idle_flow_capture(tmp_path):
-    """A flow idle for 10 s on one shard while a busy flow on the other keeps the clock going."""
-    quiet = _udp_frame("10.0.0.1", "10.0.0.2", 1000, 53)
-    busy = next(frame for host in range(3, 250)
-                if (frame := _udp_frame(f"10.0.0.{host}", "10.0.0.2", 2000, 53))
-                and len(set(shard_ids(RawBatch.from_packets([quiet, frame], [0, 0], 1), 2).tolist())) == 2)
-    records = [(0.0, quiet), (0.1, quiet), (10.0, quiet)] + [(0.25 * i, busy) for i in range(49)]
-    path = tmp_path / "idle.pcap"
-    with open(path, "wb") as fh:
-        writer = dpkt.pcap.Writer(fh)
-        for ts, frame in sorted(records, key=lambda record: record[0]):
-            writer.writepkt(frame, ts=1_700_000_000 + ts)
-    return path
+    return shard_captures.idle_flow_capture(tmp_path / "idle.pcap")
 
 
 @pytest.mark.parametrize("slot_packets", [32768, 3])
@@ -221,21 +200,7 @@ def test_idle_expiry_follows_the_whole_capture_clock(idle_flow_capture, tmp_path
 def test_expired_flows_carry_names_learned_on_another_shard(tmp_path):
     """The DNS answer naming a web server is on one shard, the web flow on the other: its
     expired-flows line still has the server's name and Host, as one process writes it."""
-    dns_query, dns_answer = (
-        name_packets.udp("10.0.0.9", 40000, "10.0.0.53", 53, name_packets.dns_query("web.example.test")),
-        name_packets.udp("10.0.0.53", 53, "10.0.0.9", 40000, name_packets.dns_response(
-            "web.example.test", [name_packets.a_record("web.example.test", "10.0.0.80")])))
-    web = next(frame for port in range(41000, 41200)
-               if (frame := name_packets.tcp("10.0.0.9", port, "10.0.0.80", 80,
-                                             b"GET / HTTP/1.1\r\nHost: web.example.test\r\n\r\n"))
-               and len(set(shard_ids(RawBatch.from_packets([dns_query, frame], [0, 0], 1), 2).tolist())) == 2)
-    busy = _udp_frame("10.0.0.7", "10.0.0.2", 2000, 9)
-    records = [(0.0, dns_query), (0.01, dns_answer), (0.1, web)] + [(0.25 * i, busy) for i in range(1, 25)]
-    path = tmp_path / "names.pcap"
-    with open(path, "wb") as fh:
-        writer = dpkt.pcap.Writer(fh)
-        for ts, frame in sorted(records, key=lambda record: record[0]):
-            writer.writepkt(frame, ts=1_700_000_000 + ts)
+    path = shard_captures.named_web_capture(tmp_path / "names.pcap")
 
     def expired(*extra: str) -> list[dict]:
         out = tmp_path / f"expired{len(extra)}.jsonl"
@@ -245,5 +210,5 @@ def test_expired_flows_carry_names_learned_on_another_shard(tmp_path):
     single = expired()
     web_lines = [line for line in single if line["endpoint_b"]["port"] == 80]
     assert len(web_lines) == 1
-    assert (web_lines[0]["name_b"], web_lines[0]["http_host"]) == ("web.example.test", "web.example.test")
+    assert (web_lines[0]["name_b"], web_lines[0]["http_host"]) == (shard_captures.WEB_NAME,) * 2
     assert expired("--workers", "2") == single

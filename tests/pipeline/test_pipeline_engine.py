@@ -17,6 +17,7 @@ from netscope.engine.runner import Runner
 from netscope.engine.session import build_engine, finish_engine, open_source
 from netscope.flow.query import FlowQuery
 from netscope.pipeline.engine import PipelineEngine
+from tests.pipeline import shard_captures
 
 BUSIEST = ("tcp", "10.88.0.1", 39246, "10.88.0.2", 5201)
 
@@ -147,3 +148,28 @@ def test_a_screen_gets_the_same_capture_seconds_from_the_pipeline_as_from_one_pr
     single = seconds(0)
     assert len(single) >= 5 and sum(packets for _, _, packets in single) == 3413
     assert seconds(2) == single
+
+
+def test_top_rows_carry_names_learned_on_another_shard(tmp_path: Path) -> None:
+    """The screen's names view: the web flow's server is named by a DNS answer on the other shard."""
+    capture = shard_captures.named_web_capture(tmp_path / "names.pcap")
+
+    def web_names(workers: int):
+        config = Config().replace("capture", read_pcap=str(capture)).replace(
+            "pipeline", enabled=bool(workers), workers=workers)
+        source = open_source(config)
+        engine = build_engine(config, source, keep_recent_packets=True, top_n=10)
+        try:
+            for raw in source.batches():
+                engine.process(raw)
+            snapshot = engine.tick("finished", 0.0, [])
+        finally:
+            source.close()
+            if isinstance(engine, PipelineEngine):
+                engine.close()
+        web = next(row.key for row in snapshot.top_flows if row.b_port == 80)
+        return snapshot.flow_names.get(web)
+
+    single = web_names(0)
+    assert (single.name_b, single.http_host) == (shard_captures.WEB_NAME,) * 2
+    assert web_names(2) == single
