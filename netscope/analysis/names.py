@@ -82,6 +82,10 @@ class NameStats:
 
 
 _NO_NAMES = FlowNames()
+Named = tuple[str, int]  # an address's name and the order of the answer that gave it (later wins)
+# What one observer knows about a list of flows: their FlowNames, then each flow's A and B address
+# as Named, so observers that each saw part of a capture can be merged (pipeline/merge.py).
+NamesAnswer = tuple[list["FlowNames | None"], list["Named | None"], list["Named | None"]]
 
 
 @dataclass(slots=True)
@@ -233,24 +237,34 @@ class NameObserver:
         self.max_names = max_names
         self.max_flows = max_flows
         self.stats = NameStats()
-        self._names: OrderedDict[str, str] = OrderedDict()
+        self._names: OrderedDict[str, Named] = OrderedDict()
+        self._packets_seen = 0  # the default order of answers: their place among the packets observed
         # Per flow, by a packed canonical key built from the batch columns without formatting an
         # address: the decode budget used and what was found. The oldest flows go first when
         # full; one that comes back then gets a fresh budget, which still bounds work per flow.
         self._flows: OrderedDict[bytes, _FlowInfo] = OrderedDict()
 
-    def observe(self, raw: RawBatch, parsed: ParsedBatch, packets_before: np.ndarray | None = None) -> None:
-        """Decode the batch's candidates; `packets_before` as in select_candidates."""
+    def observe(self, raw: RawBatch, parsed: ParsedBatch, packets_before: np.ndarray | None = None,
+                order: np.ndarray | None = None) -> None:
+        """Decode the batch's candidates; `packets_before` as in select_candidates.
+
+        `order` ranks each packet among all the observers of one capture (a pipeline shard's
+        packets' places in the file, or their times live), so that merged observers name an
+        address after the latest answer, as one observer of the whole capture does; by
+        default it is the packet's place among those this observer has seen.
+        """
         found = select_candidates(raw, parsed, packets_before)
+        first, self._packets_seen = self._packets_seen, self._packets_seen + parsed.count
         if not found.index.size:
             return
+        found_order = (found.index + first if order is None else order[found.index]).tolist()
         self.stats.candidates += int(found.index.size)
         records = _packed_keys(parsed, found.index)
         distinct, first, inverse = np.unique(records, return_index=True, return_inverse=True)
         keys = _split_keys(distinct)
         if len(self._flows) + len(keys) > self.max_flows:
             # Flows may be dropped and come back within this batch: take candidates one by one.
-            self._observe_each([keys[k] for k in inverse.tolist()], raw.data, found)
+            self._observe_each([keys[k] for k in inverse.tolist()], raw.data, found, found_order)
             return
         # Budgets are settled per distinct flow, in numpy: a long flow's later packets never reach
         # Python. New flows enter the table in the order their first candidates appear.
@@ -267,17 +281,17 @@ class NameObserver:
         self.stats.over_budget += int(found.index.size - chosen.size)
         data = raw.data
         rows = zip(inverse[chosen].tolist(), found.kind[chosen].tolist(), found.start[chosen].tolist(),
-                   found.length[chosen].tolist(), strict=True)
-        for k, kind, start, length in rows:
+                   found.length[chosen].tolist(), [found_order[c] for c in chosen.tolist()], strict=True)
+        for k, kind, start, length, rank in rows:
             info = infos[k]
             info.decodes += 1
             self.stats.decoded += 1
-            self._decode(info, kind, data[start:start + length].tobytes())
+            self._decode(info, kind, data[start:start + length].tobytes(), rank)
 
-    def _observe_each(self, keys: list[bytes], data: np.ndarray, found: Candidates) -> None:
+    def _observe_each(self, keys: list[bytes], data: np.ndarray, found: Candidates, found_order: list[int]) -> None:
         flows = self._flows
-        for key, kind, start, length in zip(keys, found.kind.tolist(), found.start.tolist(),
-                                            found.length.tolist(), strict=True):
+        for key, kind, start, length, rank in zip(keys, found.kind.tolist(), found.start.tolist(),
+                                                  found.length.tolist(), found_order, strict=True):
             info = flows.get(key)
             if info is None:
                 info = flows[key] = _FlowInfo()
@@ -288,17 +302,32 @@ class NameObserver:
                 continue
             info.decodes += 1
             self.stats.decoded += 1
-            self._decode(info, kind, data[start:start + length].tobytes())
+            self._decode(info, kind, data[start:start + length].tobytes(), rank)
 
     def name_for(self, ip: str) -> str | None:
         """The name a DNS answer last gave for this address (text form as in flow keys), if any."""
-        return self._names.get(ip)
+        named = self._names.get(ip)
+        return None if named is None else named[0]
+
+    def named(self, ips: list[str]) -> list[Named | None]:
+        """Each address's name with the order of the answer that gave it."""
+        names = self._names
+        return [names.get(ip) for ip in ips]
+
+    def answer(self, flows: FlowColumns, a_ips: list[str], b_ips: list[str]) -> NamesAnswer:
+        """table_names plus the addresses' Named, for merging with other observers' answers."""
+        return self.table_names(flows, a_ips, b_ips), self.named(a_ips), self.named(b_ips)
+
+    def answer_keys(self, keys: list[FlowKey]) -> NamesAnswer:
+        """`answer` for flows given by their canonical keys (a snapshot's rows)."""
+        return ([self.flow_names(key) for key in keys], self.named([key[1] for key in keys]),
+                self.named([key[3] for key in keys]))
 
     def flow_names(self, key: FlowKey) -> FlowNames | None:
         """Names for a flow by its canonical key `(proto, a_ip, a_port, b_ip, b_port)`; None if none known."""
         packed = _packed_key(key)
         info = None if packed is None else self._flows.get(packed)
-        names = FlowNames(self._names.get(key[1]), self._names.get(key[3]), *(
+        names = FlowNames(self.name_for(key[1]), self.name_for(key[3]), *(
             (info.sni, info.http_host, info.dns_query) if info is not None else ()))
         return None if names == _NO_NAMES else names
 
@@ -325,7 +354,7 @@ class NameObserver:
         found: list[FlowNames | None] = []
         for i, (a_ip, b_ip) in enumerate(zip(a_ips, b_ips, strict=True)):
             info = self._flows.get(packed[i * size:(i + 1) * size]) if self._flows else None
-            names = FlowNames(self._names.get(a_ip), self._names.get(b_ip), *(
+            names = FlowNames(self.name_for(a_ip), self.name_for(b_ip), *(
                 (info.sni, info.http_host, info.dns_query) if info is not None else ()))
             found.append(None if names == _NO_NAMES else names)
         return found
@@ -338,7 +367,7 @@ class NameObserver:
     def known_flows(self) -> int:
         return len(self._flows)
 
-    def _decode(self, info: _FlowInfo, kind: int, payload: bytes) -> None:
+    def _decode(self, info: _FlowInfo, kind: int, payload: bytes, rank: int) -> None:
         if kind == KIND_TLS:
             hello = parse_client_hello(payload)
             if hello is not None:
@@ -361,9 +390,9 @@ class NameObserver:
                 self.stats.dns_messages += 1
                 if message.questions:
                     info.dns_query = info.dns_query or _shared(message.questions[0].name)
-                self._learn(message)
+                self._learn(message, rank)
 
-    def _learn(self, message: DnsMessage) -> None:
+    def _learn(self, message: DnsMessage, rank: int) -> None:
         header = message.header
         if not header.is_response or header.flags & 0xF:
             return
@@ -385,10 +414,10 @@ class NameObserver:
                 if owner is None:
                     break
                 name = owner
-            self._remember(address, _shared(name))
+            self._remember(address, _shared(name), rank)
 
-    def _remember(self, address: str, name: str) -> None:
-        self._names[address] = name
+    def _remember(self, address: str, name: str, rank: int) -> None:
+        self._names[address] = (name, rank)
         self._names.move_to_end(address)
         if len(self._names) > self.max_names:
             self._names.popitem(last=False)

@@ -72,10 +72,13 @@ class Engine:
         self.pending_alerts: list[Alert] = []  # for the next snapshot
         self.unrecorded_alerts: list[Alert] = []  # for the alerts JSONL
 
-    def process(self, raw: RawBatch, passes: list[TimeoutPass] | None = None) -> ParsedBatch:
+    def process(self, raw: RawBatch, passes: list[TimeoutPass] | None = None,
+                order: np.ndarray | None = None) -> ParsedBatch:
         """Account for one batch; returns the parsed columns for callers that want more.
 
-        `passes` are timeout passes scheduled elsewhere (a pipeline shard's, FlowTracker.observe).
+        A pipeline shard, which sees part of a capture, passes the timeout passes its reader
+        scheduled (FlowTracker.observe) and its packets' order in the whole capture
+        (NameObserver.observe).
         """
         parsed = parse_batch(raw)
         self._status_counts += np.bincount(parsed.status, minlength=len(Status))[: len(Status)]
@@ -99,7 +102,7 @@ class Engine:
         if self.health is not None:
             self.health.observe(parsed, self.tracker.last_batch)
         if self.names is not None:
-            self.names.observe(raw, parsed, self.tracker.last_batch.packets_before)
+            self.names.observe(raw, parsed, self.tracker.last_batch.packets_before, order)
         if self.recent is not None:
             self.recent.add(raw, parsed, flow_mask)
         if self.seconds is not None:

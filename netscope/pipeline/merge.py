@@ -9,11 +9,12 @@ would have produced.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Iterable
 from dataclasses import fields
 
 import numpy as np
 
-from netscope.analysis.names import FlowNames, NameObserver
+from netscope.analysis.names import FlowNames, Named, NameObserver, NamesAnswer
 from netscope.engine.snapshot import Totals
 from netscope.flow.records import FlowColumns, FlowRow
 from netscope.flow.select import order
@@ -57,45 +58,40 @@ def merge_flow_tables(parts: list[FlowColumns]) -> FlowColumns:
     return flows.take(ranked)
 
 
-def merge_table_names(answers: list[list[FlowNames | None]], count: int) -> list[FlowNames | None]:
-    """Each shard's table_names for the same `count` flows, as one: a flow's SNI, Host and DNS
-    question from the shard that saw them, each address's name from the first shard that knows it."""
+def merge_table_names(answers: list[NamesAnswer], count: int) -> list[FlowNames | None]:
+    """Each shard's answer about the same `count` flows, as one: a flow's SNI, Host and DNS
+    question from the shard that saw them, each address's name from the latest answer any shard
+    saw (the name one observer of the whole capture would hold)."""
     merged: list[FlowNames | None] = []
-    for per_flow in zip(*answers, strict=True) if answers else [()] * count:
-        found = [names for names in per_flow if names is not None]
-        if not found:
-            merged.append(None)
-            continue
-        own = next((names for names in found if names.sni or names.http_host or names.dns_query), found[0])
-        name_a = next((names.name_a for names in found if names.name_a is not None), None)
-        name_b = next((names.name_b for names in found if names.name_b is not None), None)
-        merged.append(FlowNames(name_a, name_b, own.sni, own.http_host, own.dns_query))
+    for i in range(count):
+        found = [answer[0][i] for answer in answers if answer[0][i] is not None]
+        own = next((names for names in found if names.sni or names.http_host or names.dns_query), None)
+        name_a, name_b = (_latest(answer[side][i] for answer in answers) for side in (1, 2))
+        names = FlowNames(name_a, name_b, *((own.sni, own.http_host, own.dns_query) if own else ()))
+        merged.append(None if names == FlowNames() else names)
     return merged
 
 
-class MergedNames:
-    """The shards' name observers read as one, for exports and snapshot rows.
+def _latest(candidates: Iterable[Named | None]) -> str | None:
+    return max((named for named in candidates if named is not None), key=lambda named: named[1],
+               default=(None, 0))[0]
 
-    A flow's SNI, Host and DNS question are on the flow's shard; an address's DNS name may
-    have been learned on any shard (the DNS flow's), so every shard is asked, first answer wins.
-    """
+
+class MergedNames:
+    """The shards' name observers read as one, for exports and snapshot rows (merge_table_names)."""
 
     def __init__(self, observers: list[NameObserver]) -> None:
         self.observers = observers
 
     def name_for(self, ip: str) -> str | None:
-        return next((name for o in self.observers if (name := o.name_for(ip)) is not None), None)
+        return _latest(named for o in self.observers for named in o.named([ip]))
 
     def flow_names(self, key: tuple[str, str, int, str, int]) -> FlowNames | None:
-        found = [names for o in self.observers if (names := o.flow_names(key)) is not None]
-        if not found:
-            return None
-        own = next((names for names in found if names.sni or names.http_host or names.dns_query), found[0])
-        return FlowNames(self.name_for(key[1]), self.name_for(key[3]), own.sni, own.http_host, own.dns_query)
+        return merge_table_names([o.answer_keys([key]) for o in self.observers], 1)[0]
 
     def table_names(self, flows: FlowColumns, a_ips: list[str], b_ips: list[str]) -> list[FlowNames | None]:
         """flow_names for every flow of a merged table (exports), each shard asked once for all."""
-        return merge_table_names([o.table_names(flows, a_ips, b_ips) for o in self.observers], flows.count)
+        return merge_table_names([o.answer(flows, a_ips, b_ips) for o in self.observers], flows.count)
 
     def names_for_flows(self, keys) -> dict[tuple, FlowNames]:
         return {key: names for key in keys if (names := self.flow_names(key)) is not None}

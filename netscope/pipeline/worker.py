@@ -137,12 +137,14 @@ class ShardWorker:
     def process(self, raw: RawBatch, positions: np.ndarray | None, passes: list[TimeoutPass] | None = None) -> None:
         """Analyse a batch; `positions` are its packets' places in the capture (files).
 
-        They order the anomaly input; live capture has none, and packet time orders it instead.
-        `passes` are the reader's timeout passes at this batch's positions (files).
+        They order the anomaly input and the DNS answers that name addresses; live capture has
+        none, and packet time orders both instead. `passes` are the reader's timeout passes at
+        this batch's positions (files).
         """
-        parsed = self.engine.process(raw, passes)
+        order = raw.ts_us if positions is None else positions
+        parsed = self.engine.process(raw, passes, order)
         if self.candidates is not None:
-            self.candidates.add(parsed, parsed.ts_us if positions is None else positions)
+            self.candidates.add(parsed, order)
 
     def handle(self, request: object) -> None:
         engine = self.engine
@@ -161,11 +163,14 @@ class ShardWorker:
             self.conn.send(records)
         elif isinstance(request, NamesRequest):
             flows = request.flows
-            self.conn.send(engine.names.table_names(flows, format_ips(flows.ip_version, flows.a_hi, flows.a_lo),
-                                                    format_ips(flows.ip_version, flows.b_hi, flows.b_lo))
-                           if engine.names is not None else [None] * flows.count)
+            none = [None] * flows.count
+            self.conn.send(engine.names.answer(flows, format_ips(flows.ip_version, flows.a_hi, flows.a_lo),
+                                               format_ips(flows.ip_version, flows.b_hi, flows.b_lo))
+                           if engine.names is not None else (none, none, none))
         elif isinstance(request, RowNamesRequest):
-            self.conn.send([engine.names.flow_names(key) if engine.names is not None else None for key in request.keys])
+            none = [None] * len(request.keys)
+            self.conn.send(engine.names.answer_keys(list(request.keys)) if engine.names is not None
+                           else (none, none, none))
         elif isinstance(request, ShardOptions):
             self.apply(request)
         elif isinstance(request, FinishRequest):

@@ -54,3 +54,21 @@ def named_web_capture(path: Path) -> Path:
     busy = udp_frame("10.0.0.7", "10.0.0.2", 2000, 9)
     return write_pcap(path, [(0.0, dns_query), (0.01, dns_answer), (0.1, web)]
                       + [(0.25 * i, busy) for i in range(1, 25)])
+
+
+def shard_of(frame: bytes) -> int:
+    return int(shard_ids(RawBatch.from_packets([frame], [0], 1), 2)[0])
+
+
+def renamed_web_capture(path: Path, later_answer_shard: int) -> Path:
+    """Two DNS answers name 10.0.0.80, first "old.test" then WEB_NAME, from resolvers on
+    different shards (the later one on `later_answer_shard`), then a request to it."""
+    def answer(resolver: str, name: str) -> bytes:
+        return name_packets.udp(resolver, 53, "10.0.0.9", 40000, name_packets.dns_response(
+            name, [name_packets.a_record(name, "10.0.0.80")]))
+
+    resolvers = {shard_of(answer(f"10.0.1.{host}", "x.test")): f"10.0.1.{host}" for host in range(1, 40)}
+    old = answer(resolvers[1 - later_answer_shard], "old.test")
+    new = answer(resolvers[later_answer_shard], WEB_NAME)
+    web = name_packets.tcp("10.0.0.9", 41000, "10.0.0.80", 80, b"GET / HTTP/1.1\r\n\r\n")
+    return write_pcap(path, [(0.0, old), (0.5, new), (1.0, web)])

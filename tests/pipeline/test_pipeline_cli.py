@@ -212,3 +212,15 @@ def test_expired_flows_carry_names_learned_on_another_shard(tmp_path):
     assert len(web_lines) == 1
     assert (web_lines[0]["name_b"], web_lines[0]["http_host"]) == (shard_captures.WEB_NAME,) * 2
     assert expired("--workers", "2") == single
+
+
+@pytest.mark.parametrize("later_answer_shard", [0, 1])
+def test_an_address_named_twice_takes_the_later_name_whichever_shard_saw_it(tmp_path, later_answer_shard):
+    path = shard_captures.renamed_web_capture(tmp_path / "renamed.pcap", later_answer_shard)
+
+    def web_name(*extra: str) -> str:
+        flows = exports(path, tmp_path, *extra)
+        return next(flow["name_b"] for flow in flows if flow["endpoint_b"]["port"] == 80)
+
+    assert web_name() == shard_captures.WEB_NAME
+    assert web_name("--workers", "2") == shard_captures.WEB_NAME
