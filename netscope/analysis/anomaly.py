@@ -58,10 +58,13 @@ class AnomalyDetector:
         """Keys and UDP flows held in memory: what a flood could make grow."""
         return sum(detector.tracked_keys for detector in self._detectors)
 
-    def observe(self, batch: ParsedBatch) -> list[Alert]:
+    def observe(self, batch: ParsedBatch, clock_floor_us: np.ndarray | None = None) -> list[Alert]:
+        """Alerts the batch raises. `clock_floor_us` is, per packet, the latest time of the packets
+        before it that the batch leaves out (a pipeline's reader feeds only the detectors' input)."""
         if not batch.count:
             return []
-        clock = np.maximum.accumulate(np.maximum(batch.ts_us, self._clock))
+        times = batch.ts_us if clock_floor_us is None else np.maximum(batch.ts_us, clock_floor_us)
+        clock = np.maximum.accumulate(np.maximum(times, self._clock))
         self._clock = int(clock[-1])
         raised: list[tuple[int, int, Alert]] = []
         for order, detector in enumerate(self._detectors):

@@ -26,6 +26,7 @@ from netscope.parse.columns import ParsedBatch
 class AnomalyInput:
     packets: ParsedBatch
     order: np.ndarray  # int64 sort key per packet: capture position (files) or ts_us (live)
+    clock_us: np.ndarray  # the detector's clock at each packet: the latest time of any packet up to it
 
 
 def concat_parsed(parts: list[ParsedBatch]) -> ParsedBatch:
@@ -39,10 +40,10 @@ class CandidateBuffer:
     def __init__(self) -> None:
         self._parts: list[AnomalyInput] = []
 
-    def add(self, parsed: ParsedBatch, order: np.ndarray) -> None:
+    def add(self, parsed: ParsedBatch, order: np.ndarray, clock_us: np.ndarray) -> None:
         rows = np.flatnonzero(pure_syns(parsed) | udp_packets(parsed))
         if rows.size:
-            self._parts.append(AnomalyInput(parsed.take(rows), order[rows]))
+            self._parts.append(AnomalyInput(parsed.take(rows), order[rows], clock_us[rows]))
 
     def take(self) -> AnomalyInput | None:
         parts, self._parts = self._parts, []
@@ -54,11 +55,12 @@ def merge_inputs(parts: list[AnomalyInput]) -> AnomalyInput | None:
     if not parts:
         return None
     if len(parts) == 1:
-        packets, order = parts[0].packets, parts[0].order
+        packets, order, clock = parts[0].packets, parts[0].order, parts[0].clock_us
     else:
         packets, order = concat_parsed([p.packets for p in parts]), np.concatenate([p.order for p in parts])
+        clock = np.concatenate([p.clock_us for p in parts])
     ranked = np.argsort(order, kind="stable")
-    return AnomalyInput(packets.take(ranked), order[ranked])
+    return AnomalyInput(packets.take(ranked), order[ranked], clock[ranked])
 
 
 class CentralDetectors:
@@ -72,6 +74,7 @@ class CentralDetectors:
         merged = merge_inputs([part for part in parts if part is not None])
         if merged is None:
             return []
-        alerts = [alert for detector in self.detectors for alert in detector.observe(merged.packets)]
+        alerts = [alert for detector in self.detectors
+                  for alert in detector.observe(merged.packets, clock_floor_us=merged.clock_us)]
         self.raised += len(alerts)
         return alerts

@@ -134,6 +134,7 @@ class PipelineEngine:
         self._interval = TickInterval(capture_time=source_info.kind == "file")
         self._ring: BatchRing | None = None
         self._pass_clock = PassClock()  # files: idle expiry on the whole capture's clock, as one process
+        self._detector_clock_us = np.iinfo(np.int64).min  # files: the latest packet time so far (ring.py)
         self.seconds = SecondCounter() if second_history and live is None else None  # the reader sees every packet
         options = ShardOptions(anomaly_input=bool(detectors), keep_recent=keep_recent)
         if live is not None:
@@ -162,11 +163,13 @@ class PipelineEngine:
             return
         shards = shard_ids(raw, self._shards)
         passes = self._pass_clock.passes(raw.ts_us)
+        clock = np.maximum.accumulate(np.maximum(raw.ts_us, self._detector_clock_us))
+        self._detector_clock_us = int(clock[-1])
         start = 0
         while start < raw.count:
             slot = self._free_slot()
             stop = self._ring.piece_end(raw, start)
-            count, sequence = self._ring.write(slot, raw, start, stop, shards)
+            count, sequence = self._ring.write(slot, raw, start, stop, shards, clock)
             present = np.bincount(shards[start:stop], minlength=self._shards)
             in_slot = tuple(TimeoutPass(due.after - start, due.clock_us) for due in passes if start <= due.after < stop)
             for worker in range(self._shards):

@@ -18,7 +18,9 @@ import numpy as np
 
 from netscope.capture.batch import RawBatch
 
-_COLUMNS = ("offset", "caplen", "wirelen", "ts_us")
+# clock_us: the latest packet time up to each packet in the whole capture, the anomaly detector's
+# clock, which a shard cannot know from its own packets when capture time steps back.
+_COLUMNS = ("offset", "caplen", "wirelen", "ts_us", "clock_us")
 SEGMENT_PREFIX = "netscope-ring-"  # then the reader's pid: a segment whose reader is gone is stale
 SHM_DIR = "/dev/shm"
 
@@ -122,7 +124,8 @@ class BatchRing:
         fits = int(np.searchsorted(np.maximum.accumulate(ends), lay.slot_bytes, side="right"))
         return start + max(fits, 1)
 
-    def write(self, slot: int, raw: RawBatch, start: int, stop: int, shard: np.ndarray) -> tuple[int, int]:
+    def write(self, slot: int, raw: RawBatch, start: int, stop: int, shard: np.ndarray,
+              clock_us: np.ndarray) -> tuple[int, int]:
         """Copy packets start..stop-1 into `slot`; returns (packets, sequence number)."""
         first = int(raw.offset[start])
         end = int((raw.offset[start:stop] + raw.caplen[start:stop]).max())
@@ -133,6 +136,7 @@ class BatchRing:
         cols["caplen"][slot, :count] = raw.caplen[start:stop]
         cols["wirelen"][slot, :count] = raw.wirelen[start:stop]
         cols["ts_us"][slot, :count] = raw.ts_us[start:stop]
+        cols["clock_us"][slot, :count] = clock_us[start:stop]
         self.shard[slot, :count] = shard[start:stop]
         self.written[slot] += 1
         return count, int(self.written[slot])
@@ -155,6 +159,10 @@ class BatchRing:
             data = data[: int((cols["offset"] + cols["caplen"]).max())].copy()
         raw = RawBatch(data, cols["offset"], cols["caplen"], cols["wirelen"], cols["ts_us"], linktype)
         return raw, mine
+
+    def clock_for(self, slot: int, count: int, mine: np.ndarray) -> np.ndarray:
+        """The capture's clock_us at the worker's packets of a slot (`mine` from batch_for)."""
+        return self.columns["clock_us"][slot, :count][mine]
 
     def mark_done(self, worker: int, slot: int, sequence: int) -> None:
         self.done[worker, slot] = sequence

@@ -134,17 +134,19 @@ class ShardWorker:
         if options.keep_recent and self.engine.recent is None:
             self.engine.recent = RecentPackets()
 
-    def process(self, raw: RawBatch, positions: np.ndarray | None, passes: list[TimeoutPass] | None = None) -> None:
+    def process(self, raw: RawBatch, positions: np.ndarray | None, passes: list[TimeoutPass] | None = None,
+                clock_us: np.ndarray | None = None) -> None:
         """Analyse a batch; `positions` are its packets' places in the capture (files).
 
         They order the anomaly input and the DNS answers that name addresses; live capture has
         none, and packet time orders both instead. `passes` are the reader's timeout passes at
-        this batch's positions (files).
+        this batch's positions and `clock_us` the capture's clock at each packet, for the anomaly
+        detector (files).
         """
         order = raw.ts_us if positions is None else positions
         parsed = self.engine.process(raw, passes, order)
         if self.candidates is not None:
-            self.candidates.add(parsed, order)
+            self.candidates.add(parsed, order, parsed.ts_us if clock_us is None else clock_us)
 
     def handle(self, request: object) -> None:
         engine = self.engine
@@ -210,7 +212,9 @@ def file_worker_main(index: int, ring: BatchRing, conn: Connection, make_engine:
                 batch, positions = ring.batch_for(request.slot, request.count, index, request.linktype,
                                                   own_bytes=worker.engine.recent is not None)
                 if batch.count:
-                    worker.process(batch, request.first + positions, _shard_passes(request.passes, positions))
+                    clock = (ring.clock_for(request.slot, request.count, positions)
+                             if worker.candidates is not None else None)
+                    worker.process(batch, request.first + positions, _shard_passes(request.passes, positions), clock)
                 elif request.passes:
                     worker.engine.tracker.run_passes([due.clock_us for due in request.passes])
                 ring.mark_done(index, request.slot, request.sequence)

@@ -224,3 +224,53 @@ def test_an_address_named_twice_takes_the_later_name_whichever_shard_saw_it(tmp_
 
     assert web_name() == shard_captures.WEB_NAME
     assert web_name("--workers", "2") == shard_captures.WEB_NAME
+
+
+RANDOM_CAPTURE_CONFIG = """
+[analysis.anomalies]
+enabled = true
+[analysis.anomalies.syn_flood]
+syn_threshold = 3
+unique_src_threshold = 2
+cooldown_secs = 0.5
+[analysis.anomalies.port_scan]
+unique_ports_threshold = 3
+unique_hosts_threshold = 3
+cooldown_secs = 0.5
+[pipeline]
+channel_capacity = {slots}
+"""
+
+
+@pytest.mark.parametrize(("seed", "slots"), [(0, 100), (1, 32768), (3, 7), (30, 32768)])
+def test_random_captures_give_one_process_s_exports_expired_flows_and_alerts(tmp_path, seed, slots):
+    """Differential: random flows, names, idle gaps and (seeds 1, 3 and 30) time that steps back,
+    through one process and through 2 and 3 shards, with ring slots of a whole batch or less."""
+    capture = shard_captures.random_capture(seed, tmp_path / "random.pcap")
+    config = tmp_path / "low.toml"
+    config.write_text(RANDOM_CAPTURE_CONFIG.format(slots=slots))
+
+    def results(*extra: str) -> tuple:
+        out = {name: tmp_path / f"{name}{len(extra)}" for name in ("flows", "expired", "alerts")}
+        run_cli("--read-pcap", str(capture), "--config", str(config), "--flow-timeout-s", "1",
+                "--export-json", str(out["flows"]), "--expired-flows-jsonl", str(out["expired"]),
+                "--alerts-jsonl", str(out["alerts"]), *extra)
+        return (json.loads(out["flows"].read_text()), sorted(out["expired"].read_text().splitlines()),
+                out["alerts"].read_text().splitlines())
+
+    single = results()
+    assert single[0] and len(single[1]) > 50 and single[2]  # the comparison has something to compare
+    assert results("--workers", "2") == single
+    assert results("--workers", "3") == single
+
+
+def test_a_late_syn_is_counted_at_the_capture_s_clock_as_one_process_counts_it(tmp_path):
+    """The clock the detector runs on is the latest time of any packet so far, including those
+    the shards do not hand over (an ACK): without it the late SYN falls out of the window."""
+    capture = shard_captures.late_syn_scan_capture(tmp_path / "late.pcap")
+    config = tmp_path / "scan.toml"
+    config.write_text("[analysis.anomalies]\nenabled = true\n[analysis.anomalies.port_scan]\n"
+                      "unique_ports_threshold = 3\nunique_hosts_threshold = 100\n")
+    single = alerts(capture, tmp_path, "--config", str(config))
+    assert [kind for kind, _, _ in single] == ["port_scan"]
+    assert alerts(capture, tmp_path, "--config", str(config), "--workers", "2") == single

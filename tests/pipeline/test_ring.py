@@ -20,13 +20,14 @@ def test_every_layout_maps_and_round_trips_a_slot(slot_packets: int, workers: in
     ring = BatchRing(RingLayout(4, slot_packets, 1 << 16, workers))
     try:
         slot = ring.free_slot()
-        count, sequence = ring.write(slot, raw, 0, slot_packets, shards)
+        count, sequence = ring.write(slot, raw, 0, slot_packets, shards, raw.ts_us + 5)
         assert (count, sequence) == (slot_packets, 1)
         for worker in range(workers):
             batch, positions = ring.batch_for(slot, count, worker, 1)
             assert positions.tolist() == np.flatnonzero(shards == worker).tolist()
             assert [batch.packet(i) for i in range(batch.count)] == [frames[p] for p in positions]
             assert batch.ts_us.tolist() == [1_000 + p for p in positions]
+            assert ring.clock_for(slot, count, positions).tolist() == [1_005 + p for p in positions]
             ring.mark_done(worker, slot, sequence)
         assert ring.free_slot() == 0
     finally:
