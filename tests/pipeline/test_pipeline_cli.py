@@ -226,29 +226,13 @@ def test_an_address_named_twice_takes_the_later_name_whichever_shard_saw_it(tmp_
     assert web_name("--workers", "2") == shard_captures.WEB_NAME
 
 
-RANDOM_CAPTURE_CONFIG = """
-[analysis.anomalies]
-enabled = true
-[analysis.anomalies.syn_flood]
-syn_threshold = 3
-unique_src_threshold = 2
-cooldown_secs = 0.5
-[analysis.anomalies.port_scan]
-unique_ports_threshold = 3
-unique_hosts_threshold = 3
-cooldown_secs = 0.5
-[pipeline]
-channel_capacity = {slots}
-"""
-
-
 @pytest.mark.parametrize(("seed", "slots"), [(0, 100), (1, 32768), (3, 7), (30, 32768)])
 def test_random_captures_give_one_process_s_exports_expired_flows_and_alerts(tmp_path, seed, slots):
     """Differential: random flows, names, idle gaps and (seeds 1, 3 and 30) time that steps back,
     through one process and through 2 and 3 shards, with ring slots of a whole batch or less."""
     capture = shard_captures.random_capture(seed, tmp_path / "random.pcap")
     config = tmp_path / "low.toml"
-    config.write_text(RANDOM_CAPTURE_CONFIG.format(slots=slots))
+    config.write_text(f"{LOW_THRESHOLDS}[pipeline]\nchannel_capacity = {slots}\n")
 
     def results(*extra: str) -> tuple:
         out = {name: tmp_path / f"{name}{len(extra)}" for name in ("flows", "expired", "alerts")}
