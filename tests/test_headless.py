@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import signal
 import socket
 import struct
 import subprocess
@@ -109,3 +110,33 @@ def test_a_capture_whose_first_packet_is_unreadable_is_the_error_alone(tmp_path:
     assert result.returncode == 1 and "Packets captured" not in result.stdout
     assert result.stderr.startswith(f"error: cannot read {path}: a packet arrived on interface 1")
     assert len(result.stderr.splitlines()) == 1
+
+
+@pytest.mark.parametrize("write_pcap", [False, True])
+def test_ctrl_c_right_after_traffic_keeps_what_the_kernel_already_captured(require_root, tmp_path: Path,
+                                                                          write_pcap: bool) -> None:
+    """Datagrams the kernel has put in the capture ring when Ctrl-C comes are counted, exported
+    and written, not dropped with the ring (tcpdump loses them: its read waits for the block)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
+        receiver.bind(("127.0.0.1", 0))
+        port = receiver.getsockname()[1]
+        out, pcap = tmp_path / "flows.json", tmp_path / "out.pcap"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "netscope", "--headless", "-i", "lo", "-f", f"udp port {port}",
+             "--export-json", str(out), *(["--write-pcap", str(pcap)] if write_pcap else [])],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            assert process.stdout.readline().startswith("netscope")  # capturing
+            with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:
+                for _ in range(50):
+                    sender.sendto(b"x" * 10, ("127.0.0.1", port))
+            process.send_signal(signal.SIGINT)  # at once: the datagrams sit in the kernel's ring
+            _, stderr = process.communicate(timeout=60)
+        finally:
+            if process.poll() is None:
+                process.kill()
+    assert process.returncode == 0, stderr
+    assert sum(flow["packets_total"] for flow in json.loads(out.read_text())) == 50
+    if write_pcap:
+        assert len(subprocess.run(["tcpdump", "-r", str(pcap), "-n"], capture_output=True, text=True,
+                                  check=True).stdout.splitlines()) == 50

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import select
 import threading
+import time
 from collections.abc import Iterator
 from typing import NamedTuple
 
@@ -37,6 +38,7 @@ from netscope.capture.wirelen import effective_snaplen, estimate_wirelen
 log = logging.getLogger(__name__)
 
 MIN_TIMEOUT_MS = 1  # 0 would mean "wait until packets arrive": stop could never be honoured
+DRAIN_LIMIT_S = 1.0  # at a stop, wait at most this long for the kernel to hand over what it holds
 ACTIVATION_WARNINGS = {1: "libpcap warning", 2: "promiscuous mode not supported",
                        3: "requested timestamp type not supported"}
 
@@ -128,6 +130,26 @@ class LiveSource:
                 except pcapy.PcapError as exc:
                     raise CaptureError(f"capture on {self.interface} failed: {exc}") from exc
             yield self._to_batch(packet_bytes, packed_meta) if packed_meta else self._idle
+
+    def drain(self) -> Iterator[RawBatch]:
+        """What the kernel has captured but not yet handed over, read when a capture stops.
+
+        libpcap's ring hands packets over a block at a time, when the block fills or its read
+        timeout retires it, so packets that arrived in the last `timeout_ms` before a stop are
+        still in the kernel; tcpdump drops them with the ring. This reads for one read timeout
+        more (at most DRAIN_LIMIT_S), which also takes in what arrives meanwhile.
+        """
+        deadline = time.monotonic() + min(self.timeout_ms / 1000, DRAIN_LIMIT_S)
+        while (left := deadline - time.monotonic()) > 0:
+            with self._lock:
+                if self._handle is None or not select.select([self._fd], [], [], left)[0]:
+                    return
+                try:
+                    packet_bytes, packed_meta = self._handle.next_batch(self.batch_packets)
+                except pcapy.PcapError as exc:
+                    raise CaptureError(f"capture on {self.interface} failed: {exc}") from exc
+            if packed_meta:
+                yield self._to_batch(packet_bytes, packed_meta)
 
     def _to_batch(self, packet_bytes: bytes, packed_meta: bytes) -> RawBatch:
         data, offset, caplen, ts_us = unpack_batch(packet_bytes, packed_meta)

@@ -7,6 +7,7 @@ the difference is only who receives the snapshots (`publish`) and who sends comm
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -148,16 +149,19 @@ class Runner:
                 self._wait(wait)
                 continue  # speed or pause may have changed while waiting
             end = self.clock.slice_end(raw.ts_us, start)
-            piece = raw.slice(start, end)
-            try:
-                self.outputs.write_packets(piece)
-            except OutputError:
-                self.engine.process(piece)  # the file could not take them, but they were captured
-                raise
-            self.engine.process(piece)
-            self.outputs.record(self.engine)
+            self._take(raw.slice(start, end))
             start = self._fed_in_batch = end
             self._service()
+
+    def _take(self, piece: RawBatch) -> None:
+        """Write, analyse and record one slice of packets."""
+        try:
+            self.outputs.write_packets(piece)
+        except OutputError:
+            self.engine.process(piece)  # the file could not take them, but they were captured
+            raise
+        self.engine.process(piece)
+        self.outputs.record(self.engine)
 
     def run(self) -> RunResult:
         try:
@@ -178,16 +182,37 @@ class Runner:
         for raw in self.source.batches(self.stop_event):
             self._service()
             if self.stop_event.is_set():
+                self._drain(raw)
                 return True
-            stopped = False
-            if self.count and self._seen + raw.count >= self.count:
-                raw = raw.slice(0, self.count - self._seen)
-                stopped = True
-            self._seen += raw.count
+            raw, reached = self._within_count(raw)
             self._feed(raw)
-            if stopped or self.stop_event.is_set():
+            if reached:
+                return True
+            if self.stop_event.is_set():
+                self._drain(None)
                 return True
         return False
+
+    def _within_count(self, raw: RawBatch) -> tuple[RawBatch, bool]:
+        """The part of `raw` the --count budget leaves, and whether the budget is now spent."""
+        reached = bool(self.count) and self._seen + raw.count >= self.count
+        if reached:
+            raw = raw.slice(0, self.count - self._seen)
+        self._seen += raw.count
+        return raw, reached
+
+    def _drain(self, pending: RawBatch | None) -> None:
+        """A live capture that is stopped keeps what the kernel had captured: the batch already
+        read and what its ring still holds (LiveSource.drain). A replay just stops."""
+        drain = getattr(self.source, "drain", None) if self.live else None
+        if drain is None:
+            return
+        for raw in itertools.chain([pending] if pending is not None else [], drain()):
+            raw, reached = self._within_count(raw)
+            if raw.count:
+                self._take(raw)
+            if reached:
+                return
 
     def linger(self) -> None:
         """After the end of a replay keep answering the screen (details, stop) until told to stop."""

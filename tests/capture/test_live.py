@@ -103,6 +103,13 @@ class TestLoopback:
                 empty_reads += 1
         assert empty_reads == 3
 
+    def test_drain_hands_over_what_the_ring_holds_at_a_stop(self, udp_port):
+        """Sent just now, the datagrams sit in a ring block the read timeout has not retired yet."""
+        with LiveSource("lo", bpf_filter=f"udp port {udp_port}", timeout_ms=300) as source:
+            send_udp(("127.0.0.1", udp_port), [b"late-%02d" % i for i in range(20)])
+            drained = list(source.drain())  # returns after one read timeout, traffic or not
+        assert sorted(payloads_seen(drained)) == [b"late-%02d" % i for i in range(20)]
+
     def test_close_from_another_thread_ends_batches(self, udp_port):
         source = LiveSource("lo", bpf_filter=f"udp port {udp_port}", timeout_ms=10)
         closer = threading.Timer(0.1, source.close)
