@@ -112,9 +112,9 @@ def test_a_capture_whose_first_packet_is_unreadable_is_the_error_alone(tmp_path:
     assert len(result.stderr.splitlines()) == 1
 
 
-@pytest.mark.parametrize("write_pcap", [False, True])
+@pytest.mark.parametrize(("write_pcap", "workers"), [(False, "0"), (True, "0"), (False, "2")])
 def test_ctrl_c_right_after_traffic_keeps_what_the_kernel_already_captured(require_root, tmp_path: Path,
-                                                                          write_pcap: bool) -> None:
+                                                                          write_pcap: bool, workers: str) -> None:
     """Datagrams the kernel has put in the capture ring when Ctrl-C comes are counted, exported
     and written, not dropped with the ring (tcpdump loses them: its read waits for the block)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
@@ -123,7 +123,7 @@ def test_ctrl_c_right_after_traffic_keeps_what_the_kernel_already_captured(requi
         out, pcap = tmp_path / "flows.json", tmp_path / "out.pcap"
         process = subprocess.Popen(
             [sys.executable, "-m", "netscope", "--headless", "-i", "lo", "-f", f"udp port {port}",
-             "--export-json", str(out), *(["--write-pcap", str(pcap)] if write_pcap else [])],
+             "--export-json", str(out), "--workers", workers, *(["--write-pcap", str(pcap)] if write_pcap else [])],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         try:
             assert process.stdout.readline().startswith("netscope")  # capturing

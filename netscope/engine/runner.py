@@ -191,6 +191,9 @@ class Runner:
             if self.stop_event.is_set():
                 self._drain(None)
                 return True
+        if self.stop_event.is_set():  # the source saw the stop between two batches
+            self._drain(None)
+            return True
         return False
 
     def _within_count(self, raw: RawBatch) -> tuple[RawBatch, bool]:

@@ -232,19 +232,29 @@ def live_worker_main(conn: Connection, open_capture: Callable[[], object], make_
         try:
             conn.send(WorkerReady(source.linktype, source.snaplen))
             worker = ShardWorker(make_engine(source), conn, options)
-            for raw in source.batches(lambda: worker.finished):
+
+            def take(raw: RawBatch) -> None:
                 if raw.count:
                     with budget.get_lock():
                         if budget.value >= 0:
-                            take = min(budget.value, raw.count)
-                            budget.value -= take
-                            raw = raw.slice(0, take)
-                    if raw.count:
-                        worker.engine.wirelen_estimated = source.wirelen_estimated
-                        worker.process(raw, None)
+                            allowed = min(budget.value, raw.count)
+                            budget.value -= allowed
+                            raw = raw.slice(0, allowed)
+                if raw.count:
+                    worker.engine.wirelen_estimated = source.wirelen_estimated
+                    worker.process(raw, None)
                 worker.engine.kernel_stats = source.stats()
+
+            drained = False
+            for raw in source.batches(lambda: worker.finished):
+                take(raw)
                 while not worker.finished and conn.poll():
-                    worker.handle(conn.recv())
+                    request = conn.recv()
+                    if isinstance(request, TickRequest) and request.state == "finished" and not drained:
+                        drained = True  # the run stops: first keep what the kernel holds
+                        for held in source.drain():
+                            take(held)
+                    worker.handle(request)
         finally:
             source.close()
 
