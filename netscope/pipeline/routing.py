@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 from netscope.capture.batch import RawBatch
-from netscope.parse.gather import ByteReader
+from netscope.parse.gather import ByteReader, field
 from netscope.parse.link import decode_link
 
 _MULTIPLIER_A = np.uint64(0x9E3779B97F4A7C15)
@@ -58,13 +58,12 @@ def shard_ids(raw: RawBatch, shards: int) -> np.ndarray:
 
     v4 = np.flatnonzero((link.ip_version == 4) & (raw.caplen >= link.l3_offset + 20))
     if v4.size:
-        first = reader.u8(at[v4])
-        flags_and_fragment = reader.u16(at[v4], 6)
-        addresses = reader.words(at[v4], 1, 12)[0]
-        src_lo[v4] = (addresses >> 32) & 0xFFFFFFFF
-        dst_lo[v4] = addresses & 0xFFFFFFFF
-        proto = reader.u8(at[v4], 9)
-        header_len = (first & 0x0F) * 4
+        header = reader.block(at[v4], 3)  # the 20-byte header (and 4 more) in one gather
+        src_lo[v4] = field(header, 12, 4)
+        dst_lo[v4] = field(header, 16, 4)
+        flags_and_fragment = field(header, 6, 2)
+        proto = field(header, 9, 1)
+        header_len = (field(header, 0, 1).astype(np.int64) & 0x0F) * 4
         has_ports = (((proto == _PROTO_TCP) | (proto == _PROTO_UDP)) & ((flags_and_fragment & 0x1FFF) == 0)
                      & (raw.caplen[v4] >= link.l3_offset[v4] + header_len + 4))
         with_ports = v4[has_ports]
