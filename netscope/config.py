@@ -31,7 +31,7 @@ MAX_BUFFER_MB = INT32_MAX // (1 << 20)
 # The hash index numbers rows in int32 and the tables are sized a quarter above the cap.
 MAX_FLOWS = 1 << 30
 # A ring slot holds at most one read batch (32,768 packets) anyway; far larger slots only reserve
-# shared memory (33 bytes of columns per packet, four slots).
+# shared memory (41 bytes of columns per packet, four slots).
 MAX_SLOT_PACKETS = 1 << 20
 # Each worker is a process with its own flow table and ring slots (and, live, a capture handle in
 # one kernel fanout group); auto picks at most 8. Far more is a typo that forks a machine full.

@@ -179,22 +179,22 @@ class Runner:
 
     def _run_batches(self) -> bool:
         """Feed batches until the source ends (False) or the count, Ctrl-C or a Stop command ends the run (True)."""
+        pending = None  # a batch read but not fed when the stop came
         for raw in self.source.batches(self.stop_event):
             self._service()
             if self.stop_event.is_set():
-                self._drain(raw)
-                return True
+                pending = raw
+                break
             raw, reached = self._within_count(raw)
             self._feed(raw)
             if reached:
                 return True
             if self.stop_event.is_set():
-                self._drain(None)
-                return True
-        if self.stop_event.is_set():  # the source saw the stop between two batches
-            self._drain(None)
-            return True
-        return False
+                break
+        if not self.stop_event.is_set():
+            return False  # the source ended
+        self._drain(pending)
+        return True
 
     def _within_count(self, raw: RawBatch) -> tuple[RawBatch, bool]:
         """The part of `raw` the --count budget leaves, and whether the budget is now spent."""

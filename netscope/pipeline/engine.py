@@ -94,7 +94,7 @@ class ShardNames:
         self._workers = workers
 
     def table_names(self, flows: FlowColumns, a_ips: list[str], b_ips: list[str]) -> list[FlowNames | None]:
-        return merge_table_names(self._workers.ask_healthy(NamesRequest(flows)), flows.count)
+        return merge_table_names(self._workers.ask_healthy(NamesRequest(flows, a_ips, b_ips)), flows.count)
 
 
 class RecentView:

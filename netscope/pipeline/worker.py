@@ -31,7 +31,7 @@ from netscope.engine.snapshot import TickSnapshot
 from netscope.flow.expired import ExpiredFlows
 from netscope.flow.passes import TimeoutPass
 from netscope.flow.query import FlowQuery
-from netscope.flow.records import FlowColumns, format_ips
+from netscope.flow.records import FlowColumns
 from netscope.pipeline.anomaly_input import AnomalyInput, CandidateBuffer
 from netscope.pipeline.ring import BatchRing
 
@@ -75,9 +75,13 @@ class RecentRequest:
 
 @dataclass(frozen=True)
 class NamesRequest:
-    """table_names for flows that left the shards' tables (the expired-flows JSONL during a run)."""
+    """table_names for flows that left the shards' tables (the expired-flows JSONL during a run).
+
+    Sent only to shards that observe names (PipelineEngine's shards_observe_names)."""
 
     flows: FlowColumns
+    a_ips: list[str]
+    b_ips: list[str]
 
 
 @dataclass(frozen=True)
@@ -164,15 +168,9 @@ class ShardWorker:
             records: tuple[PacketRecord, ...] = engine.recent.detail(request.key) if engine.recent else ()
             self.conn.send(records)
         elif isinstance(request, NamesRequest):
-            flows = request.flows
-            none = [None] * flows.count
-            self.conn.send(engine.names.answer(flows, format_ips(flows.ip_version, flows.a_hi, flows.a_lo),
-                                               format_ips(flows.ip_version, flows.b_hi, flows.b_lo))
-                           if engine.names is not None else (none, none, none))
+            self.conn.send(engine.names.answer(request.flows, request.a_ips, request.b_ips))
         elif isinstance(request, RowNamesRequest):
-            none = [None] * len(request.keys)
-            self.conn.send(engine.names.answer_keys(list(request.keys)) if engine.names is not None
-                           else (none, none, none))
+            self.conn.send(engine.names.answer_keys(list(request.keys)))
         elif isinstance(request, ShardOptions):
             self.apply(request)
         elif isinstance(request, FinishRequest):
