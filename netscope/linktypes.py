@@ -25,6 +25,13 @@ VLAN_TPIDS = (0x8100, 0x88A8)  # 802.1Q and 802.1ad (QinQ's outer tag)
 MAX_VLAN_TAGS = 2
 VLAN_TAG_LEN = 4
 
+# RFC 2675 jumbograms: IPv6 payload length 0 and a Hop-by-Hop header whose first option is Jumbo
+# Payload (type 0xC2, 4 bytes of data) holding the real length, which must exceed 65535. Linux
+# sends them with BIG TCP (gso_max_size above 64 KiB), and a capture on the sending host sees
+# them. Both the parser and the wire-length estimate read the length there.
+JUMBO_OPTION = 0xC2_04  # option type and option data length, as one 16-bit word
+MIN_JUMBO = 1 << 16
+
 # DLT -> (link header length, position of the EtherType within it); VLAN tags may follow.
 ETHERTYPE_LINKS = {
     DLT_EN10MB: (14, 12),

@@ -22,7 +22,9 @@ from netscope.linktypes import (
     ETHERTYPE_LINKS,
     FIXED_VERSION_LINKS,
     IP_LINKS,
+    JUMBO_OPTION,
     MAX_VLAN_TAGS,
+    MIN_JUMBO,
     NIBBLE_LINKS,
     VLAN_TAG_LEN,
     VLAN_TPIDS,
@@ -66,6 +68,19 @@ def _network_offset(data: np.ndarray, start: np.ndarray, caplen: np.ndarray,
     return l3, np.select([ethertype == ETHERTYPE_IPV4, ethertype == ETHERTYPE_IPV6], [4, 6], 0)
 
 
+def _ipv6_payload_length(data: np.ndarray, ip_start: np.ndarray, available: np.ndarray,
+                         ipv6: np.ndarray) -> np.ndarray:
+    """The payload length field, or a jumbogram's Jumbo Payload option where the field is 0
+    (the parser's rule, parse/ip.py: Linux's BIG TCP sends such super-packets)."""
+    payload_len = _be16(data, ip_start + 4, ipv6)
+    jumbo = ipv6 & (payload_len == 0) & (available >= IPV6_HEADER_LEN + 8)
+    jumbo &= (_be16(data, ip_start + 6, jumbo) >> 8) == 0  # next header: Hop-by-Hop
+    option = ip_start + IPV6_HEADER_LEN
+    jumbo &= _be16(data, option + 2, jumbo) == JUMBO_OPTION
+    length = (_be16(data, option + 4, jumbo) << 16) | _be16(data, option + 6, jumbo)
+    return np.where(jumbo & (length >= MIN_JUMBO), length, payload_len)
+
+
 def estimate_wirelen(data: np.ndarray, offset: np.ndarray, caplen: np.ndarray, linktype: int,
                      snaplen: int | None) -> tuple[np.ndarray, int]:
     """Wire lengths for one batch, and how many packets the IP header says were cut.
@@ -87,7 +102,7 @@ def estimate_wirelen(data: np.ndarray, offset: np.ndarray, caplen: np.ndarray, l
     ipv4 = (version == 4) & (length >= l3 + 4)
     ipv6 = (version == 6) & (length >= l3 + 6)
     ip_len = np.where(ipv4, _be16(data, start + l3 + 2, ipv4),
-                      IPV6_HEADER_LEN + _be16(data, start + l3 + 4, ipv6))
+                      IPV6_HEADER_LEN + _ipv6_payload_length(data, start + l3, length - l3, ipv6))
     estimate = np.where(ipv4 | ipv6, np.maximum(length, l3 + ip_len), length)
     wirelen[cut] = estimate
     return wirelen, int(np.count_nonzero(estimate > length))

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from netscope.capture.batch import RawBatch
+from netscope.linktypes import JUMBO_OPTION, MIN_JUMBO
 from netscope.parse.columns import Status
-from netscope.parse.gather import WORD, ByteReader, bits, block_words, pick
+from netscope.parse.gather import WORD, ByteReader, bits, block_words, field, pick
 from netscope.parse.link import LinkLayer
 
 IPV4_MIN_HEADER = 20
@@ -31,6 +32,7 @@ _IS_EXTENSION_HEADER = np.zeros(256, dtype=bool)
 _IS_EXTENSION_HEADER[[IPPROTO_HOPOPTS, IPPROTO_ROUTING, IPPROTO_FRAGMENT, IPPROTO_AH, IPPROTO_DSTOPTS,
                       IPPROTO_MOBILITY, IPPROTO_HIP, IPPROTO_SHIM6]] = True
 _FRAGMENT_HEADER_LEN = 8
+_JUMBO_READ = 8  # a Hop-by-Hop header's first 8 bytes: next header, length, Jumbo Payload option
 
 
 @dataclass(slots=True)
@@ -76,13 +78,13 @@ def decode_ip(raw: RawBatch, reader: ByteReader, link: LinkLayer) -> IpLayer:
     version = bits(first, 60, 4)
     ihl = bits(first, 56, 4)
     v4_header_len = ihl * 4
-    total_len = bits(first, 32, 16)
-    v6_payload_len = bits(first, 16, 16)
+    total_len = _tso_total_length(raw, l3, is_v4, bits(first, 32, 16))
+    v6_payload_len = _jumbo_payload_length(reader, at, available, is_v6, bits(first, 16, 16), bits(first, 8, 8))
 
     # Later assignments win, so the most basic failure of each packet is the one reported.
     status = link.status.copy()
     status[is_v4 & (bits(first, 0, 13) != 0)] = Status.FRAGMENT
-    status[is_v4 & (total_len < v4_header_len)] = Status.BAD_IP  # incl. 0: no guessing at TSO
+    status[is_v4 & (total_len < v4_header_len)] = Status.BAD_IP
     status[is_v4 & (available < v4_header_len)] = Status.TRUNCATED_IP
     status[is_v4 & ((ihl < 5) | (version != 4))] = Status.BAD_IP
     status[is_v4 & (available < IPV4_MIN_HEADER)] = Status.TRUNCATED_IP
@@ -124,6 +126,35 @@ def decode_ip(raw: RawBatch, reader: ByteReader, link: LinkLayer) -> IpLayer:
         payload_end=payload_end,
         declared_len=declared_len,
     )
+
+
+def _tso_total_length(raw: RawBatch, l3: np.ndarray, is_v4: np.ndarray, total_len: np.ndarray) -> np.ndarray:
+    """IPv4 total length, with 0 read as "the rest of the frame", as Wireshark's TSO support does.
+
+    Linux's IPv4 BIG TCP hands the capture point super-packets longer than 65535 bytes with a
+    total length of 0; so do some TSO drivers for any size. The frame's wire length is then the
+    only length there is (a live packet cut at the snaplen counts what was captured: libpcap's
+    batch read does not pass the original length on).
+    """
+    unsized = np.flatnonzero(is_v4 & (total_len == 0))
+    if unsized.size:
+        total_len[unsized] = np.maximum(raw.wirelen[unsized] - l3[unsized], 0)
+    return total_len
+
+
+def _jumbo_payload_length(reader: ByteReader, at: np.ndarray, available: np.ndarray, is_v6: np.ndarray,
+                          payload_len: np.ndarray, next_header: np.ndarray) -> np.ndarray:
+    """IPv6 payload length, taken from a jumbogram's Jumbo Payload option (linktypes.JUMBO_OPTION)
+    where the header field is 0; any other payload length 0 stays 0, which the transport layer
+    then finds too short."""
+    candidates = np.flatnonzero(is_v6 & (payload_len == 0) & (next_header == IPPROTO_HOPOPTS)
+                                & (available >= IPV6_HEADER + _JUMBO_READ))
+    if candidates.size:
+        option = reader.block(at[candidates], 1, IPV6_HEADER)
+        jumbo = field(option, 4, 4).astype(np.int64)
+        valid = (field(option, 2, 2) == JUMBO_OPTION) & (jumbo >= MIN_JUMBO)
+        payload_len[candidates[valid]] = jumbo[valid]
+    return payload_len
 
 
 def _walk_extension_headers(reader: ByteReader, packet_start: np.ndarray, next_header: np.ndarray,

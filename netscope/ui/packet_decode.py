@@ -26,6 +26,14 @@ from netscope.linktypes import (
     DLT_NULL,
     DLT_RAW,
     DLT_RAW_OPENBSD,
+    ETHERTYPE_LINKS,
+    FIXED_VERSION_LINKS,
+    JUMBO_OPTION,
+    MAX_VLAN_TAGS,
+    MIN_JUMBO,
+    NIBBLE_LINKS,
+    VLAN_TAG_LEN,
+    VLAN_TPIDS,
 )
 from netscope.ui.formatting import endpoint
 
@@ -40,6 +48,7 @@ DNS_OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
 DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV",
              41: "OPT", 255: "ANY"}
 IP_PROTOCOLS = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 44: "IPv6-Fragment"}
+VLAN_TPID_BYTES = tuple(tpid.to_bytes(2, "big") for tpid in VLAN_TPIDS)
 _HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -64,9 +73,9 @@ def decode(record: PacketRecord) -> DecodedPacket:
     layers: list[Layer] = []
     network = _link_layer(record, layers)
     if isinstance(network, dpkt.ip.IP):
-        return _ip_layer(network, layers, version=4)
+        return _ip_layer(network, layers, version=4, wire_len=_ip_wire_length(record))
     if isinstance(network, dpkt.ip6.IP6):
-        return _ip_layer(network, layers, version=6)
+        return _ip_layer(network, layers, version=6, wire_len=_ip_wire_length(record))
     name = layers[-1].name if layers else "?"
     return DecodedPacket("", "", name, f"{len(record.data)} bytes, no IP layer decoded", tuple(layers))
 
@@ -139,21 +148,58 @@ def _link_layer(record: PacketRecord, layers: list[Layer]) -> object:
 
 
 # -- network and transport -----------------------------------------------------------------
-def _ip_layer(ip: dpkt.Packet, layers: list[Layer], *, version: int) -> DecodedPacket:
+def _ip_wire_length(record: PacketRecord) -> int | None:
+    """How long the IP datagram was on the wire, by the frame's length: the link header as the parser reads it."""
+    data, linktype = record.data, record.linktype
+    if linktype in ETHERTYPE_LINKS:
+        link_len, ethertype_at = ETHERTYPE_LINKS[linktype]
+        for _ in range(MAX_VLAN_TAGS):
+            if len(data) < link_len + VLAN_TAG_LEN or data[ethertype_at:ethertype_at + 2] not in VLAN_TPID_BYTES:
+                break
+            ethertype_at, link_len = link_len + 2, link_len + VLAN_TAG_LEN
+    elif linktype in NIBBLE_LINKS:
+        link_len = NIBBLE_LINKS[linktype]
+    elif linktype in FIXED_VERSION_LINKS:
+        link_len = 0
+    else:
+        return None
+    return record.wirelen - link_len
+
+
+def _jumbo_length(ip: dpkt.ip6.IP6) -> int | None:
+    """An RFC 2675 jumbogram's length, from the Hop-by-Hop header's Jumbo Payload option."""
+    hop_by_hop = ip.extension_hdrs.get(0) if ip.plen == 0 else None
+    for option in getattr(hop_by_hop, "options", []):
+        if option.get("type") == JUMBO_OPTION >> 8 and len(option.get("data", b"")) == 4:
+            length = int.from_bytes(option["data"], "big")
+            return length if length >= MIN_JUMBO else None
+    return None
+
+
+def _ip_layer(ip: dpkt.Packet, layers: list[Layer], *, version: int, wire_len: int | None) -> DecodedPacket:
     if version == 4:
         src, dst = socket.inet_ntoa(ip.src), socket.inet_ntoa(ip.dst)
-        proto, payload_len = ip.p, max(0, ip.len - ip.hl * 4)
+        total = str(ip.len)
+        datagram = ip.len
+        if ip.len == 0 and wire_len is not None:  # TSO or BIG TCP: the frame says how long (parse/ip.py)
+            datagram, total = wire_len, f"0 (TSO: {wire_len} by the frame)"
+        proto, payload_len = ip.p, max(0, datagram - ip.hl * 4)
         flags = f"DF={int(bool(ip.df))} MF={int(bool(ip.mf))}"
         layers.append(Layer("IPv4", (("Source", src), ("Destination", dst),
                                      ("Protocol", f"{IP_PROTOCOLS.get(proto, 'Proto')} ({proto})"),
-                                     ("TTL", str(ip.ttl)), ("Total length", str(ip.len)),
+                                     ("TTL", str(ip.ttl)), ("Total length", total),
                                      ("ID", f"0x{ip.id:04x}"), ("Flags", flags), ("Fragment offset", str(ip.offset)))))
     else:
         src, dst = socket.inet_ntop(socket.AF_INET6, ip.src), socket.inet_ntop(socket.AF_INET6, ip.dst)
-        proto, payload_len = ip.p, ip.plen
+        proto, payload_len, shown = ip.p, ip.plen, str(ip.plen)
+        jumbo = _jumbo_length(ip)
+        if jumbo is not None:
+            payload_len, shown = jumbo, f"0 (jumbo: {jumbo})"
+        # What the transport header sees: the IP payload less the extension headers.
+        payload_len -= sum(header.length for header in getattr(ip, "all_extension_headers", []))
         layers.append(Layer("IPv6", (("Source", src), ("Destination", dst),
                                      ("Next header", f"{IP_PROTOCOLS.get(proto, 'Proto')} ({proto})"),
-                                     ("Hop limit", str(ip.hlim)), ("Payload length", str(ip.plen)),
+                                     ("Hop limit", str(ip.hlim)), ("Payload length", shown),
                                      ("Flow label", f"0x{ip.flow:05x}"))))
     segment = ip.data
     if isinstance(segment, dpkt.tcp.TCP):

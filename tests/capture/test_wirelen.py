@@ -67,6 +67,24 @@ def test_cut_ip_packets_get_their_full_length(linktype, frames):
     assert estimate(batch, 64) == (true_lengths, len(frames))
 
 
+def jumbogram(payload_len: int, option: int = 0xC2) -> bytes:
+    """IPv6 with payload length 0 and a Hop-by-Hop Jumbo Payload option (Linux's BIG TCP)."""
+    hop_by_hop = struct.pack("!BBBBI", 6, 0, option, 4, payload_len)
+    return struct.pack("!IHBB16s16s", 6 << 28, 0, 0, 64, bytes(16), bytes(16)) + hop_by_hop + bytes(payload_len - 8)
+
+
+def test_a_cut_jumbogram_gets_its_jumbo_length():
+    frames = [ether(0x86DD, jumbogram(130_968)), ether(0x8100, vlan(0x86DD, jumbogram(70_000)))]
+    batch, true_lengths = cut(frames, 1, 200)
+    assert estimate(batch, 200) == (true_lengths, 2)
+
+
+def test_payload_length_zero_without_a_jumbo_option_is_not_guessed():
+    frames = [ether(0x86DD, jumbogram(70_000, option=0x05)), ether(0x86DD, jumbogram(70_000)[:47])]
+    batch, _ = cut(frames, 1, 200)
+    assert estimate(batch, 47) == ([200, 61], 0)
+
+
 def test_short_packets_are_exact_and_not_counted():
     frames = [ether(0x0800, ipv4(10)), ether(0x0800, ipv4(1000))]
     batch, true_lengths = cut(frames, 1, 96)

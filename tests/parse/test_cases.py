@@ -175,6 +175,17 @@ def test_ethernet_padding_is_not_payload() -> None:
     assert (row["payload_len"], row["src_port"], row["caplen"]) == (2, 53, len(frame))
 
 
+def test_total_length_zero_is_the_rest_of_the_frame() -> None:
+    # Linux's IPv4 BIG TCP: super-packets above 65535 bytes say 0; tshark takes the frame's length.
+    header = bytearray(ipv4(b"", proto=PROTO_TCP))
+    header[2:4] = b"\0\0"
+    frame = ether(bytes(header) + bytes(tcp(b"s" * 70_000)))
+    row = only(frame)
+    assert (row["status"], row["dst_port"], row["payload_len"]) == (Status.OK, 443, 70_000)
+    cut = only(frame[:200], wirelen=len(frame))  # a file says how long the frame was
+    assert (cut["status"], cut["payload_len"], cut["wirelen"]) == (Status.OK, 70_000, len(frame))
+
+
 def test_payload_length_comes_from_headers_on_snaplen_cut_captures() -> None:
     frame = ether(ipv4(tcp(b"z" * 1400)))
     row = only(frame[:68], wirelen=len(frame))
@@ -226,6 +237,31 @@ def test_extension_header_past_the_payload_length_stops_the_walk() -> None:
     assert (row["status"], row["ip_proto"], row["has_l4"]) == (Status.OK, 60, False)
 
 
+def jumbogram(payload: int, jumbo: int | None = None, option: int = 0xC2) -> bytes:
+    """IPv6 with payload length 0 and a Hop-by-Hop Jumbo Payload option, as Linux's BIG TCP sends it."""
+    segment = bytes(tcp(b"j" * payload))
+    hop_by_hop = bytes([PROTO_TCP, 0, option, 4]) + struct.pack(">I", 8 + len(segment) if jumbo is None else jumbo)
+    return ipv6(hop_by_hop + segment, 0, payload_len=0)
+
+
+def test_a_jumbogram_takes_its_length_from_the_jumbo_option() -> None:
+    frame = ether(jumbogram(130_000), 0x86DD)
+    row = only(frame)
+    assert (row["status"], row["ip_proto"], row["dst_port"], row["payload_len"]) == (Status.OK, PROTO_TCP, 443, 130_000)
+    cut = only(frame[:120], wirelen=len(frame))
+    assert (cut["status"], cut["payload_len"], cut["wirelen"]) == (Status.OK, 130_000, len(frame))
+
+
+@pytest.mark.parametrize("packet", [
+    jumbogram(3000),  # RFC 2675: a jumbo length of 65535 or less is invalid (tshark: malformed)
+    jumbogram(70_000, option=0x05),  # a Router Alert option, no Jumbo Payload
+    jumbogram(70_000)[:47],  # the option is not captured
+])
+def test_payload_length_zero_without_a_valid_jumbo_option_has_no_payload(packet: bytes) -> None:
+    row = only(ether(packet, 0x86DD))
+    assert (row["has_l4"], row["payload_len"]) == (False, 0)
+
+
 def test_esp_and_no_next_header_end_the_walk_without_transport() -> None:
     for next_header in (50, 59):
         row = only(ether(ipv6(bytes(32), next_header), 0x86DD))
@@ -235,7 +271,7 @@ def test_esp_and_no_next_header_end_the_walk_without_transport() -> None:
 @pytest.mark.parametrize(("packet", "status"), [
     (ipv6(bytes(tcp()), PROTO_TCP)[:39], Status.TRUNCATED_IP),
     (bytes([0x40]) + ipv6(bytes(tcp()), PROTO_TCP)[1:], Status.BAD_IP),
-    (ipv6(bytes(tcp()), PROTO_TCP, payload_len=0), Status.TRUNCATED_L4),  # jumbogram: empty payload
+    (ipv6(bytes(tcp()), PROTO_TCP, payload_len=0), Status.TRUNCATED_L4),  # length 0, no jumbo option
 ])
 def test_ipv6_header_cases(packet: bytes, status: Status) -> None:
     assert only(ether(packet, 0x86DD))["status"] == status
