@@ -123,6 +123,10 @@ def test_a_capture_libpcap_cannot_read_is_one_line_and_nonzero(sample_pcap: Path
     subprocess.run(["mergecap", "-w", str(mixed), str(ethernet), str(raw_ip)], check=True)
     _one_error_line(netscope("--headless", "--read-pcap", str(mixed)), 1,
                     "an interface has a type 101 different from the type of the first interface")
+    # Piped in, the same capture was a warning over an empty run, and exit 0.
+    with mixed.open("rb") as piped:
+        _one_error_line(netscope("--headless", "--read-pcap", "-", stdin=piped), 1,
+                        "an interface of link type 101 after one of link type 1")
 
 
 def test_a_capture_piped_in_on_stdin_is_read_as_tcpdump_r_does(sample_pcap: Path, tmp_path: Path) -> None:

@@ -229,6 +229,8 @@ class FileSource:
         if relay.error is not None:
             self.warning = f"{self.path}: reading stopped after packet {self.packets_read:,} ({relay.error})"
         elif relay.damage is not None:
+            if not self.packets_read:  # refused from the start: an error, as for a file (_read_up_to_damage)
+                raise file_format_error(self.path, relay.damage)
             self.truncated_at = relay.cut_at
             self.warning = (f"{self.path}: reading stopped after packet {self.packets_read:,}, at byte "
                             f"{relay.cut_at:,}: {relay.damage}")
