@@ -24,6 +24,16 @@ ETHERTYPE_IPV6 = 0x86DD
 VLAN_TPIDS = (0x8100, 0x88A8)  # 802.1Q and 802.1ad (QinQ's outer tag)
 MAX_VLAN_TAGS = 2
 VLAN_TAG_LEN = 4
+# After the VLAN tags (the parser only; a live packet of these cut at the snaplen counts its
+# captured bytes, capture/wirelen.py does not follow them): a PPPoE session (6-byte header,
+# then the 2-byte PPP protocol) or an MPLS label stack (4 bytes per label, the last one marked
+# bottom of stack, then an IP header known by its version nibble), as tshark decodes them.
+ETHERTYPE_PPPOE_SESSION = 0x8864
+PPPOE_HEADER_LEN = 8  # PPPoE header and PPP protocol field
+PPP_IPV4, PPP_IPV6 = 0x0021, 0x0057
+ETHERTYPE_MPLS = (0x8847, 0x8848)  # unicast, multicast
+MPLS_LABEL_LEN = 4
+MAX_MPLS_LABELS = 8
 
 # RFC 2675 jumbograms: IPv6 payload length 0 and a Hop-by-Hop header whose first option is Jumbo
 # Payload (type 0xC2, 4 bytes of data) holding the real length, which must exceed 65535. Linux

@@ -11,9 +11,16 @@ from netscope.linktypes import (
     ETHERTYPE_IPV4,
     ETHERTYPE_IPV6,
     ETHERTYPE_LINKS,
+    ETHERTYPE_MPLS,
+    ETHERTYPE_PPPOE_SESSION,
     FIXED_VERSION_LINKS,
+    MAX_MPLS_LABELS,
     MAX_VLAN_TAGS,
+    MPLS_LABEL_LEN,
     NIBBLE_LINKS,
+    PPP_IPV4,
+    PPP_IPV6,
+    PPPOE_HEADER_LEN,
     VLAN_TAG_LEN,
     VLAN_TPIDS,
 )
@@ -68,7 +75,7 @@ def _is_vlan_tag(ethertype: np.ndarray) -> np.ndarray:
 
 
 def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertype_at: int) -> LinkLayer:
-    """Ethernet, SLL and SLL2: an EtherType, then up to two 802.1Q/802.1ad tags."""
+    """Ethernet, SLL and SLL2: an EtherType, then up to two 802.1Q/802.1ad tags, then PPPoE or MPLS."""
     n = raw.count
     status = (raw.caplen < header_len).view(np.uint8) * np.uint8(Status.TRUNCATED_LINK)  # OK is 0
     # One read from the EtherType through an untagged packet's IP header: only tagged packets
@@ -93,6 +100,9 @@ def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertyp
         ethertype[tagged] = bits(tci_and_type, 0, 16)
         l3_offset[tagged] = tag_at + VLAN_TAG_LEN
 
+    _pppoe_sessions(raw, reader, status, ethertype, l3_offset)
+    _mpls_stacks(raw, reader, status, ethertype, l3_offset)
+
     # Arithmetic rather than masked stores: IPv4 and IPv6 interleave unpredictably in a batch.
     is_ipv4 = (ethertype == ETHERTYPE_IPV4).view(np.uint8)
     is_ipv6 = (ethertype == ETHERTYPE_IPV6).view(np.uint8)
@@ -104,6 +114,43 @@ def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertyp
         ip_header = ip_header.copy()
         ip_header[moved] = reader.block(raw.offset[moved] + l3_offset[moved], IP_HEADER_READ // WORD)
     return LinkLayer(status, ip_version, l3_offset, vlan_id, ip_header)
+
+
+def _pppoe_sessions(raw: RawBatch, reader: ByteReader, status: np.ndarray, ethertype: np.ndarray,
+                    l3_offset: np.ndarray) -> None:
+    """PPPoE session packets (DSL links) carry IP after their PPP protocol field; in place."""
+    session = np.flatnonzero((ethertype == ETHERTYPE_PPPOE_SESSION) & (status == Status.OK))
+    if not session.size:
+        return
+    at = l3_offset[session] + PPPOE_HEADER_LEN
+    complete = raw.caplen[session] >= at
+    status[session[~complete]] = Status.TRUNCATED_LINK
+    session, at = session[complete], at[complete]
+    protocol = reader.u16(raw.offset[session] + at - 2)
+    ethertype[session] = (protocol == PPP_IPV4) * ETHERTYPE_IPV4 + (protocol == PPP_IPV6) * ETHERTYPE_IPV6
+    l3_offset[session] = at
+
+
+def _mpls_stacks(raw: RawBatch, reader: ByteReader, status: np.ndarray, ethertype: np.ndarray,
+                 l3_offset: np.ndarray) -> None:
+    """MPLS packets (provider links) carry IP after their bottom label, known by its version
+    nibble as tshark guesses it; anything else there (a pseudowire) is not IP. In place."""
+    walking = np.flatnonzero(((ethertype == ETHERTYPE_MPLS[0]) | (ethertype == ETHERTYPE_MPLS[1]))
+                             & (status == Status.OK))
+    for _ in range(MAX_MPLS_LABELS):
+        if not walking.size:
+            return
+        at = l3_offset[walking] + MPLS_LABEL_LEN
+        complete = raw.caplen[walking] >= at
+        status[walking[~complete]] = Status.TRUNCATED_LINK
+        walking, at = walking[complete], at[complete]
+        bottom = bits(reader.u32(raw.offset[walking] + at - MPLS_LABEL_LEN), 8, 1) == 1
+        l3_offset[walking] = at
+        below = walking[bottom]
+        nibble = reader.u8(raw.offset[below] + l3_offset[below]) >> 4
+        ethertype[below] = (nibble == 4) * ETHERTYPE_IPV4 + (nibble == 6) * ETHERTYPE_IPV6
+        status[below[raw.caplen[below] == l3_offset[below]]] = Status.TRUNCATED_IP  # not one byte of IP
+        walking = walking[~bottom]
 
 
 def _nibble_link(raw: RawBatch, reader: ByteReader, header_len: int) -> LinkLayer:

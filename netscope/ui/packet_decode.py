@@ -119,7 +119,7 @@ def _link_layer(record: PacketRecord, layers: list[Layer]) -> object:
                       ("EtherType", f"0x{frame.type:04x}")]
             fields += [("VLAN", f"id {tag.id} priority {tag.pri}") for tag in getattr(frame, "vlan_tags", [])]
             layers.append(Layer("Ethernet", tuple(fields)))
-            return frame.data
+            return _inside_ethernet(frame, layers)
         if linktype == DLT_LINUX_SLL:
             frame = dpkt.sll.SLL(data)
             layers.append(Layer("Linux cooked", (("Packet type", str(frame.type)),
@@ -145,6 +145,21 @@ def _link_layer(record: PacketRecord, layers: list[Layer]) -> object:
             return data
     layers.append(Layer("Link", (("Link type", str(linktype)),)))
     return data
+
+
+def _inside_ethernet(frame: dpkt.ethernet.Ethernet, layers: list[Layer]) -> object:
+    """What an Ethernet frame carries, through an MPLS label stack or a PPPoE session as the parser goes."""
+    labels = getattr(frame, "labels", None) or []
+    if labels:
+        layers.append(Layer("MPLS", tuple(("Label", f"{label} (exp {exp}, ttl {ttl})") for label, exp, ttl in labels)))
+    carried = frame.data
+    if isinstance(carried, dpkt.pppoe.PPPoE):
+        ppp = carried.data
+        protocol = getattr(ppp, "p", None)
+        layers.append(Layer("PPPoE", (("Session", f"0x{carried.session:04x}"),
+                                      ("PPP protocol", "?" if protocol is None else f"0x{protocol:04x}"))))
+        carried = getattr(ppp, "data", ppp)
+    return carried
 
 
 # -- network and transport -----------------------------------------------------------------

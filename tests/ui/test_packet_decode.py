@@ -51,6 +51,18 @@ def test_payload_lengths_of_super_packets_are_the_ones_the_flows_count():
     assert ("Total length", "0 (TSO: 70040 by the frame)") in packet.layers[1].fields
 
 
+def test_mpls_and_pppoe_layers_lead_to_the_ip_packet():
+    inner = packets.tcp("10.0.0.1", 1, "10.0.0.2", 2, dpkt.tcp.TH_ACK, 1, 1, b"z" * 10)[14:]
+    labelled = bytes(12) + b"\x88\x47" + struct.pack("!II", 100 << 12 | 64, 200 << 12 | 1 << 8 | 64) + inner
+    packet = decode(record(labelled))
+    assert [layer.name for layer in packet.layers] == ["Ethernet", "MPLS", "IPv4", "TCP"]
+    assert packet.layers[1].fields == (("Label", "100 (exp 0, ttl 64)"), ("Label", "200 (exp 0, ttl 64)"))
+    session = bytes(12) + b"\x88\x64" + struct.pack("!BBHHH", 0x11, 0, 0x1234, len(inner) + 2, 0x0021) + inner
+    packet = decode(record(session))
+    assert [layer.name for layer in packet.layers] == ["Ethernet", "PPPoE", "IPv4", "TCP"]
+    assert packet.info.endswith("len=10") and packet.layers[1].fields[0] == ("Session", "0x1234")
+
+
 def test_dns_query_and_answer():
     query = decode(record(packets.udp("10.0.0.1", 40000, "10.0.0.53", 53, packets.dns_query("example.org"))))
     assert query.protocol == "DNS" and query.info == "id=0x1234 Q A example.org"
