@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(tcpdump tshark tcpreplay iperf3 nmap hping3 tmux curl iproute2 ethtool libpcap0.8 libcap2-bin procps)
+APT_PACKAGES=(tcpdump tshark tcpreplay iperf3 nmap hping3 tmux curl iproute2 ethtool libpcap0.8 libcap2-bin procps zstd lz4)
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do
   dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")

@@ -26,15 +26,8 @@ _COMPRESSED = ((b"\x1f\x8b", ("zcat", "gzip")), (b"\x28\xb5\x2f\xfd", ("zstdcat"
                (b"BZh", ("bzcat", "bzip2")))
 
 
-def _compression(path: str | os.PathLike[str]) -> tuple[str, str] | None:
-    try:
-        with open(path, "rb") as file:
-            return _compression_of(file.read(6))
-    except OSError:
-        return None
-
-
-def _compression_of(head: bytes) -> tuple[str, str] | None:
+def compression_of(head: bytes) -> tuple[str, str] | None:
+    """(tool, compressor) that a file or stream starting with `head` (6 bytes) is compressed with."""
     return next((found for magic, found in _COMPRESSED if head.startswith(magic)), None)
 
 
@@ -50,18 +43,13 @@ def file_error(path: str | os.PathLike[str], exc: OSError) -> CaptureError:
 def file_format_error(path: str | os.PathLike[str], libpcap_message: str) -> CaptureError:
     """libpcap refused the file: either not a capture, or one it cannot decode."""
     if any(marker in libpcap_message for marker in _NOT_A_CAPTURE_MARKERS):
-        compressed = _compression(path)
-        if compressed is not None:  # Wireshark opens these itself; libpcap does not
-            tool, name = compressed
-            return CaptureError(f"{os.fspath(path)} is {name}-compressed; libpcap reads only plain captures: "
-                                f"{tool} {os.fspath(path)} | netscope --read-pcap -")
         return CaptureError(f"{os.fspath(path)} is not a pcap or pcapng capture file")
     return CaptureError(f"cannot read {os.fspath(path)}: {libpcap_message}")
 
 
 def stream_format_error(path: str | os.PathLike[str], head: bytes) -> CaptureError:
     """A stream (standard input, a FIFO) that does not start as a capture; `head`: its first bytes."""
-    compressed = _compression_of(head)
+    compressed = compression_of(head)
     if compressed is not None:
         tool, name = compressed
         return CaptureError(f"{os.fspath(path)} is {name}-compressed; libpcap reads only plain captures: "

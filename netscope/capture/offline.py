@@ -5,10 +5,11 @@ batch becomes numpy views over the returned buffers. Wire lengths come from the 
 record headers through a predicted, vectorised index (netscope.capture.pcapfile); with a
 filter, or for a file the index cannot follow, they are estimated instead
 (netscope.capture.wirelen) and `wirelen_estimated` counts the packets concerned.
-The path "-" is standard input, read as tcpdump -r - reads it. Standard input and FIFOs are
-streams: a relay thread (stream.py) hands libpcap whole records only, so a slow stream is
-processed as it arrives, a stop or a stream cut short loses no complete packet, and the
-relay's walk over the record headers gives exact wire lengths. A BPF filter on a stream is
+The path "-" is standard input, read as tcpdump -r - reads it. Standard input, FIFOs and
+compressed files (decompress.py, as Wireshark opens them) are streams: a relay thread
+(stream.py) hands libpcap whole records only, so a slow stream is processed as it arrives, a
+stop or a stream cut short loses no complete packet, and the relay's walk over the record
+headers gives exact wire lengths. A BPF filter on a stream is
 applied to each batch after libpcap has read it, since libpcap's own would skip records
 the relay counted.
 A regular file is read one batch ahead in a thread (readahead.py), so libpcap's read of the
@@ -37,6 +38,7 @@ import numpy as np
 import pcapy
 
 from netscope.capture.batch import RawBatch
+from netscope.capture.decompress import Decompressor, compression
 from netscope.capture.errors import CaptureError, file_error, file_format_error, filter_error, stream_format_error
 from netscope.capture.pcapfile import MAX_CAPLEN, RecordIndex, open_index, sniff_format
 from netscope.capture.readahead import BatchReadAhead
@@ -88,6 +90,7 @@ class FileSource:
         self._regular_file = False
         self.size_bytes = 0
         self._relay: StreamRelay | None = None
+        self._decompressor: Decompressor | None = None  # a compressed file, read as a stream of its content
         self._stream_filter = None  # a stream's BPF program, applied here (see the module docstring)
         self._mmap = self._map_file()
         try:
@@ -118,6 +121,12 @@ class FileSource:
             if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode):
                 self._relay = StreamRelay(str(self.path))
                 return None
+            kind = compression(self.path) if self._regular_file else None
+            if kind is not None:
+                self.size_bytes = os.stat(self.path).st_size
+                self._decompressor = Decompressor(self.path, kind)
+                self._relay = StreamRelay(self._decompressor)
+                return None
             with open(self.path, "rb") as file:
                 self.size_bytes = os.fstat(file.fileno()).st_size
                 if self.size_bytes == 0:
@@ -133,6 +142,11 @@ class FileSource:
             if self._relay.error is not None:
                 raise file_error(self.path, self._relay.error)
             if not self._relay.header_seen:  # ended, or began with bytes no capture starts with
+                if self._decompressor is not None:
+                    raise CaptureError(f"cannot read {self.path}: {self._decompressor.error}" if
+                                       self._decompressor.error else
+                                       f"{self.path} is {self._decompressor.kind}-compressed, but what it holds "
+                                       "is not a pcap or pcapng capture")
                 raise stream_format_error(self.path, self._relay.head)
             path = self._relay.path
         try:
@@ -226,7 +240,12 @@ class FileSource:
     def _end_stream(self) -> None:
         self._finished = True
         relay = self._relay
-        if relay.error is not None:
+        unzip_error = self._decompressor.error if self._decompressor is not None else None
+        if unzip_error is not None:  # said in the compressed file's terms, not the stream's
+            if not self.packets_read:
+                raise CaptureError(f"cannot read {self.path}: {unzip_error}")
+            self.warning = f"{self.path}: reading stopped after packet {self.packets_read:,}: {unzip_error}"
+        elif relay.error is not None:
             self.warning = f"{self.path}: reading stopped after packet {self.packets_read:,} ({relay.error})"
         elif relay.damage is not None:
             if not self.packets_read:  # refused from the start: an error, as for a file (_read_up_to_damage)
@@ -321,6 +340,9 @@ class FileSource:
         """How far into the file reading has got: exact with the index, libpcap's read-ahead without."""
         if self._finished:
             return self.size_bytes
+        if self._decompressor is not None:  # by the stream bytes of the packets taken, packets being alike
+            relay = self._relay
+            return self._decompressor.position(relay.bytes_handed * relay.taken_share())
         if self._consumed is not None:
             return self._consumed
         if self._handle is None:
@@ -350,6 +372,8 @@ class FileSource:
     def _close_relay(self) -> None:
         if self._relay is not None:
             self._relay.close()
+        if self._decompressor is not None:
+            self._decompressor.close()
 
     def close(self) -> None:
         self._stop_read_ahead()  # the thread may be inside next_batch on the handle

@@ -26,6 +26,7 @@ import struct
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -50,6 +51,14 @@ POLL_S = 0.1  # how often a relay waiting on a silent stream checks whether the 
 SNIFF_BYTES = 12  # enough to tell classic pcap from pcapng, and either from anything else
 
 
+@runtime_checkable
+class ChunkSource(Protocol):
+    """A stream this process produces itself (a compressed file being decompressed, decompress.py)."""
+
+    def read(self, timeout: float) -> bytes | None:
+        """The next bytes; b"" at the end; None if none came within `timeout` seconds."""
+
+
 class StreamRelay:
     """Reads `source` in a thread; `path` is the pipe libpcap opens, carrying whole records only.
 
@@ -60,8 +69,9 @@ class StreamRelay:
     never in the batch a failure in the next one fails.
     """
 
-    def __init__(self, source: int | str) -> None:
-        self._source = source  # a descriptor (standard input) or the path of a FIFO, opened here
+    def __init__(self, source: int | str | ChunkSource) -> None:
+        # A descriptor (standard input), the path of a FIFO (opened here), or a ChunkSource.
+        self._source = source
         self._in = source if isinstance(source, int) else -1
         read_end, self._out = os.pipe()
         self._slice = _grow_pipe(self._out) // 2
@@ -72,6 +82,7 @@ class StreamRelay:
         self._ready = 0  # packets handed to libpcap and not yet taken
         self._section_ends: deque[int] = deque()  # packets handed over when each later section began
         self._handed = 0  # packets handed over in all
+        self.bytes_handed = 0  # stream bytes of the records handed over
         self.opened = threading.Event()  # libpcap can open `path` without waiting on the stream
         # Opening a pipe by its /dev/fd path waits for a writer, as a FIFO's open does: the relay
         # keeps its end open until the caller says libpcap has opened (or failed to open) it.
@@ -116,6 +127,11 @@ class StreamRelay:
                 self._section_ends.popleft()
             return np.concatenate(parts) if parts else np.zeros(0, np.int64)
 
+    def taken_share(self) -> float:
+        """Share of the handed-over packets already taken; 1 before any were handed over."""
+        with self._lock:
+            return 1.0 - self._ready / self._handed if self._handed else 1.0
+
     def stop(self) -> None:
         """End the relay: libpcap sees the end of the stream after the records already handed over."""
         self._stopping.set()
@@ -153,6 +169,12 @@ class StreamRelay:
 
     def _read(self) -> bytes | None:
         """The next bytes of the stream; b"" at its end; None when the run stops first."""
+        if isinstance(self._source, ChunkSource):
+            while not self._stopping.is_set():
+                chunk = self._source.read(POLL_S)
+                if chunk is not None:
+                    return chunk
+            return None
         while not self._stopping.is_set():
             ready, _, _ = select.select([self._in], [], [], POLL_S)
             if ready:
@@ -188,6 +210,7 @@ class StreamRelay:
                     self._hand_over(buffer, end, wirelen, sections)
                     del buffer[:end]
                     consumed += end
+                    self.bytes_handed = consumed
                 if walker.opening_done:
                     self.header_seen = True
                     self.opened.set()

@@ -262,18 +262,6 @@ def test_not_a_capture_file(tmp_path, content):
     assert str(err.value) == f"{path} is not a pcap or pcapng capture file"
 
 
-@pytest.mark.parametrize(("module", "name", "tool"), [("gzip", "gzip", "zcat"), ("bz2", "bzip2", "bzcat"),
-                                                      ("lzma", "xz", "xzcat")])
-def test_a_compressed_capture_says_how_to_read_it(sample_pcap, tmp_path, module, name, tool):
-    compress = __import__(module).compress
-    path = tmp_path / "sample.pcap.z"
-    path.write_bytes(compress(sample_pcap.read_bytes()))
-    with pytest.raises(CaptureError) as err:
-        FileSource(path)
-    assert str(err.value) == (f"{path} is {name}-compressed; libpcap reads only plain captures: "
-                              f"{tool} {path} | netscope --read-pcap -")
-
-
 def test_invalid_filter(sample_pcap):
     with pytest.raises(CaptureError) as err:
         FileSource(sample_pcap, bpf_filter="tcp prt 80")

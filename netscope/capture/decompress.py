@@ -1,0 +1,163 @@
+"""Compressed capture files, read as Wireshark reads them: `--read-pcap trace.pcap.gz` just works.
+
+libpcap reads only plain captures, so a compressed file is decompressed in a thread into a
+pipe, and the pipe is read as a stream (stream.py), exactly as `zcat trace.pcap.gz | netscope
+--read-pcap -` would be. gzip, bzip2 and xz are undone by the standard library (whose
+decompressors release the GIL, so this runs beside the engine on the other core); zstd and lz4,
+which it lacks, by their own tools when installed. The file's compressed bytes read so far are
+the replay's progress.
+"""
+
+from __future__ import annotations
+
+import bz2
+import contextlib
+import lzma
+import os
+import queue
+import shutil
+import subprocess
+import threading
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+
+from netscope.capture.errors import CaptureError, compression_of
+
+CHUNK = 1 << 16  # compressed bytes per step: what a file cut short still yields is kept
+QUEUED_CHUNKS = 64  # decompressed chunks waiting for the relay (a few MB at most)
+STOP_POLL_S = 0.1
+# A fresh decompressor per member (gzip) or stream (bzip2, xz): files joined end to end hold several.
+_LIBRARY_DECOMPRESSORS: dict[str, Callable[[], object]] = {
+    "gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16),
+    "bzip2": bz2.BZ2Decompressor,
+    "xz": lzma.LZMADecompressor,
+}
+_TOOLS = {"zstd": ["zstd", "-dc"], "lz4": ["lz4", "-dc"]}  # read standard input, write standard output
+_DECODE_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+
+
+def compression(path: Path) -> str | None:
+    """The compressor a regular file's first bytes name ("gzip", "zstd", ...), or None."""
+    try:
+        with open(path, "rb") as file:
+            found = compression_of(file.read(6))
+    except OSError:
+        return None
+    return None if found is None else found[1]
+
+
+class Decompressor:
+    """Decompresses `path` in a thread; `read` hands the decompressed bytes to a StreamRelay.
+
+    Chunks go through a bounded queue, not an OS pipe: a pipeline forks its workers after the
+    source is open, and a forked copy of a pipe's write end would keep the relay from ever
+    seeing the end. `consumed` is how far into the compressed file the decompressor has read;
+    `error` says why it stopped before the end (a damaged or cut-off file) once `read` has
+    returned the end.
+    """
+
+    def __init__(self, path: Path, kind: str) -> None:
+        self.path = path
+        self.kind = kind
+        self.consumed = 0
+        self.produced = 0  # decompressed bytes handed on
+        self.error: str | None = None
+        self._chunks: queue.Queue[bytes] = queue.Queue(maxsize=QUEUED_CHUNKS)
+        self._stopping = threading.Event()
+        self._raw = open(path, "rb")  # noqa: SIM115 (closed by close())
+        self._process: subprocess.Popen | None = None
+        if kind in _TOOLS:
+            command = _TOOLS[kind]
+            if shutil.which(command[0]) is None:
+                self._raw.close()
+                raise CaptureError(f"{path} is {kind}-compressed and the {command[0]} tool is not installed "
+                                   f"to read it: install {kind}, or decompress it first")
+            # The tool reads the file through a descriptor shared with this process, so the
+            # position of that descriptor is the tool's progress through the file.
+            self._process = subprocess.Popen(command, stdin=self._raw, stdout=subprocess.PIPE,
+                                             stderr=subprocess.PIPE)
+        self._thread = threading.Thread(target=self._run, name="netscope-unzip", daemon=True)
+        self._thread.start()
+
+    def read(self, timeout: float) -> bytes | None:
+        """The next decompressed bytes; b"" once they have all been read; None if none came within `timeout`."""
+        try:
+            return self._chunks.get(timeout=timeout)
+        except queue.Empty:
+            return None
+
+    def position(self, delivered: float) -> int:
+        """How far into the compressed file the packets delivered so far reach, given `delivered`:
+        how many decompressed bytes their reader has taken. The decompressor runs ahead of the
+        reader by what its queue and the relay's pipe hold, so its own position is scaled back by
+        the share of its output the reader has taken (a paced replay would otherwise show a small
+        file as read at once)."""
+        if self._process is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self.consumed = os.lseek(self._raw.fileno(), 0, os.SEEK_CUR)
+        return int(self.consumed * min(delivered / self.produced, 1.0)) if self.produced else 0
+
+    def _run(self) -> None:
+        try:
+            if self._process is None:
+                self._decompress()
+            else:
+                self._pump_tool()
+        except _Stopped:
+            return
+        except _DECODE_ERRORS as exc:
+            self.error = f"its {self.kind} data is damaged or cut short after {self.consumed:,} bytes ({exc})"
+        with contextlib.suppress(_Stopped):
+            self._put(b"")
+
+    def _decompress(self) -> None:
+        """Feed the file through the library's decompressor a chunk at a time, so everything
+        before a cut or a damaged byte is handed on (a file object's read() loses it)."""
+        decompressor, fed = _LIBRARY_DECOMPRESSORS[self.kind](), False
+        while chunk := self._raw.read(CHUNK):
+            self.consumed += len(chunk)
+            while chunk:
+                if data := decompressor.decompress(chunk):  # b"" would say the end: bzip2 holds whole blocks back
+                    self._put(data)
+                fed = True
+                chunk = decompressor.unused_data if decompressor.eof else b""
+                if decompressor.eof:
+                    decompressor, fed = _LIBRARY_DECOMPRESSORS[self.kind](), False
+        if fed:
+            raise EOFError("the file ends inside its compressed data")
+
+    def _pump_tool(self) -> None:
+        assert self._process is not None and self._process.stdout is not None
+        while chunk := self._process.stdout.read1(CHUNK * 4):
+            self._put(chunk)
+        message = self._process.stderr.read().decode(errors="replace").strip()
+        if self._process.wait() != 0:
+            self.error = f"{self.kind}: {message.splitlines()[-1] if message else 'failed'}"
+
+    def _put(self, data: bytes) -> None:
+        while not self._stopping.is_set():
+            try:
+                self._chunks.put(data, timeout=STOP_POLL_S)
+                self.produced += len(data)
+                return
+            except queue.Full:
+                continue
+        raise _Stopped
+
+    def close(self) -> None:
+        """Stop decompressing (the reader has what it wants) and release the file and the tool."""
+        self._stopping.set()
+        if self._process is not None:
+            with contextlib.suppress(OSError):
+                self._process.kill()
+            self._process.wait()
+        self._thread.join(5)
+        if self._process is not None:
+            self._process.stdout.close()
+            self._process.stderr.close()
+        self._raw.close()
+
+
+class _Stopped(Exception):
+    """The reader closed the decompressor while it waited to hand a chunk on."""
