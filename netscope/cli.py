@@ -88,7 +88,9 @@ def build_parser() -> argparse.ArgumentParser:
     live_or_file = src.add_mutually_exclusive_group()  # each clears the other's config key, so both would be neither
     live_or_file.add_argument("-i", "--interface", metavar="IFACE",
                               help="capture live on IFACE (needs root or CAP_NET_RAW)")
-    live_or_file.add_argument("--read-pcap", metavar="FILE", help="replay a pcap or pcapng file, also gzip/bzip2/xz/zstd/lz4-compressed (- = standard input)")
+    live_or_file.add_argument("--read-pcap", metavar="FILE",
+                              help="replay a pcap or pcapng file, also gzip/bzip2/xz/zstd/lz4-compressed "
+                                   "(- = standard input)")
     src.add_argument("-f", "--filter", metavar="EXPR", help="BPF filter, e.g. 'tcp port 443'")
     src.add_argument("-c", "--count", type=int, metavar="N", help="stop after N packets (0 = no limit)")
     src.add_argument("-p", "--promiscuous", action=flag, help="promiscuous mode (live; default on)")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from netscope.flow.records import format_ip
-from netscope.parse.columns import PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN, ParsedBatch
+from netscope.parse.columns import PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_RST, TCP_SYN, ParsedBatch
 
 
 def pure_syns(batch: ParsedBatch) -> np.ndarray:
@@ -14,8 +14,25 @@ def pure_syns(batch: ParsedBatch) -> np.ndarray:
             & ((batch.tcp_flags & (TCP_SYN | TCP_ACK)) == TCP_SYN))
 
 
+def stealth_probes(batch: ParsedBatch) -> np.ndarray:
+    """TCP segments with none of SYN, ACK and RST: nmap's FIN, NULL and Xmas scans (-sF, -sN, -sX).
+
+    No connection sends one (every segment after the SYN carries ACK, and a RST without ACK
+    answers a segment instead of probing), so unlike an ACK scan's probes they cannot be
+    mistaken for the middle of a flow whose start was not captured. The reference counts SYNs
+    only, so these scans go unreported there.
+    """
+    return (batch.flow_mask() & (batch.ip_proto == PROTO_TCP)
+            & ((batch.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == 0))
+
+
 def udp_packets(batch: ParsedBatch) -> np.ndarray:
     return batch.flow_mask() & (batch.ip_proto == PROTO_UDP)
+
+
+def detector_packets(batch: ParsedBatch) -> np.ndarray:
+    """Every packet some detector may count: what a pipeline shard hands over to the one detector."""
+    return pure_syns(batch) | stealth_probes(batch) | udp_packets(batch)
 
 
 def address_text(batch: ParsedBatch, row: int, side: str) -> str:

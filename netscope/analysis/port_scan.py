@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netscope.analysis.alerts import Alert
-from netscope.analysis.inputs import address_text, pure_syns, udp_packets
+from netscope.analysis.inputs import address_text, pure_syns, stealth_probes, udp_packets
 from netscope.analysis.udp_replies import UdpReplies
 from netscope.analysis.windows import SlidingWindows, WindowRule, check_spans, seconds_to_us
 from netscope.parse.columns import ParsedBatch
@@ -47,7 +47,8 @@ class PortScanSettings:
 class PortScanDetector:
     """Keyed by source (version, address); members are destination address and port.
 
-    Counted: SYNs without ACK, and UDP packets that are not replies (udp_replies.py).
+    Counted: SYNs without ACK, FIN/NULL/Xmas probes (inputs.stealth_probes), and UDP packets
+    that are not replies (udp_replies.py).
     """
 
     def __init__(self, settings: PortScanSettings) -> None:
@@ -56,7 +57,7 @@ class PortScanDetector:
         self.udp_replies = UdpReplies(rule.window_us, settings.udp_service_ports)
 
     def observe(self, batch: ParsedBatch, clock: np.ndarray) -> list[tuple[int, Alert]]:
-        counted = pure_syns(batch)
+        counted = pure_syns(batch) | stealth_probes(batch)
         udp_rows = np.flatnonzero(udp_packets(batch))
         if udp_rows.size:
             counted[udp_rows] = ~self.udp_replies.replies(batch, udp_rows, clock)

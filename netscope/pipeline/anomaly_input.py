@@ -2,9 +2,9 @@
 
 Routing is by flow, but the detectors key by destination ip:port (SYN flood) and by source
 address (port scan), so per-shard detectors would see a fraction of a flood and raise a scan
-once per shard. Instead each worker keeps the few packets the detectors consume (pure SYNs and
-UDP, analysis/inputs.py) as a small ParsedBatch with a sort key, hands them over with its
-tick, and the reader feeds them, merged in packet order, to the one AnomalyDetector.
+once per shard. Instead each worker keeps the few packets the detectors consume (pure SYNs,
+FIN/NULL/Xmas probes and UDP, analysis/inputs.py) as a small ParsedBatch with a sort key, hands
+them over with its tick, and the reader feeds them, merged in packet order, to the one AnomalyDetector.
 
 The sort key is the packet's position in the capture for files (exactly the order one process
 sees) and its timestamp for live capture, where the kernel fanout leaves no global order (the
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netscope.analysis.alerts import Alert
-from netscope.analysis.inputs import pure_syns, udp_packets
+from netscope.analysis.inputs import detector_packets
 from netscope.parse.columns import ParsedBatch
 
 
@@ -41,7 +41,7 @@ class CandidateBuffer:
         self._parts: list[AnomalyInput] = []
 
     def add(self, parsed: ParsedBatch, order: np.ndarray, clock_us: np.ndarray) -> None:
-        rows = np.flatnonzero(pure_syns(parsed) | udp_packets(parsed))
+        rows = np.flatnonzero(detector_packets(parsed))
         if rows.size:
             self._parts.append(AnomalyInput(parsed.take(rows), order[rows], clock_us[rows]))
 

@@ -10,9 +10,11 @@ import numpy as np
 
 from netscope.analysis.anomaly import AnomalySettings
 from netscope.analysis.port_scan import UDP_SERVICE_PORTS
-from netscope.parse.columns import PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_SYN, ParsedBatch, Status
+from netscope.parse.columns import PROTO_TCP, PROTO_UDP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, ParsedBatch, Status
 
 SYN, SYN_ACK, ACK = TCP_SYN, TCP_SYN | TCP_ACK, TCP_ACK
+RST, FIN = TCP_RST, TCP_FIN
+XMAS = TCP_FIN | 0x08 | 0x20  # FIN, PSH, URG
 
 
 @dataclass(frozen=True)
@@ -104,11 +106,12 @@ class SequentialOracle:
             if p.status != Status.OK or p.proto not in (PROTO_TCP, PROTO_UDP):
                 continue
             pure_syn = p.proto == PROTO_TCP and (p.flags & (SYN | ACK)) == SYN
+            stealth = p.proto == PROTO_TCP and (p.flags & (SYN | ACK | RST)) == 0  # FIN, NULL, Xmas scans
             if pure_syn and self.s.syn_flood.enabled:
                 out.extend(self._syn(p, t))
             if p.proto == PROTO_UDP:
                 reply = self._udp_reply(p, t)
-            if self.s.port_scan.enabled and (pure_syn or (p.proto == PROTO_UDP and not reply)):
+            if self.s.port_scan.enabled and (pure_syn or stealth or (p.proto == PROTO_UDP and not reply)):
                 out.extend(self._scan(p, t))
         return out
 

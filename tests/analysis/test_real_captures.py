@@ -116,6 +116,20 @@ def test_nmap_syn_scan_is_reported(namespaces: Namespaces, tmp_path: Path):
     assert alerts[0].hosts == (SCANNER,)
 
 
+@pytest.mark.parametrize("scan", ["-sF", "-sN", "-sX"])
+def test_nmap_fin_null_and_xmas_scans_are_reported(namespaces: Namespaces, tmp_path: Path, scan: str):
+    # Probes without SYN, ACK or RST, which no connection sends; the reference counts SYNs only.
+    pcap = tmp_path / "stealth.pcap"
+    dump = namespaces.capture(pcap)
+    try:
+        namespaces.run(namespaces.a, "nmap", scan, "-n", "-Pn", "-T4", "--max-retries", "0", "-p", "1-200", TARGET)
+    finally:
+        namespaces.stop(dump)
+    alerts = alerts_in(pcap)
+    assert [(a.kind, a.description) for a in alerts] == [
+        ("port_scan", f"Port scan suspected: 25 ports, 1 hosts from {SCANNER}")]
+
+
 def test_hping3_syn_flood_from_many_sources_is_reported(namespaces: Namespaces, tmp_path: Path):
     pcap = tmp_path / "flood.pcap"
     dump = namespaces.capture(pcap)

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 from netscope.analysis import entry_log, windows
 from netscope.analysis.anomaly import AnomalyDetector, AnomalySettings, PortScanSettings, SynFloodSettings
 
-from .synthetic import ACK, SYN, SYN_ACK, Packet, SequentialOracle, batch_of, udp
+from .synthetic import ACK, FIN, RST, SYN, SYN_ACK, XMAS, Packet, SequentialOracle, batch_of, udp
 
 T0 = 1_700_000_000_000_000
 V4 = ["10.0.0.1", "10.0.0.2", "10.0.0.3", "10.0.0.4", "10.0.0.5", "10.0.0.6"]
@@ -34,7 +34,7 @@ def packet_streams(draw) -> list[Packet]:
         family = V6 if draw(st.integers(0, 5)) == 0 else V4
         src, dst = draw(st.sampled_from(family)), draw(st.sampled_from(family))
         if draw(st.booleans()):
-            flags = draw(st.sampled_from([SYN, SYN, SYN, SYN_ACK, ACK]))
+            flags = draw(st.sampled_from([SYN, SYN, SYN, SYN_ACK, ACK, FIN, 0, XMAS, RST, RST | ACK]))
             packets.append(Packet(t, src, draw(st.integers(1000, 1003)), dst, draw(st.integers(1, 9)), flags=flags))
         else:
             ports = st.sampled_from([53, 5000, 5001, 7000])
