@@ -384,9 +384,11 @@ class FlowsTable(DataTable):
             self.border_subtitle = f"[b $error]{self.filter_error}[/]"
         elif self.display_filter:
             # Of the flows the filter matches in the whole table when the engine counted them
-            # (the rows are its first N), else of the rows received.
+            # (the rows are its first N), else of the rows received; "0 of 0" says nothing.
             of = f"{self.matching:,} matching" if self.matching is not None else f"{total}"
-            self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {len(self.shown)} of {of}"
+            any_found = self.matching if self.matching is not None else total
+            found = f"{len(self.shown)} of {of}" if any_found else "no flow matches"
+            self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {found}"
         else:
             self.border_subtitle = f"top {total}" if total else "no flows yet"
 

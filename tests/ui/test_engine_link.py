@@ -160,6 +160,10 @@ def test_a_filter_counts_its_matches_in_the_whole_table_not_in_the_rows_sent():
         await wait_for(pilot, lambda: app.snapshot.matching_flows is None)
         await pilot.pause()
         assert app.main.table.border_subtitle.endswith(f" of {len(app.snapshot.top_flows)}")
+        await pilot.press("slash", "ctrl+u", *"port:80", "enter")  # no flow of the sample: it uses 8080
+        await wait_for(pilot, lambda: app.snapshot.matching_flows == 0)
+        await pilot.pause()
+        assert app.main.table.border_subtitle.endswith("filter [b]port:80[/b] · no flow matches")  # not "0 of 0"
         await pilot.press("q")
 
     drive(0.0, check)
