@@ -90,10 +90,8 @@ def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertyp
         tagged = np.flatnonzero(_is_vlan_tag(ethertype) & (status == Status.OK))
         if tagged.size == 0:
             break
-        tag_at = l3_offset[tagged]
-        complete = raw.caplen[tagged] >= tag_at + VLAN_TAG_LEN
-        status[tagged[~complete]] = Status.TRUNCATED_LINK
-        tagged, tag_at = tagged[complete], tag_at[complete]
+        tagged, tag_end = _captured(raw, status, tagged, l3_offset[tagged] + VLAN_TAG_LEN)
+        tag_at = tag_end - VLAN_TAG_LEN
         tci_and_type = reader.u32(raw.offset[tagged] + tag_at)
         if tag_index == 0:
             vlan_id[tagged] = bits(tci_and_type, 16, 12)
@@ -116,16 +114,21 @@ def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertyp
     return LinkLayer(status, ip_version, l3_offset, vlan_id, ip_header)
 
 
+def _captured(raw: RawBatch, status: np.ndarray, rows: np.ndarray, end: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The `rows` whose link header was captured up to `end` (relative to the packet), with their
+    `end`; the others are marked TRUNCATED_LINK."""
+    complete = raw.caplen[rows] >= end
+    status[rows[~complete]] = Status.TRUNCATED_LINK
+    return rows[complete], end[complete]
+
+
 def _pppoe_sessions(raw: RawBatch, reader: ByteReader, status: np.ndarray, ethertype: np.ndarray,
                     l3_offset: np.ndarray) -> None:
     """PPPoE session packets (DSL links) carry IP after their PPP protocol field; in place."""
     session = np.flatnonzero((ethertype == ETHERTYPE_PPPOE_SESSION) & (status == Status.OK))
     if not session.size:
         return
-    at = l3_offset[session] + PPPOE_HEADER_LEN
-    complete = raw.caplen[session] >= at
-    status[session[~complete]] = Status.TRUNCATED_LINK
-    session, at = session[complete], at[complete]
+    session, at = _captured(raw, status, session, l3_offset[session] + PPPOE_HEADER_LEN)
     protocol = reader.u16(raw.offset[session] + at - 2)
     ethertype[session] = (protocol == PPP_IPV4) * ETHERTYPE_IPV4 + (protocol == PPP_IPV6) * ETHERTYPE_IPV6
     l3_offset[session] = at
@@ -140,10 +143,7 @@ def _mpls_stacks(raw: RawBatch, reader: ByteReader, status: np.ndarray, ethertyp
     for _ in range(MAX_MPLS_LABELS):
         if not walking.size:
             return
-        at = l3_offset[walking] + MPLS_LABEL_LEN
-        complete = raw.caplen[walking] >= at
-        status[walking[~complete]] = Status.TRUNCATED_LINK
-        walking, at = walking[complete], at[complete]
+        walking, at = _captured(raw, status, walking, l3_offset[walking] + MPLS_LABEL_LEN)
         bottom = bits(reader.u32(raw.offset[walking] + at - MPLS_LABEL_LEN), 8, 1) == 1
         l3_offset[walking] = at
         below = walking[bottom]
