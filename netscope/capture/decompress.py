@@ -1,11 +1,11 @@
 """Compressed capture files, read as Wireshark reads them: `--read-pcap trace.pcap.gz` just works.
 
-libpcap reads only plain captures, so a compressed file is decompressed in a thread into a
-pipe, and the pipe is read as a stream (stream.py), exactly as `zcat trace.pcap.gz | netscope
+libpcap reads only plain captures, so a compressed file is decompressed in a thread and what
+comes out is read as a stream (stream.py), exactly as `zcat trace.pcap.gz | netscope
 --read-pcap -` would be. gzip, bzip2 and xz are undone by the standard library (whose
 decompressors release the GIL, so this runs beside the engine on the other core); zstd and lz4,
-which it lacks, by their own tools when installed. The file's compressed bytes read so far are
-the replay's progress.
+which it lacks, by their own tools when installed. How far into the compressed file the packets
+taken so far reach is the replay's progress.
 """
 
 from __future__ import annotations
@@ -27,12 +27,15 @@ from netscope.capture.errors import CaptureError, compression_of
 CHUNK = 1 << 16  # compressed bytes per step: what a file cut short still yields is kept
 QUEUED_CHUNKS = 64  # decompressed chunks waiting for the relay (a few MB at most)
 STOP_POLL_S = 0.1
-# A fresh decompressor per member (gzip) or stream (bzip2, xz): files joined end to end hold several.
+# A fresh decompressor per member (gzip) or stream (bzip2, xz): files joined end to end hold
+# several. Bytes after the last one that start no other (padding, trailing garbage) are ignored,
+# as gzip -d ignores them.
 _LIBRARY_DECOMPRESSORS: dict[str, Callable[[], object]] = {
     "gzip": lambda: zlib.decompressobj(zlib.MAX_WBITS | 16),
     "bzip2": bz2.BZ2Decompressor,
     "xz": lzma.LZMADecompressor,
 }
+_MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 _TOOLS = {"zstd": ["zstd", "-dc"], "lz4": ["lz4", "-dc"]}  # read standard input, write standard output
 _DECODE_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
@@ -121,9 +124,12 @@ class Decompressor:
                 if data := decompressor.decompress(chunk):  # b"" would say the end: bzip2 holds whole blocks back
                     self._put(data)
                 fed = True
-                chunk = decompressor.unused_data if decompressor.eof else b""
-                if decompressor.eof:
-                    decompressor, fed = _LIBRARY_DECOMPRESSORS[self.kind](), False
+                if not decompressor.eof:
+                    break
+                chunk = decompressor.unused_data  # the next member, ready for the next chunk if empty
+                decompressor, fed = _LIBRARY_DECOMPRESSORS[self.kind](), False
+                if chunk and not _MAGIC[self.kind].startswith(chunk[:len(_MAGIC[self.kind])]):
+                    return  # what follows starts no member: not compressed data
         if fed:
             raise EOFError("the file ends inside its compressed data")
 
