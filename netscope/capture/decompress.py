@@ -37,7 +37,7 @@ _LIBRARY_DECOMPRESSORS: dict[str, Callable[[], object]] = {
 }
 _MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 _TOOLS = {"zstd": ["zstd", "-dc"], "lz4": ["lz4", "-dc"]}  # read standard input, write standard output
-_DECODE_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
+DECODE_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
 
 def compression(path: Path) -> str | None:
@@ -48,6 +48,46 @@ def compression(path: Path) -> str | None:
     except OSError:
         return None
     return None if found is None else found[1]
+
+
+LIBRARY_KINDS = frozenset(_LIBRARY_DECOMPRESSORS)
+
+
+class Inflater:
+    """Incremental decompression with the standard library of members joined end to end.
+
+    Bytes after a member that start no other (padding, trailing garbage) end the data, as
+    gzip -d ignores them; `done` then says the rest needs no feeding.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self.done = False
+        self._start_member()
+
+    def _start_member(self) -> None:
+        self._decompressor = _LIBRARY_DECOMPRESSORS[self.kind]()
+        self._fed = False
+
+    def feed(self, chunk: bytes) -> bytes:
+        """The decompressed bytes `chunk` completes; raises one of DECODE_ERRORS on damage."""
+        out = []
+        magic = _MAGIC[self.kind]
+        while chunk and not self.done:
+            if data := self._decompressor.decompress(chunk):
+                out.append(data)
+            self._fed = True
+            if not self._decompressor.eof:
+                break
+            chunk = self._decompressor.unused_data  # the next member, ready for the next chunk if empty
+            self._start_member()
+            self.done = bool(chunk) and not magic.startswith(chunk[:len(magic)])
+        return b"".join(out)
+
+    def finish(self) -> None:
+        """Say the data ended: an error if it ended inside a member."""
+        if self._fed and not self.done:
+            raise EOFError("the data ends inside a compressed member")
 
 
 class Decompressor:
@@ -109,7 +149,7 @@ class Decompressor:
                 self._pump_tool()
         except _Stopped:
             return
-        except _DECODE_ERRORS as exc:
+        except DECODE_ERRORS as exc:
             self.error = f"its {self.kind} data is damaged or cut short after {self.consumed:,} bytes ({exc})"
         with contextlib.suppress(_Stopped):
             self._put(b"")
@@ -117,21 +157,12 @@ class Decompressor:
     def _decompress(self) -> None:
         """Feed the file through the library's decompressor a chunk at a time, so everything
         before a cut or a damaged byte is handed on (a file object's read() loses it)."""
-        decompressor, fed = _LIBRARY_DECOMPRESSORS[self.kind](), False
-        while chunk := self._raw.read(CHUNK):
+        inflater = Inflater(self.kind)
+        while not inflater.done and (chunk := self._raw.read(CHUNK)):
             self.consumed += len(chunk)
-            while chunk:
-                if data := decompressor.decompress(chunk):  # b"" would say the end: bzip2 holds whole blocks back
-                    self._put(data)
-                fed = True
-                if not decompressor.eof:
-                    break
-                chunk = decompressor.unused_data  # the next member, ready for the next chunk if empty
-                decompressor, fed = _LIBRARY_DECOMPRESSORS[self.kind](), False
-                if chunk and not _MAGIC[self.kind].startswith(chunk[:len(_MAGIC[self.kind])]):
-                    return  # what follows starts no member: not compressed data
-        if fed:
-            raise EOFError("the file ends inside its compressed data")
+            if data := inflater.feed(chunk):  # b"" would say the end: bzip2 holds whole blocks back
+                self._put(data)
+        inflater.finish()
 
     def _pump_tool(self) -> None:
         assert self._process is not None and self._process.stdout is not None

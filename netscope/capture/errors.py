@@ -52,8 +52,8 @@ def stream_format_error(path: str | os.PathLike[str], head: bytes) -> CaptureErr
     compressed = compression_of(head)
     if compressed is not None:
         tool, name = compressed
-        return CaptureError(f"{os.fspath(path)} is {name}-compressed; libpcap reads only plain captures: "
-                            f"put {tool} in the pipe (... | {tool} | netscope --read-pcap -)")
+        return CaptureError(f"{os.fspath(path)} is {name}-compressed, which netscope undoes in a stream only "
+                            f"for gzip, bzip2 and xz: put {tool} in the pipe (... | {tool} | netscope --read-pcap -)")
     return CaptureError(f"{os.fspath(path)} is not a pcap or pcapng capture file (or ended before its header)")
 
 

@@ -142,11 +142,11 @@ class FileSource:
             if self._relay.error is not None:
                 raise file_error(self.path, self._relay.error)
             if not self._relay.header_seen:  # ended, or began with bytes no capture starts with
-                if self._decompressor is not None:
-                    raise CaptureError(f"cannot read {self.path}: {self._decompressor.error}" if
-                                       self._decompressor.error else
-                                       f"{self.path} is {self._decompressor.kind}-compressed, but what it holds "
-                                       "is not a pcap or pcapng capture")
+                if self._unzip_error() is not None:
+                    raise CaptureError(f"cannot read {self.path}: {self._unzip_error()}")
+                if self._compression() is not None:
+                    raise CaptureError(f"{self.path} is {self._compression()}-compressed, but what it holds is "
+                                       "not a pcap or pcapng capture")
                 raise stream_format_error(self.path, self._relay.head)
             path = self._relay.path
         try:
@@ -240,7 +240,7 @@ class FileSource:
     def _end_stream(self) -> None:
         self._finished = True
         relay = self._relay
-        unzip_error = self._decompressor.error if self._decompressor is not None else None
+        unzip_error = self._unzip_error()
         if unzip_error is not None:  # said in the compressed file's terms, not the stream's
             if not self.packets_read:
                 raise CaptureError(f"cannot read {self.path}: {unzip_error}")
@@ -257,6 +257,14 @@ class FileSource:
             self.truncated_at = relay.cut_at
             self.warning = (f"{self.path} ended or was damaged inside a record at byte {relay.cut_at:,}; the "
                             f"{self.packets_read:,} complete packets before it were read")
+
+    def _compression(self) -> str | None:
+        """What a compressed file or stream was compressed with; None for a plain one."""
+        return self._decompressor.kind if self._decompressor is not None else self._relay.compression
+
+    def _unzip_error(self) -> str | None:
+        """Why decompressing stopped before the end of the data, in the compressed data's terms."""
+        return self._decompressor.error if self._decompressor is not None else self._relay.inflate_error
 
     def _read_in_place(self) -> Iterator[_Columns | None]:
         while True:

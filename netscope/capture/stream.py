@@ -13,7 +13,8 @@ closes its end after the last whole record, which libpcap reads as a clean end o
 record headers it walks also give exact wire lengths, as the record index does for files.
 
 The walk is a Python loop over record headers: a stream runs at the rate of whatever writes it
-(tcpdump, a download), not at the rate of a file read from the page cache.
+(tcpdump, a download), not at the rate of a file read from the page cache. A stream that starts
+as gzip, bzip2 or xz is decompressed on the way (decompress.Inflater), as Wireshark reads it.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ from typing import Protocol, runtime_checkable
 
 import numpy as np
 
+from netscope.capture.decompress import CHUNK as INFLATE_CHUNK
+from netscope.capture.decompress import DECODE_ERRORS, LIBRARY_KINDS, Inflater
+from netscope.capture.errors import compression_of
 from netscope.capture.pcapfile import (
     PCAP_FILE_HEADER_LEN,
     PCAP_LINKTYPE_MASK,
@@ -93,6 +97,9 @@ class StreamRelay:
         self.cut_at: int | None = None  # the stream ended inside, or was damaged at, the record at this byte
         self.damage: str | None = None  # why the record at cut_at is one libpcap would refuse (None: cut short)
         self.error: OSError | None = None  # reading the stream failed
+        self.compression: str | None = None  # "gzip", "bzip2" or "xz": the stream is decompressed on the way
+        self.inflate_error: str | None = None  # why decompressing it stopped before its end
+        self._source_chunk = READ_CHUNK
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="netscope-stream", daemon=True)
         self._thread.start()
@@ -179,26 +186,49 @@ class StreamRelay:
             ready, _, _ = select.select([self._in], [], [], POLL_S)
             if ready:
                 try:
-                    return os.read(self._in, READ_CHUNK)
+                    return os.read(self._in, self._source_chunk)
                 except BlockingIOError:  # a descriptor left non-blocking by whoever passed it on
                     continue
         return None
 
     def _relay(self) -> None:
         buffer = bytearray()
-        consumed = 0  # stream bytes before buffer[0]
+        consumed = 0  # stream bytes before buffer[0] (decompressed bytes, for a compressed stream)
         walker: _Walker | None = None
+        inflater: Inflater | None = None
         while True:
             chunk = self._read()
             if chunk is None:
                 return
-            if not chunk:
-                if buffer and walker is not None:
-                    self.cut_at = consumed
+            try:
+                if not chunk:
+                    if inflater is not None:
+                        inflater.finish()
+                    if buffer and walker is not None:
+                        self.cut_at = consumed
+                    return
+                if inflater is not None:
+                    chunk = inflater.feed(chunk)
+            except DECODE_ERRORS as exc:
+                self.inflate_error = f"its {inflater.kind} data is damaged or cut short ({exc})"
                 return
             buffer += chunk
             if walker is None:
                 if len(buffer) < SNIFF_BYTES:
+                    continue
+                compressed = compression_of(bytes(buffer[:SNIFF_BYTES])) if inflater is None else None
+                if compressed is not None and compressed[1] in LIBRARY_KINDS:
+                    # gzip, bzip2 or xz on standard input: undone here, as Wireshark does.
+                    self.compression = compressed[1]
+                    inflater = Inflater(compressed[1])
+                    self._source_chunk = INFLATE_CHUNK  # bounds what one read can expand into
+                    data = bytes(buffer)
+                    buffer.clear()
+                    try:
+                        buffer += inflater.feed(data)
+                    except DECODE_ERRORS as exc:
+                        self.inflate_error = f"its {inflater.kind} data is damaged ({exc})"
+                        return
                     continue
                 self.head = bytes(buffer[:SNIFF_BYTES])
                 walker = _walker_for(bytes(buffer[:PCAP_FILE_HEADER_LEN]))

@@ -3,7 +3,9 @@ arrive, whole records only, exact wire lengths, a BPF filter, and stops that los
 
 from __future__ import annotations
 
+import bz2
 import gzip
+import lzma
 import os
 import struct
 import subprocess
@@ -176,8 +178,28 @@ def test_a_record_libpcap_refuses_keeps_every_packet_before_it_as_a_file_does(tm
         assert source.truncated_at == len(before)
 
 
-def test_a_compressed_stream_is_refused_with_the_tool_that_reads_it(sample_pcap: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("compress", [gzip.compress, bz2.compress, lzma.compress])
+def test_a_gzip_bzip2_or_xz_stream_is_decompressed_on_the_way(sample_pcap: Path, tmp_path: Path, compress) -> None:
+    data = compress(sample_pcap.read_bytes())
+    whole, cut = tmp_path / "whole", tmp_path / "cut"
+    whole.mkdir(), cut.mkdir()
+    path = fifo(whole)
+    writer = Writer(path, [data[:10], data[10:]])  # the compressor's header arrives alone
+    writer.start()
+    threading.Timer(0.3, writer.go.release).start()
+    with FileSource(path) as source:
+        assert sum(b.count for b in source.batches()) == SAMPLE_PACKETS and source.warning is None
+    path = fifo(cut)
+    Writer(path, [data[:len(data) * 9 // 10]]).start()  # within bzip2's second 900 kB block
+    with FileSource(path) as source:
+        count = sum(b.count for b in source.batches())
+        assert 0 < count < SAMPLE_PACKETS
+        assert source.warning.startswith(f"{path}: reading stopped after packet {count:,}: its ")
+        assert "data is damaged or cut short" in source.warning
+
+
+def test_a_zstd_or_lz4_stream_is_refused_with_the_tool_that_reads_it(tmp_path: Path) -> None:
     path = fifo(tmp_path)
-    Writer(path, [gzip.compress(sample_pcap.read_bytes())]).start()
-    with pytest.raises(CaptureError, match=r"capture\.fifo is gzip-compressed; .*\| zcat \| netscope --read-pcap -"):
+    Writer(path, [b"\x28\xb5\x2f\xfd" + bytes(100)]).start()
+    with pytest.raises(CaptureError, match=r"capture\.fifo is zstd-compressed, .*\| zstdcat \| netscope --read-pcap -"):
         FileSource(path)
