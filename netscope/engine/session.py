@@ -23,7 +23,7 @@ from netscope.flow.tracker import FlowSettings
 from netscope.linktypes import link_name
 from netscope.pipeline.build import build_pipeline_engine, open_live_pipeline
 from netscope.pipeline.engine import PipelineEngine
-from netscope.pipeline.workers import PipelineError
+from netscope.pipeline.workers import PipelineError, worker_count
 
 
 def bundled_sample() -> str:
@@ -67,7 +67,7 @@ def open_source(config: Config) -> PacketSource:
 
     if config.pipeline.enabled:  # each worker opens its own handle in one kernel fanout group
         return open_live_pipeline(config, open_live, lambda source: build_engine(
-            _single_process(config), source, keep_recent_packets=False, top_n=0))
+            _shard(config), source, keep_recent_packets=False, top_n=0))
     return open_live()
 
 
@@ -90,7 +90,7 @@ def build_engine(config: Config, source: PacketSource, *, keep_recent_packets: b
     )
     if config.pipeline.enabled:
         return build_pipeline_engine(config, source, source_info(config, source), lambda shard_source: build_engine(
-            _single_process(config), shard_source, keep_recent_packets=False, top_n=top_n), top_n=top_n,
+            _shard(config), shard_source, keep_recent_packets=False, top_n=top_n), top_n=top_n,
             detectors=build_detectors(config), keep_recent_packets=keep_recent_packets,
             second_history=second_history)
     try:
@@ -105,9 +105,12 @@ def build_engine(config: Config, source: PacketSource, *, keep_recent_packets: b
                           "arrive)") from None
 
 
-def _single_process(config: Config) -> Config:
-    """The config a pipeline shard builds its own Engine from."""
-    return config.replace("pipeline", enabled=False)
+def _shard(config: Config) -> Config:
+    """The config a pipeline shard builds its own Engine from: one process's, with its share of
+    the flow cap, so that the shards together hold at most `flow.max_flows` flows as one process
+    does (the reference gives each shard the whole cap: the workers times the memory asked for)."""
+    cap, shards = config.flow.max_flows, worker_count(config.pipeline.workers)
+    return config.replace("pipeline", enabled=False).replace("flow", max_flows=max(cap // shards, 1) if cap else 0)
 
 
 def finish_engine(engine, outputs: RunOutputs) -> str | None:

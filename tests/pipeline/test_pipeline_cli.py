@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -45,6 +46,15 @@ def test_pipeline_export_equals_single_process(sample_pcap, tmp_path, workers):
     assert len(sharded) == len(single) == 165
     for mine, theirs in zip(sharded, single, strict=True):
         assert mine == theirs
+
+
+@pytest.mark.parametrize("workers", ["2", "3"])
+def test_the_flow_cap_holds_for_all_shards_together(sample_pcap, tmp_path, workers):
+    """As in one process, 40 flows at most of the sample's 165; each shard used to keep 40."""
+    flows = exports(sample_pcap, tmp_path, "--max-flows", "40", "--workers", workers)
+    summary = run_cli("--read-pcap", str(sample_pcap), "--max-flows", "40", "--workers", workers, "--stats").stdout
+    evicted = int(re.search(r"Flows expired / evicted +0 / (\d+)", summary)[1])
+    assert 40 - int(workers) < len(flows) <= 40 and len(flows) + evicted == 165
 
 
 def test_pipeline_export_equals_single_process_on_a_bigger_file(bigger_capture, tmp_path):
