@@ -25,11 +25,14 @@ from dataclasses import dataclass
 import numpy as np
 
 from netscope.analysis.dns import CLASS_IN, CLASS_MASK, TYPE_A, TYPE_AAAA, TYPE_CNAME, DnsMessage, parse_dns
+from netscope.analysis.hello_reassembly import HelloReassembly
 from netscope.analysis.http_host import METHOD_PREFIXES, parse_http_request
 from netscope.analysis.tls_sni import (
     CONTENT_HANDSHAKE,
     HANDSHAKE_CLIENT_HELLO,
     MAX_RECORD_LEN,
+    RECORD_HEADER_LEN,
+    ClientHello,
     parse_client_hello,
 )
 from netscope.capture.batch import RawBatch
@@ -121,16 +124,8 @@ def select_candidates(raw: RawBatch, parsed: ParsedBatch, packets_before: np.nda
         wanted &= packets_before < FIRST_PACKETS
     index = np.flatnonzero(wanted)
     reader = ByteReader(raw.data)
-    packet_start = raw.offset[index]
-    l4 = parsed.l4_offset[index]
     is_tcp = parsed.ip_proto[index] == PROTO_TCP
-    tcp_header_len = reader.u8(packet_start + l4, 12)
-    tcp_header_len >>= 4
-    tcp_header_len *= 4
-    payload_at = pick(is_tcp, tcp_header_len, UDP_HEADER_LEN)
-    payload_at += l4
-    length = np.minimum(parsed.payload_len[index], raw.caplen[index] - payload_at)
-    start = packet_start + payload_at
+    start, length = _payload_spans(raw, parsed, reader, index, is_tcp)
 
     src_port, dst_port = parsed.src_port[index], parsed.dst_port[index]
     dns_port = (src_port == DNS_PORTS[0]) | (src_port == DNS_PORTS[1]) | (dst_port == DNS_PORTS[0]) | (
@@ -152,14 +147,27 @@ def select_candidates(raw: RawBatch, parsed: ParsedBatch, packets_before: np.nda
     return Candidates(index[chosen], kind[chosen], start[chosen], length[chosen])
 
 
+def _payload_spans(raw: RawBatch, parsed: ParsedBatch, reader: ByteReader, index: np.ndarray,
+                   is_tcp: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Where the TCP/UDP payload of each packet starts in the batch buffer, and how much of it was captured."""
+    packet_start = raw.offset[index]
+    l4 = parsed.l4_offset[index]
+    tcp_header_len = reader.u8(packet_start + l4, 12)
+    tcp_header_len >>= 4
+    tcp_header_len *= 4
+    payload_at = pick(is_tcp, tcp_header_len, UDP_HEADER_LEN)
+    payload_at += l4
+    return packet_start + payload_at, np.minimum(parsed.payload_len[index], raw.caplen[index] - payload_at)
+
+
 def _is_client_hello_record(reader: ByteReader, start: np.ndarray, length: np.ndarray,
                             first_word: np.ndarray) -> np.ndarray:
-    """Record header of a ClientHello that is whole in the segment: version 3.1-3.4, sane length, type 1."""
+    """Record header of a ClientHello: version 3.1-3.4, sane length, type 1. The record may go on
+    in later segments (hello_reassembly.py)."""
     minor = (first_word >> 8) & 0xFF
     record_len = reader.u16(start, 3)
     return (((first_word >> 16) & 0xFF == 3) & (minor >= 1) & (minor <= 4) & (length >= 6) & (record_len >= 1)
-            & (record_len <= MAX_RECORD_LEN) & (record_len + 5 <= length)
-            & (reader.u8(start, 5) == HANDSHAKE_CLIENT_HELLO))
+            & (record_len <= MAX_RECORD_LEN) & (reader.u8(start, 5) == HANDSHAKE_CLIENT_HELLO))
 
 
 def _shared(text: str | None) -> str | None:
@@ -183,6 +191,14 @@ def _packed_keys(parsed: ParsedBatch, index: np.ndarray) -> np.ndarray:
                         np.where(src_first, src_port, dst_port), np.where(src_first, dst_port, src_port),
                         np.where(src_first, src_hi, dst_hi), np.where(src_first, src_lo, dst_lo),
                         np.where(src_first, dst_hi, src_hi), np.where(src_first, dst_lo, src_lo))
+    return words.view(f"V{_KEY.size}").reshape(-1)
+
+
+def _directional_keys(parsed: ParsedBatch, index: np.ndarray) -> np.ndarray:
+    """Flow keys that tell the directions apart (source first), as 40-byte records."""
+    words = _pack_words(parsed.ip_proto[index], parsed.ip_version[index], parsed.src_port[index].astype(np.uint64),
+                        parsed.dst_port[index].astype(np.uint64), parsed.src_hi[index], parsed.src_lo[index],
+                        parsed.dst_hi[index], parsed.dst_lo[index])
     return words.view(f"V{_KEY.size}").reshape(-1)
 
 
@@ -243,6 +259,10 @@ class NameObserver:
         # address: the decode budget used and what was found. The oldest flows go first when
         # full; one that comes back then gets a fresh budget, which still bounds work per flow.
         self._flows: OrderedDict[bytes, _FlowInfo] = OrderedDict()
+        self._hellos = HelloReassembly()  # ClientHellos longer than their first segment
+        self._hello_keys: dict[int, bytes] = {}  # this batch's ClientHello rows -> directional key
+        self._seq: np.ndarray = np.zeros(0, np.uint32)  # this batch's TCP sequence numbers and payload lengths
+        self._payload_len: np.ndarray = np.zeros(0, np.int64)
 
     def observe(self, raw: RawBatch, parsed: ParsedBatch, packets_before: np.ndarray | None = None,
                 order: np.ndarray | None = None) -> None:
@@ -253,7 +273,18 @@ class NameObserver:
         address after the latest answer, as one observer of the whole capture does; by
         default it is the packet's place among those this observer has seen.
         """
+        self._hellos.next_batch()
+        self._seq, self._payload_len = parsed.tcp_seq, parsed.payload_len
         found = select_candidates(raw, parsed, packets_before)
+        hello_rows = found.index[found.kind == KIND_TLS]
+        self._hello_keys = dict(zip(hello_rows.tolist(), _split_keys(_directional_keys(parsed, hello_rows)),
+                                    strict=True))
+        self._observe_candidates(raw, parsed, found, order)
+        if self._hellos:
+            self._continue_hellos(raw, parsed, packets_before)
+
+    def _observe_candidates(self, raw: RawBatch, parsed: ParsedBatch, found: Candidates,
+                            order: np.ndarray | None) -> None:
         first, self._packets_seen = self._packets_seen, self._packets_seen + parsed.count
         if not found.index.size:
             return
@@ -281,17 +312,19 @@ class NameObserver:
         self.stats.over_budget += int(found.index.size - chosen.size)
         data = raw.data
         rows = zip(inverse[chosen].tolist(), found.kind[chosen].tolist(), found.start[chosen].tolist(),
-                   found.length[chosen].tolist(), [found_order[c] for c in chosen.tolist()], strict=True)
-        for k, kind, start, length, rank in rows:
+                   found.length[chosen].tolist(), [found_order[c] for c in chosen.tolist()],
+                   found.index[chosen].tolist(), strict=True)
+        for k, kind, start, length, rank, row in rows:
             info = infos[k]
             info.decodes += 1
             self.stats.decoded += 1
-            self._decode(info, kind, data[start:start + length].tobytes(), rank)
+            self._decode(info, kind, data[start:start + length].tobytes(), rank, row)
 
     def _observe_each(self, keys: list[bytes], data: np.ndarray, found: Candidates, found_order: list[int]) -> None:
         flows = self._flows
-        for key, kind, start, length, rank in zip(keys, found.kind.tolist(), found.start.tolist(),
-                                                  found.length.tolist(), found_order, strict=True):
+        for key, kind, start, length, rank, row in zip(keys, found.kind.tolist(), found.start.tolist(),
+                                                       found.length.tolist(), found_order, found.index.tolist(),
+                                                       strict=True):
             info = flows.get(key)
             if info is None:
                 info = flows[key] = _FlowInfo()
@@ -302,7 +335,33 @@ class NameObserver:
                 continue
             info.decodes += 1
             self.stats.decoded += 1
-            self._decode(info, kind, data[start:start + length].tobytes(), rank)
+            self._decode(info, kind, data[start:start + length].tobytes(), rank, row)
+
+    def _continue_hellos(self, raw: RawBatch, parsed: ParsedBatch, packets_before: np.ndarray | None) -> None:
+        """Hand the batch's later segments of the flows whose ClientHello is still incomplete to the reassembly."""
+        wanted = parsed.flow_mask() & (parsed.ip_proto == PROTO_TCP) & (parsed.payload_len > 0)
+        if packets_before is not None:
+            wanted &= packets_before < FIRST_PACKETS
+        rows = np.flatnonzero(wanted)
+        keys = _directional_keys(parsed, rows)
+        waiting = np.frombuffer(b"".join(self._hellos.keys), dtype=keys.dtype)
+        hit = np.flatnonzero(np.isin(keys, waiting))
+        if not hit.size:
+            return
+        rows = rows[hit]
+        start, length = _payload_spans(raw, parsed, ByteReader(raw.data), rows, np.ones(rows.size, dtype=bool))
+        data = raw.data
+        for row, key, at, size in zip(rows.tolist(), _split_keys(keys[hit]), start.tolist(), length.tolist(),
+                                      strict=True):
+            done = self._hellos.extend(key, data[at:at + size].tobytes(), int(parsed.tcp_seq[row]),
+                                       int(parsed.payload_len[row]), row)
+            if done is not None:
+                self._found_hello(*done)
+
+    def _found_hello(self, info: _FlowInfo, hello: ClientHello | None) -> None:
+        if hello is not None:
+            self.stats.client_hellos += 1
+            info.sni = info.sni or _shared(hello.sni)
 
     def name_for(self, ip: str) -> str | None:
         """The name a DNS answer last gave for this address (text form as in flow keys), if any."""
@@ -367,12 +426,13 @@ class NameObserver:
     def known_flows(self) -> int:
         return len(self._flows)
 
-    def _decode(self, info: _FlowInfo, kind: int, payload: bytes, rank: int) -> None:
+    def _decode(self, info: _FlowInfo, kind: int, payload: bytes, rank: int, row: int) -> None:
         if kind == KIND_TLS:
-            hello = parse_client_hello(payload)
-            if hello is not None:
-                self.stats.client_hellos += 1
-                info.sni = info.sni or _shared(hello.sni)
+            if RECORD_HEADER_LEN + int.from_bytes(payload[3:5], "big") > len(payload):  # goes on in later segments
+                self._hellos.start(self._hello_keys[row], payload, int(self._seq[row]), int(self._payload_len[row]),
+                                   info, row)
+            else:
+                self._found_hello(info, parse_client_hello(payload))
         elif kind == KIND_HTTP:
             request = parse_http_request(payload)
             if request is not None:

@@ -1,7 +1,7 @@
-"""TLS ClientHello server name (SNI) from one TCP segment, bounded like the reference (§2.6).
+"""TLS ClientHello server name (SNI) from a whole ClientHello record, bounded like the reference (§2.6).
 
-Only a ClientHello that sits whole in a single segment is read (no reassembly): that is the
-common case, and it keeps the decoder a straight walk with no state. Every length is checked
+The decoder is a straight walk with no state over one record: a record longer than its first
+segment is put together by hello_reassembly.py before it gets here. Every length is checked
 against what is present before it is used, so malformed input answers None and never raises.
 """
 

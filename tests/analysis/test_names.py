@@ -56,12 +56,12 @@ def test_candidate_selection() -> None:
         tcp(CLIENT, 40002, SERVER, 443),  # no payload
         udp(CLIENT, 40004, RESOLVER, 53, b"\x00" * 11),  # shorter than a DNS header
         udp(CLIENT, 40005, SERVER, 9999, HTTP_GET),  # HTTP words over UDP are not HTTP
-        tcp(CLIENT, 40006, SERVER, 443, client_hello(sni_extension(b"example.com"))[:-1]),  # record cut short
+        tcp(CLIENT, 40006, SERVER, 443, client_hello(sni_extension(b"example.com"))[:-1]),  # goes on later
     ]
     raw = batch(frames)
     found = select_candidates(raw, parse_batch(raw))
-    assert found.index.tolist() == [0, 1, 2, 3, 4]
-    assert found.kind.tolist() == [KIND_DNS_UDP, KIND_DNS_UDP, KIND_DNS_TCP, KIND_TLS, KIND_HTTP]
+    assert found.index.tolist() == [0, 1, 2, 3, 4, 11]
+    assert found.kind.tolist() == [KIND_DNS_UDP, KIND_DNS_UDP, KIND_DNS_TCP, KIND_TLS, KIND_HTTP, KIND_TLS]
     assert raw.data[found.start[4]:found.start[4] + found.length[4]].tobytes() == HTTP_GET
 
 

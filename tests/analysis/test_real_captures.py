@@ -29,7 +29,7 @@ CLIENTS = [f"{SUBNET}.{100 + i}" for i in range(12)]
 def _missing() -> str | None:
     if os.geteuid() != 0:
         return "needs root for network namespaces"
-    for tool in ("ip", "tcpdump", "nmap", "hping3", "curl"):
+    for tool in ("ip", "tcpdump", "nmap", "hping3", "curl", "ethtool", "tshark"):
         if shutil.which(tool) is None:
             return f"needs {tool}"
     return None
@@ -72,9 +72,9 @@ class Namespaces:
                     os.kill(int(pid), 9)
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
 
-    def capture(self, path: Path) -> subprocess.Popen:
+    def capture(self, path: Path, snaplen: int = 256) -> subprocess.Popen:
         """tcpdump on the target's side, returned once it is listening."""
-        dump = self.start(self.b, "tcpdump", "-i", self.veth_b, "-n", "-U", "--immediate-mode", "-s", "256",
+        dump = self.start(self.b, "tcpdump", "-i", self.veth_b, "-n", "-U", "--immediate-mode", "-s", str(snaplen),
                           "-w", str(path))
         assert dump.stderr is not None
         line = dump.stderr.readline()  # "listening on ..." once the capture is live
@@ -196,3 +196,54 @@ def _wait_for_port(namespaces: Namespaces, port: int) -> None:
             return
         time.sleep(0.1)
     raise AssertionError(f"server on port {port} did not start")
+
+
+SEND_BIG_HELLO = """
+import socket, sys
+sys.path.insert(0, {root!r})
+from tests.analysis.test_hello_reassembly import big_hello
+with socket.create_connection(({target!r}, 443)) as s:
+    s.sendall(big_hello(b"pq.example.org"))
+    s.recv(10)
+"""
+SERVE_ONCE = """
+import socket
+with socket.create_server(("0.0.0.0", 443)) as server:
+    print("listening", flush=True)
+    conn, _ = server.accept()
+    with conn:
+        data = b""
+        while len(data) < 1500:
+            data += conn.recv(4096)
+        conn.sendall(b"bye")
+"""
+
+
+def test_a_client_hello_cut_into_two_segments_names_its_flow_as_tshark_does(namespaces: Namespaces, tmp_path: Path):
+    """A post-quantum ClientHello (1,570 bytes) over a 1,500-byte MTU: the kernel cuts it, the SNI is
+    in the second segment, and tshark, reassembling, names it."""
+    import json
+    import sys
+
+    pcap, export = tmp_path / "hello.pcap", tmp_path / "flows.json"
+    # Segments as on a wire: no offloads, so neither end sees one merged 1,570-byte packet.
+    for ns, dev in ((namespaces.a, namespaces.veth_a), (namespaces.b, namespaces.veth_b)):
+        namespaces.run(ns, "ethtool", "-K", dev, "tso", "off", "gso", "off", "gro", "off")
+    dump = namespaces.capture(pcap, snaplen=0)
+    try:
+        server = subprocess.Popen(["ip", "netns", "exec", namespaces.b, sys.executable, "-c", SERVE_ONCE],
+                                  stdout=subprocess.PIPE, text=True)
+        assert server.stdout.readline().strip() == "listening"
+        root = str(Path(__file__).resolve().parents[2])
+        namespaces.run(namespaces.a, sys.executable, "-c", SEND_BIG_HELLO.format(root=root, target=TARGET))
+        server.wait(timeout=20)
+    finally:
+        namespaces.stop(dump)
+    shown = subprocess.run(["tshark", "-r", str(pcap), "-Y", "tls.handshake.type == 1", "-T", "fields",
+                            "-e", "tls.handshake.extensions_server_name", "-e", "tcp.reassembled.length"],
+                           capture_output=True, text=True, check=True).stdout.split()
+    assert shown[0] == "pq.example.org" and int(shown[1]) > 1500  # tshark put two segments together
+    subprocess.run([sys.executable, "-m", "netscope", "--headless", "--read-pcap", str(pcap), "--export-json",
+                    str(export)], check=True, capture_output=True)
+    flows = [f for f in json.loads(export.read_text()) if 443 in (f["endpoint_a"]["port"], f["endpoint_b"]["port"])]
+    assert [f["sni"] for f in flows] == ["pq.example.org"]
