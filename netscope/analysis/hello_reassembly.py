@@ -10,7 +10,7 @@ follows on, until the record is complete. A gap (loss, reordering, a segment cut
 abandons the hello: a name is a nicety, not worth buffering a stream for.
 
 Keys are directional packed flow keys (names.py builds them); state is a few kilobytes per
-pending hello, at most MAX_PENDING of them, the oldest dropped first.
+pending hello, at most MAX_PENDING of them (a batch may begin thousands), the oldest dropped first.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 from netscope.analysis.tls_sni import RECORD_HEADER_LEN, ClientHello, parse_client_hello
 
-MAX_PENDING = 1024
+MAX_PENDING = 8192  # hellos begun in one batch and not yet complete: about 12 MB at most
 SEQ_MASK = (1 << 32) - 1
 
 

@@ -78,3 +78,15 @@ def test_pending_hellos_are_bounded(monkeypatch) -> None:
     raw = batch(frames)
     observer.observe(raw, parse_batch(raw))
     assert len(observer._hellos.keys) == 2
+
+
+def test_thousands_of_hellos_begun_in_one_batch_are_all_completed() -> None:
+    """A busy server's batch: 3,000 first segments before any second one."""
+    hello = big_hello()
+    frames = [tcp(CLIENT, 10000 + i, SERVER, 443, hello[:MSS], seq=1) for i in range(3000)]
+    frames += [tcp(CLIENT, 10000 + i, SERVER, 443, hello[MSS:], seq=1 + MSS) for i in range(3000)]
+    observer = NameObserver()
+    raw = batch(frames)
+    observer.observe(raw, parse_batch(raw))
+    assert all(observer.flow_names(("tcp", CLIENT, 10000 + i, SERVER, 443)).sni == "pq.example.org"
+               for i in range(3000))
