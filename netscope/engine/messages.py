@@ -66,6 +66,7 @@ class PacketRecord:
     wirelen: int
     linktype: int
     data: bytes  # captured bytes, possibly cut to the engine's per-packet keep limit
+    l3_offset: int = -1  # where the parser found the IP header (-1: none), for lengths the wire implies
 
 
 @dataclass(frozen=True, slots=True)

@@ -56,7 +56,7 @@ class _Held:
 
 def _record(raw: RawBatch, parsed: ParsedBatch, i: int) -> PacketRecord:
     return PacketRecord(ts=int(parsed.ts_us[i]) / 1e6, wirelen=int(parsed.wirelen[i]), linktype=raw.linktype,
-                        data=raw.packet(i)[:KEEP_BYTES])
+                        data=raw.packet(i)[:KEEP_BYTES], l3_offset=int(parsed.l3_offset[i]))
 
 
 class RecentPackets:

@@ -26,14 +26,8 @@ from netscope.linktypes import (
     DLT_NULL,
     DLT_RAW,
     DLT_RAW_OPENBSD,
-    ETHERTYPE_LINKS,
-    FIXED_VERSION_LINKS,
     JUMBO_OPTION,
-    MAX_VLAN_TAGS,
     MIN_JUMBO,
-    NIBBLE_LINKS,
-    VLAN_TAG_LEN,
-    VLAN_TPIDS,
 )
 from netscope.ui.formatting import endpoint
 
@@ -48,7 +42,6 @@ DNS_OPCODES = {0: "QUERY", 1: "IQUERY", 2: "STATUS", 4: "NOTIFY", 5: "UPDATE"}
 DNS_TYPES = {1: "A", 2: "NS", 5: "CNAME", 6: "SOA", 12: "PTR", 15: "MX", 16: "TXT", 28: "AAAA", 33: "SRV",
              41: "OPT", 255: "ANY"}
 IP_PROTOCOLS = {1: "ICMP", 6: "TCP", 17: "UDP", 58: "ICMPv6", 44: "IPv6-Fragment"}
-VLAN_TPID_BYTES = tuple(tpid.to_bytes(2, "big") for tpid in VLAN_TPIDS)
 _HOSTNAME_LABEL = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$")
 
 
@@ -164,21 +157,8 @@ def _inside_ethernet(frame: dpkt.ethernet.Ethernet, layers: list[Layer]) -> obje
 
 # -- network and transport -----------------------------------------------------------------
 def _ip_wire_length(record: PacketRecord) -> int | None:
-    """How long the IP datagram was on the wire, by the frame's length: the link header as the parser reads it."""
-    data, linktype = record.data, record.linktype
-    if linktype in ETHERTYPE_LINKS:
-        link_len, ethertype_at = ETHERTYPE_LINKS[linktype]
-        for _ in range(MAX_VLAN_TAGS):
-            if len(data) < link_len + VLAN_TAG_LEN or data[ethertype_at:ethertype_at + 2] not in VLAN_TPID_BYTES:
-                break
-            ethertype_at, link_len = link_len + 2, link_len + VLAN_TAG_LEN
-    elif linktype in NIBBLE_LINKS:
-        link_len = NIBBLE_LINKS[linktype]
-    elif linktype in FIXED_VERSION_LINKS:
-        link_len = 0
-    else:
-        return None
-    return record.wirelen - link_len
+    """How long the IP datagram was on the wire, by the frame's length (where the parser found the IP header)."""
+    return record.wirelen - record.l3_offset if record.l3_offset >= 0 else None
 
 
 def _jumbo_length(ip: dpkt.ip6.IP6) -> int | None:

@@ -18,6 +18,7 @@ from netscope.engine.recent import KEEP_BYTES, WATCH_PACKETS, RecentPackets
 from netscope.parse.batch_parser import parse_batch
 
 BUSIEST = ("tcp", "10.88.0.1", 39246, "10.88.0.2", 5201)  # the iperf3 stream of the sample
+ETHERNET_HEADER = 14  # the sample has no VLAN tags
 
 
 def read_with_dpkt(path: Path) -> list[tuple[float, int, bytes]]:
@@ -57,11 +58,12 @@ def expected(packets: list, flow_packet: np.ndarray, capacity: int, key: tuple, 
     """The key's packets among the last `capacity` flow packets of the first `upto` packets."""
     window = np.flatnonzero(flow_packet[:upto])[-capacity:]
     hits = [packets[i] for i in window if same_flow(key, key_of(packets[i][2]))][-WATCH_PACKETS:]
-    return [(round(ts * 1e6), wire, data[:KEEP_BYTES]) for ts, wire, data in hits]
+    return [(round(ts * 1e6), wire, data[:KEEP_BYTES], ETHERNET_HEADER) for ts, wire, data in hits]
 
 
 def seen(records) -> list[tuple]:
-    return [(round(r.ts * 1e6), r.wirelen, r.data) for r in records]
+    """What the screen gets of each packet; the IP header's place lets it read TSO lengths (packet_decode)."""
+    return [(round(r.ts * 1e6), r.wirelen, r.data, r.l3_offset) for r in records]
 
 
 @pytest.mark.parametrize("capacity", [2048, 300, 40])
@@ -99,7 +101,7 @@ def test_a_flow_outside_the_ring_has_no_packets_until_it_is_followed(sample_pcap
     rest = whole.slice(half, whole.count)
     parsed = parse_batch(rest)
     ring.add(rest, parsed, parsed.flow_mask())
-    followed = [(round(ts * 1e6), wire, data[:KEEP_BYTES]) for ts, wire, data in packets[half:]
+    followed = [(round(ts * 1e6), wire, data[:KEEP_BYTES], ETHERNET_HEADER) for ts, wire, data in packets[half:]
                 if same_flow(quiet_key, key_of(data))][-WATCH_PACKETS:]
     assert followed and seen(ring.detail(quiet_key)) == followed
 
@@ -112,6 +114,6 @@ def test_followed_flow_keeps_its_latest_packets_across_batches(sample_pcap: Path
     feed([ring], whole.slice(0, cut), list(range(100, cut, 100)))
     before = seen(ring.detail(BUSIEST))
     feed([ring], whole.slice(cut, whole.count), [])
-    want = [(round(ts * 1e6), wire, data[:KEEP_BYTES]) for ts, wire, data in packets
+    want = [(round(ts * 1e6), wire, data[:KEEP_BYTES], ETHERNET_HEADER) for ts, wire, data in packets
             if same_flow(BUSIEST, key_of(data))][-WATCH_PACKETS:]
     assert seen(ring.detail(BUSIEST)) == want != before

@@ -40,13 +40,14 @@ def _v6_tcp(payload_len: int, hop_by_hop: bytes) -> bytes:
 def test_payload_lengths_of_super_packets_are_the_ones_the_flows_count():
     # Linux's BIG TCP (tests/test_big_tcp.py): IPv6 jumbograms and IPv4 total length 0, cut by the snaplen.
     jumbo = _v6_tcp(0, bytes([6, 0, 0xC2, 4]) + struct.pack("!I", 130_968))
-    packet = decode(PacketRecord(ts=1.0, wirelen=14 + 40 + 130_968, linktype=1, data=jumbo))
+    packet = decode(PacketRecord(ts=1.0, wirelen=14 + 40 + 130_968, linktype=1, data=jumbo, l3_offset=14))
     assert packet.info.endswith("len=130940") and ("Payload length", "0 (jumbo: 130968)") in packet.layers[1].fields
     plain = decode(record(_v6_tcp(8 + 20 + 100, bytes([6, 0, 1, 4, 0, 0, 0, 0]))))  # a PadN option
     assert plain.info.endswith("len=100")
     tso = bytearray(packets.tcp("10.0.0.1", 1, "10.0.0.2", 2, dpkt.tcp.TH_ACK, 1, 1, b"z" * 100))
     tso[16:18] = b"\0\0"
-    packet = decode(PacketRecord(ts=1.0, wirelen=14 + 20 + 20 + 70_000, linktype=1, data=bytes(tso)))
+    packet = decode(PacketRecord(ts=1.0, wirelen=14 + 20 + 20 + 70_000, linktype=1, data=bytes(tso),
+                                 l3_offset=14))
     assert packet.info.endswith("len=70000")
     assert ("Total length", "0 (TSO: 70040 by the frame)") in packet.layers[1].fields
 
