@@ -25,8 +25,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from netscope.analysis.dns import CLASS_IN, CLASS_MASK, TYPE_A, TYPE_AAAA, TYPE_CNAME, DnsMessage, parse_dns
-from netscope.analysis.hello_reassembly import HelloReassembly
 from netscope.analysis.http_host import METHOD_PREFIXES, parse_http_request
+from netscope.analysis.record_reassembly import RecordReassembly
 from netscope.analysis.tls_sni import (
     CONTENT_HANDSHAKE,
     HANDSHAKE_CLIENT_HELLO,
@@ -163,7 +163,7 @@ def _payload_spans(raw: RawBatch, parsed: ParsedBatch, reader: ByteReader, index
 def _is_client_hello_record(reader: ByteReader, start: np.ndarray, length: np.ndarray,
                             first_word: np.ndarray) -> np.ndarray:
     """Record header of a ClientHello: version 3.1-3.4, sane length, type 1. The record may go on
-    in later segments (hello_reassembly.py)."""
+    in later segments (record_reassembly.py)."""
     minor = (first_word >> 8) & 0xFF
     record_len = reader.u16(start, 3)
     return (((first_word >> 16) & 0xFF == 3) & (minor >= 1) & (minor <= 4) & (length >= 6) & (record_len >= 1)
@@ -259,8 +259,8 @@ class NameObserver:
         # address: the decode budget used and what was found. The oldest flows go first when
         # full; one that comes back then gets a fresh budget, which still bounds work per flow.
         self._flows: OrderedDict[bytes, _FlowInfo] = OrderedDict()
-        self._hellos = HelloReassembly()  # ClientHellos longer than their first segment
-        self._hello_keys: dict[int, bytes] = {}  # this batch's ClientHello rows -> directional key
+        self._records = RecordReassembly()  # ClientHellos and DNS messages longer than their first segment
+        self._record_keys: dict[int, bytes] = {}  # this batch's TLS and DNS-over-TCP rows -> directional key
         self._seq: np.ndarray = np.zeros(0, np.uint32)  # this batch's TCP sequence numbers and payload lengths
         self._payload_len: np.ndarray = np.zeros(0, np.int64)
 
@@ -273,15 +273,15 @@ class NameObserver:
         address after the latest answer, as one observer of the whole capture does; by
         default it is the packet's place among those this observer has seen.
         """
-        self._hellos.next_batch()
+        self._records.next_batch()
         self._seq, self._payload_len = parsed.tcp_seq, parsed.payload_len
         found = select_candidates(raw, parsed, packets_before)
-        hello_rows = found.index[found.kind == KIND_TLS]
-        self._hello_keys = dict(zip(hello_rows.tolist(), _split_keys(_directional_keys(parsed, hello_rows)),
-                                    strict=True))
+        stream_rows = found.index[(found.kind == KIND_TLS) | (found.kind == KIND_DNS_TCP)]
+        self._record_keys = dict(zip(stream_rows.tolist(), _split_keys(_directional_keys(parsed, stream_rows)),
+                                     strict=True))
         self._observe_candidates(raw, parsed, found, order)
-        if self._hellos:
-            self._continue_hellos(raw, parsed, packets_before)
+        if self._records:
+            self._continue_records(raw, parsed, packets_before)
 
     def _observe_candidates(self, raw: RawBatch, parsed: ParsedBatch, found: Candidates,
                             order: np.ndarray | None) -> None:
@@ -337,14 +337,15 @@ class NameObserver:
             self.stats.decoded += 1
             self._decode(info, kind, data[start:start + length].tobytes(), rank, row)
 
-    def _continue_hellos(self, raw: RawBatch, parsed: ParsedBatch, packets_before: np.ndarray | None) -> None:
-        """Hand the batch's later segments of the flows whose ClientHello is still incomplete to the reassembly."""
+    def _continue_records(self, raw: RawBatch, parsed: ParsedBatch, packets_before: np.ndarray | None) -> None:
+        """Hand the batch's later segments of the flows with an incomplete record to the reassembly
+        (those the decode loop did not take already: a DNS continuation is a candidate itself)."""
         wanted = parsed.flow_mask() & (parsed.ip_proto == PROTO_TCP) & (parsed.payload_len > 0)
         if packets_before is not None:
             wanted &= packets_before < FIRST_PACKETS
         rows = np.flatnonzero(wanted)
         keys = _directional_keys(parsed, rows)
-        waiting = np.frombuffer(b"".join(self._hellos.keys), dtype=keys.dtype)
+        waiting = np.frombuffer(b"".join(self._records.keys), dtype=keys.dtype)
         hit = np.flatnonzero(np.isin(keys, waiting))
         if not hit.size:
             return
@@ -353,15 +354,30 @@ class NameObserver:
         data = raw.data
         for row, key, at, size in zip(rows.tolist(), _split_keys(keys[hit]), start.tolist(), length.tolist(),
                                       strict=True):
-            done = self._hellos.extend(key, data[at:at + size].tobytes(), int(parsed.tcp_seq[row]),
-                                       int(parsed.payload_len[row]), row)
+            done = self._records.extend(key, data[at:at + size].tobytes(), int(parsed.tcp_seq[row]),
+                                        int(parsed.payload_len[row]), row)
             if done is not None:
-                self._found_hello(*done)
+                self._whole_record(*done)
+
+    def _whole_record(self, owner: tuple[_FlowInfo, int, int], record: bytes) -> None:
+        info, kind, rank = owner
+        if kind == KIND_TLS:
+            self._found_hello(info, parse_client_hello(record))
+        else:
+            self._found_dns(info, record[2:], rank)
 
     def _found_hello(self, info: _FlowInfo, hello: ClientHello | None) -> None:
         if hello is not None:
             self.stats.client_hellos += 1
             info.sni = info.sni or _shared(hello.sni)
+
+    def _found_dns(self, info: _FlowInfo, payload: bytes, rank: int) -> None:
+        message = parse_dns(payload)
+        if message is not None:
+            self.stats.dns_messages += 1
+            if message.questions:
+                info.dns_query = info.dns_query or _shared(message.questions[0].name)
+            self._learn(message, rank)
 
     def name_for(self, ip: str) -> str | None:
         """The name a DNS answer last gave for this address (text form as in flow keys), if any."""
@@ -427,30 +443,26 @@ class NameObserver:
         return len(self._flows)
 
     def _decode(self, info: _FlowInfo, kind: int, payload: bytes, rank: int, row: int) -> None:
-        if kind == KIND_TLS:
-            if RECORD_HEADER_LEN + int.from_bytes(payload[3:5], "big") > len(payload):  # goes on in later segments
-                self._hellos.start(self._hello_keys[row], payload, int(self._seq[row]), int(self._payload_len[row]),
-                                   info, row)
-            else:
-                self._found_hello(info, parse_client_hello(payload))
-        elif kind == KIND_HTTP:
+        if kind == KIND_HTTP:
             request = parse_http_request(payload)
             if request is not None:
                 self.stats.http_requests += 1
                 info.http_host = info.http_host or _shared(request.host)
-        else:
-            if kind == KIND_DNS_TCP:
-                # DNS over TCP: a 2-byte length, then the message, which must be in this segment.
-                message_len = int.from_bytes(payload[:2], "big")
-                if 2 + message_len > len(payload):
-                    return
-                payload = payload[2:2 + message_len]
-            message = parse_dns(payload)
-            if message is not None:
-                self.stats.dns_messages += 1
-                if message.questions:
-                    info.dns_query = info.dns_query or _shared(message.questions[0].name)
-                self._learn(message, rank)
+        elif kind == KIND_DNS_UDP:
+            self._found_dns(info, payload, rank)
+        else:  # a ClientHello record, or a DNS message after its 2-byte length: either may go on
+            key, seq = self._record_keys[row], int(self._seq[row])
+            if self._records.continues(key, seq):  # the next segment of one that goes on
+                done = self._records.extend(key, payload, seq, int(self._payload_len[row]), row)
+                if done is not None:
+                    self._whole_record(*done)
+                return
+            needed = (RECORD_HEADER_LEN + int.from_bytes(payload[3:5], "big") if kind == KIND_TLS
+                      else 2 + int.from_bytes(payload[:2], "big"))
+            if needed > len(payload):
+                self._records.start(key, payload, needed, seq, int(self._payload_len[row]), (info, kind, rank), row)
+            else:
+                self._whole_record((info, kind, rank), payload[:needed])
 
     def _learn(self, message: DnsMessage, rank: int) -> None:
         header = message.header

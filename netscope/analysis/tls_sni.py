@@ -1,7 +1,7 @@
 """TLS ClientHello server name (SNI) from a whole ClientHello record, bounded like the reference (§2.6).
 
 The decoder is a straight walk with no state over one record: a record longer than its first
-segment is put together by hello_reassembly.py before it gets here. Every length is checked
+segment is put together by record_reassembly.py before it gets here. Every length is checked
 against what is present before it is used, so malformed input answers None and never raises.
 """
 

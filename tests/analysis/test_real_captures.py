@@ -201,7 +201,7 @@ def _wait_for_port(namespaces: Namespaces, port: int) -> None:
 SEND_BIG_HELLO = """
 import socket, sys
 sys.path.insert(0, {root!r})
-from tests.analysis.test_hello_reassembly import big_hello
+from tests.analysis.test_record_reassembly import big_hello
 with socket.create_connection(({target!r}, 443)) as s:
     s.sendall(big_hello(b"pq.example.org"))
     s.recv(10)

@@ -1,4 +1,5 @@
-"""ClientHellos longer than a segment (post-quantum key shares): their SNI from the segments put together."""
+"""Records longer than a segment (post-quantum ClientHellos, DNS answers over TCP): names from the
+segments put together."""
 
 from __future__ import annotations
 
@@ -6,12 +7,12 @@ import struct
 
 import pytest
 
-from netscope.analysis import hello_reassembly
+from netscope.analysis import record_reassembly
 from netscope.analysis.names import NameObserver
 from netscope.parse.batch_parser import parse_batch
-from tests.analysis.name_packets import batch, client_hello, extension, sni_extension, tcp
+from tests.analysis.name_packets import a_record, batch, client_hello, dns_response, extension, sni_extension, tcp
 
-CLIENT, SERVER = "10.0.0.5", "93.184.216.34"
+CLIENT, SERVER, RESOLVER = "10.0.0.5", "93.184.216.34", "10.0.0.53"
 KEY = ("tcp", CLIENT, 40002, SERVER, 443)
 MSS = 1448
 
@@ -72,12 +73,12 @@ def test_a_retransmitted_first_segment_starts_again() -> None:
 
 
 def test_pending_hellos_are_bounded(monkeypatch) -> None:
-    monkeypatch.setattr(hello_reassembly, "MAX_PENDING", 2)
+    monkeypatch.setattr(record_reassembly, "MAX_PENDING", 2)
     observer = NameObserver()
     frames = [tcp(CLIENT, port, SERVER, 443, big_hello()[:MSS], seq=1) for port in range(41000, 41005)]
     raw = batch(frames)
     observer.observe(raw, parse_batch(raw))
-    assert len(observer._hellos.keys) == 2
+    assert len(observer._records.keys) == 2
 
 
 def test_thousands_of_hellos_begun_in_one_batch_are_all_completed() -> None:
@@ -90,3 +91,19 @@ def test_thousands_of_hellos_begun_in_one_batch_are_all_completed() -> None:
     observer.observe(raw, parse_batch(raw))
     assert all(observer.flow_names(("tcp", CLIENT, 10000 + i, SERVER, 443)).sni == "pq.example.org"
                for i in range(3000))
+
+
+def test_a_dns_answer_over_tcp_longer_than_a_segment_names_every_address() -> None:
+    """Answers too big for a datagram go over TCP, so they are the ones that span segments."""
+    addresses = [f"192.0.2.{i}" for i in range(1, 201)]
+    message = dns_response("big.example.org", [a_record("big.example.org", address) for address in addresses])
+    framed = struct.pack("!H", len(message)) + message
+    assert len(framed) > 2 * MSS
+    parts = [tcp(RESOLVER, 53, CLIENT, 40100, framed[at:at + MSS], seq=7000 + at) for at in range(0, len(framed), MSS)]
+    for batches in ([parts], [parts[:1], parts[1:]], [[p] for p in parts]):
+        observer = NameObserver()
+        for frames in batches:
+            raw = batch(frames)
+            observer.observe(raw, parse_batch(raw))
+        assert [observer.name_for(address) for address in addresses] == ["big.example.org"] * 200
+        assert observer.flow_names(("tcp", CLIENT, 40100, RESOLVER, 53)).dns_query == "big.example.org"
