@@ -8,17 +8,15 @@ import dpkt
 import pytest
 
 from netscope.analysis import names as names_module
-from netscope.analysis.names import (
+from netscope.analysis.name_candidates import (
     FIRST_PACKETS,
     KIND_DNS_TCP,
     KIND_DNS_UDP,
     KIND_HTTP,
     KIND_TLS,
-    NAME_FIELDS,
-    FlowNames,
-    NameObserver,
     select_candidates,
 )
+from netscope.analysis.names import NAME_FIELDS, FlowNames, NameObserver
 from netscope.export.flows import flow_records
 from netscope.flow.tracker import FlowSettings, FlowTracker
 from netscope.parse.batch_parser import parse_batch
