@@ -22,7 +22,7 @@ DLT_LINUX_SLL2 = 276
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
 VLAN_TPIDS = (0x8100, 0x88A8)  # 802.1Q and 802.1ad (QinQ's outer tag)
-MAX_VLAN_TAGS = 2
+MAX_VLAN_TAGS = 8  # 802.1Q/802.1ad stacks, walked as tshark walks them (QinQ is 2; more are rare)
 VLAN_TAG_LEN = 4
 # After the VLAN tags (the parser only; a live packet of these cut at the snaplen counts its
 # captured bytes, capture/wirelen.py does not follow them): a PPPoE session (6-byte header,

@@ -6,7 +6,7 @@ the snaplen may have been cut; for those the IP header still says how long the d
 so link header + IPv4 total length (or IPv6 40 + payload length) is a close estimate. A file
 does not always say its snaplen truthfully, so there every packet is checked. It is
 exact for every link type the parser reads (netscope/linktypes.py: Ethernet, SLL and SLL2 with up to
-two VLAN tags, loopback, raw IP) except for trailers (Ethernet padding, FCS) that the IP
+eight VLAN tags, loopback, raw IP) except for trailers (Ethernet padding, FCS) that the IP
 length does not cover. Every step is a numpy gather over the packets at the
 snaplen; the common case (nothing at the snaplen) costs one comparison.
 """
@@ -63,6 +63,8 @@ def _network_offset(data: np.ndarray, start: np.ndarray, caplen: np.ndarray,
     ethertype = _be16(data, start + ethertype_at, caplen >= header_len)
     for _ in range(MAX_VLAN_TAGS):  # as the parser does: each tag carries the next EtherType
         tagged = np.isin(ethertype, VLAN_TPIDS) & (caplen >= l3 + VLAN_TAG_LEN)
+        if not tagged.any():
+            break
         ethertype = np.where(tagged, _be16(data, start + l3 + 2, tagged), ethertype)
         l3 = l3 + VLAN_TAG_LEN * tagged
     return l3, np.select([ethertype == ETHERTYPE_IPV4, ethertype == ETHERTYPE_IPV6], [4, 6], 0)

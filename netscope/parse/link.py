@@ -75,7 +75,7 @@ def _is_vlan_tag(ethertype: np.ndarray) -> np.ndarray:
 
 
 def _ethertype_link(raw: RawBatch, reader: ByteReader, header_len: int, ethertype_at: int) -> LinkLayer:
-    """Ethernet, SLL and SLL2: an EtherType, then up to two 802.1Q/802.1ad tags, then PPPoE or MPLS."""
+    """Ethernet, SLL and SLL2: an EtherType, then up to eight 802.1Q/802.1ad tags, then PPPoE or MPLS."""
     n = raw.count
     status = (raw.caplen < header_len).view(np.uint8) * np.uint8(Status.TRUNCATED_LINK)  # OK is 0
     # One read from the EtherType through an untagged packet's IP header: only tagged packets

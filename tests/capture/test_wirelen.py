@@ -52,6 +52,7 @@ def estimate(batch: RawBatch, snaplen: int) -> tuple[list[int], int]:
 @pytest.mark.parametrize(("linktype", "frames"), [
     (1, [ether(0x0800, ipv4(1000)), ether(0x86DD, ipv6(1400))]),
     (1, [ether(0x0800, ipv4(500), vlans=(0x8100,)), ether(0x86DD, ipv6(900), vlans=(0x88A8, 0x8100))]),
+    (1, [ether(0x0800, ipv4(500), vlans=(0x88A8, 0x8100, 0x8100, 0x8100))]),
     (113, [sll(0x0800, ipv4(700)), sll(0x86DD, ipv6(300))]),
     (113, [sll(0x8100, vlan(0x0800, ipv4(700)))]),
     (276, [sll2(0x0800, ipv4(700)), sll2(0x86DD, ipv6(300)), sll2(0x88A8, vlan(0x8100, vlan(0x0800, ipv4(90))))]),

@@ -104,10 +104,14 @@ def test_stacked_vlan_tags_report_the_outer_id() -> None:
     assert (single["vlan_id"], single["l3_offset"]) == (10, 18)
 
 
-def test_a_third_vlan_tag_is_not_followed() -> None:
-    frame = ether(ipv4(tcp()), tags=((0x88A8, 1), (0x8100, 2), (0x8100, 3)))
-    row = only(frame)
-    assert (row["status"], row["vlan_id"]) == (Status.NOT_IP, 1)
+def test_stacks_of_up_to_eight_vlan_tags_are_followed_as_tshark_follows_them() -> None:
+    for count in (3, 8):
+        tags = ((0x88A8, 1), *((0x8100, 2 + i) for i in range(count - 1)))
+        row = only(ether(ipv4(tcp()), tags=tags))
+        assert (row["status"], row["vlan_id"], row["l3_offset"], row["dst_port"]) == (
+            Status.OK, 1, 14 + 4 * count, 443)
+    ninth = only(ether(ipv4(tcp()), tags=((0x8100, 7),) * 9))
+    assert (ninth["status"], ninth["vlan_id"]) == (Status.NOT_IP, 7)
 
 
 def test_a_cut_vlan_tag_is_a_truncated_link() -> None:

@@ -1,4 +1,5 @@
-"""IP behind an MPLS label stack or a PPPoE session: provider and DSL links, which tshark decodes."""
+"""IP behind an MPLS label stack, a PPPoE session or a stack of VLAN tags: provider and DSL links,
+which tshark decodes."""
 
 from __future__ import annotations
 
@@ -84,13 +85,13 @@ def test_what_is_no_ip_behind_them(frame: bytes, status: Status) -> None:
     assert row(frame)["status"] == status
 
 
-def test_flows_behind_mpls_and_pppoe_equal_tshark_s(tmp_path: Path, require_tool) -> None:
+def test_flows_behind_mpls_pppoe_and_vlan_stacks_equal_tshark_s(tmp_path: Path, require_tool) -> None:
     require_tool("tshark")
     rnd = random.Random(7)
     frames = []
     for _ in range(300):
         size = rnd.randrange(100)
-        kind = rnd.randrange(7)
+        kind = rnd.randrange(8)
         segment = tcp(b"t" * size, flags=0x18)
         frames.append([
             ether(0x8847, mpls([rnd.randrange(16, 1 << 20)], ipv4(segment))),
@@ -100,6 +101,7 @@ def test_flows_behind_mpls_and_pppoe_equal_tshark_s(tmp_path: Path, require_tool
             ether(0x8864, pppoe(0x0057, ipv6(bytes(segment), PROTO_TCP))),
             ether(0x8864, pppoe(0xC021, b"\x01\x01\x00\x04")),
             ether(0x8847, mpls([16], bytes(4) + MACS + b"\x08\x00" + ipv4(udp(), proto=PROTO_UDP))),
+            MACS + struct.pack(">HHHHHH", 0x88A8, 10, 0x8100, 20, 0x8100, 30) + b"\x08\x00" + ipv4(segment),
         ][kind])
     capture, export = tmp_path / "provider.pcap", tmp_path / "flows.json"
     with capture.open("wb") as out:
