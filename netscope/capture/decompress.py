@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Callable
 from pathlib import Path
 
-from netscope.capture.errors import CaptureError, compression_of
+from netscope.capture.errors import COMPRESSION_MAGIC, CaptureError, compression_of
 
 CHUNK = 1 << 16  # compressed bytes per step: what a file cut short still yields is kept
 QUEUED_CHUNKS = 64  # decompressed chunks waiting for the relay (a few MB at most)
@@ -35,7 +35,6 @@ _LIBRARY_DECOMPRESSORS: dict[str, Callable[[], object]] = {
     "bzip2": bz2.BZ2Decompressor,
     "xz": lzma.LZMADecompressor,
 }
-_MAGIC = {"gzip": b"\x1f\x8b", "bzip2": b"BZh", "xz": b"\xfd7zXZ\x00"}
 _TOOLS = {"zstd": ["zstd", "-dc"], "lz4": ["lz4", "-dc"]}  # read standard input, write standard output
 DECODE_ERRORS = (OSError, EOFError, zlib.error, lzma.LZMAError)
 
@@ -72,7 +71,7 @@ class Inflater:
     def feed(self, chunk: bytes) -> bytes:
         """The decompressed bytes `chunk` completes; raises one of DECODE_ERRORS on damage."""
         out = []
-        magic = _MAGIC[self.kind]
+        magic = COMPRESSION_MAGIC[self.kind]
         while chunk and not self.done:
             if data := self._decompressor.decompress(chunk):
                 out.append(data)
@@ -101,7 +100,6 @@ class Decompressor:
     """
 
     def __init__(self, path: Path, kind: str) -> None:
-        self.path = path
         self.kind = kind
         self.consumed = 0
         self.produced = 0  # decompressed bytes handed on

@@ -24,6 +24,7 @@ _NOT_A_CAPTURE_MARKERS = ("unknown file format", "file header bytes")
 _COMPRESSED = ((b"\x1f\x8b", ("zcat", "gzip")), (b"\x28\xb5\x2f\xfd", ("zstdcat", "zstd")),
                (b"\xfd7zXZ\x00", ("xzcat", "xz")), (b"\x04\x22\x4d\x18", ("lz4cat", "lz4")),
                (b"BZh", ("bzcat", "bzip2")))
+COMPRESSION_MAGIC = {name: magic for magic, (_, name) in _COMPRESSED}  # "gzip" -> its first bytes
 
 
 def compression_of(head: bytes) -> tuple[str, str] | None:
