@@ -26,13 +26,27 @@ def stealth_probes(batch: ParsedBatch) -> np.ndarray:
             & ((batch.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == 0))
 
 
+def probe_answers(batch: ParsedBatch) -> np.ndarray:
+    """RSTs without ACK: a host's answer to a segment with ACK that belongs to no connection.
+
+    This is what gives away nmap's ACK, Window and Maimon scans (-sA, -sW, -sM): their probes
+    (ACK, FIN+ACK) look like the middle of a flow whose start was not captured, but every
+    probe that reaches a port gets such a RST back (RFC 9293 §3.10.7.1). A connection's own
+    RSTs carry ACK, and so does every answer to a SYN or a FIN/NULL/Xmas probe, so those
+    scans are not counted twice. Such a RST stands for a probe of its sender's address and
+    port by its receiver; a filtered port, which answers nothing, goes unseen.
+    """
+    return (batch.flow_mask() & (batch.ip_proto == PROTO_TCP)
+            & ((batch.tcp_flags & (TCP_SYN | TCP_ACK | TCP_RST)) == TCP_RST))
+
+
 def udp_packets(batch: ParsedBatch) -> np.ndarray:
     return batch.flow_mask() & (batch.ip_proto == PROTO_UDP)
 
 
 def detector_packets(batch: ParsedBatch) -> np.ndarray:
     """Every packet some detector may count: what a pipeline shard hands over to the one detector."""
-    return pure_syns(batch) | stealth_probes(batch) | udp_packets(batch)
+    return pure_syns(batch) | stealth_probes(batch) | probe_answers(batch) | udp_packets(batch)
 
 
 def address_text(batch: ParsedBatch, row: int, side: str) -> str:

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netscope.analysis.alerts import Alert
-from netscope.analysis.inputs import address_text, pure_syns, stealth_probes, udp_packets
+from netscope.analysis.inputs import address_text, probe_answers, pure_syns, stealth_probes, udp_packets
 from netscope.analysis.udp_replies import UdpReplies
 from netscope.analysis.windows import SlidingWindows, WindowRule, check_spans, seconds_to_us
 from netscope.parse.columns import ParsedBatch
@@ -47,8 +47,9 @@ class PortScanSettings:
 class PortScanDetector:
     """Keyed by source (version, address); members are destination address and port.
 
-    Counted: SYNs without ACK, FIN/NULL/Xmas probes (inputs.stealth_probes), and UDP packets
-    that are not replies (udp_replies.py).
+    Counted: SYNs without ACK, FIN/NULL/Xmas probes (inputs.stealth_probes), UDP packets that
+    are not replies (udp_replies.py), and, seen from the other side, RSTs without ACK
+    (inputs.probe_answers): each counts as a probe of its sender by its receiver.
     """
 
     def __init__(self, settings: PortScanSettings) -> None:
@@ -57,18 +58,26 @@ class PortScanDetector:
         self.udp_replies = UdpReplies(rule.window_us, settings.udp_service_ports)
 
     def observe(self, batch: ParsedBatch, clock: np.ndarray) -> list[tuple[int, Alert]]:
-        counted = pure_syns(batch) | stealth_probes(batch)
+        answers = probe_answers(batch)
+        counted = pure_syns(batch) | stealth_probes(batch) | answers
         udp_rows = np.flatnonzero(udp_packets(batch))
         if udp_rows.size:
             counted[udp_rows] = ~self.udp_replies.replies(batch, udp_rows, clock)
         rows = np.flatnonzero(counted)
-        keys = [batch.src_hi[rows], batch.src_lo[rows], batch.ip_version[rows]]
-        members = [batch.dst_hi[rows], batch.dst_lo[rows], batch.dst_port[rows]]
+        answer = answers[rows]  # these rows count for their receiver, as probes of their sender
+
+        def scanner_side(probe: np.ndarray, reply: np.ndarray) -> np.ndarray:
+            return np.where(answer, reply[rows], probe[rows])
+
+        keys = [scanner_side(batch.src_hi, batch.dst_hi), scanner_side(batch.src_lo, batch.dst_lo),
+                batch.ip_version[rows]]
+        members = [scanner_side(batch.dst_hi, batch.src_hi), scanner_side(batch.dst_lo, batch.src_lo),
+                   scanner_side(batch.dst_port, batch.src_port)]
         firings = self.windows.observe(keys, clock[rows], members)
         alerts = []
         for at, ports, hosts in zip(firings.index, *firings.distinct, strict=True):
             row = int(rows[at])
-            source = address_text(batch, row, "src")
+            source = address_text(batch, row, "dst" if answer[at] else "src")
             description = f"Port scan suspected: {ports} ports, {hosts} hosts from {source}"
             alerts.append((row, Alert(int(batch.ts_us[row]) / 1e6, KIND, description, (source,))))
         return alerts

@@ -3,8 +3,9 @@
 Routing is by flow, but the detectors key by destination ip:port (SYN flood) and by source
 address (port scan), so per-shard detectors would see a fraction of a flood and raise a scan
 once per shard. Instead each worker keeps the few packets the detectors consume (pure SYNs,
-FIN/NULL/Xmas probes and UDP, analysis/inputs.py) as a small ParsedBatch with a sort key, hands
-them over with its tick, and the reader feeds them, merged in packet order, to the one AnomalyDetector.
+FIN/NULL/Xmas probes, RSTs without ACK and UDP, analysis/inputs.py) as a small ParsedBatch
+with a sort key, hands them over with its tick, and the reader feeds them, merged in packet
+order, to the one AnomalyDetector.
 
 The sort key is the packet's position in the capture for files (exactly the order one process
 sees) and its timestamp for live capture, where the kernel fanout leaves no global order (the

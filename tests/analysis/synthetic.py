@@ -107,12 +107,15 @@ class SequentialOracle:
                 continue
             pure_syn = p.proto == PROTO_TCP and (p.flags & (SYN | ACK)) == SYN
             stealth = p.proto == PROTO_TCP and (p.flags & (SYN | ACK | RST)) == 0  # FIN, NULL, Xmas scans
+            answer = p.proto == PROTO_TCP and (p.flags & (SYN | ACK | RST)) == RST  # answers ACK/Maimon probes
             if pure_syn and self.s.syn_flood.enabled:
                 out.extend(self._syn(p, t))
             if p.proto == PROTO_UDP:
                 reply = self._udp_reply(p, t)
             if self.s.port_scan.enabled and (pure_syn or stealth or (p.proto == PROTO_UDP and not reply)):
-                out.extend(self._scan(p, t))
+                out.extend(self._scan(p, t, p.src, p.dst, p.dport))
+            if self.s.port_scan.enabled and answer:  # a probe of its sender by its receiver
+                out.extend(self._scan(p, t, p.dst, p.src, p.sport))
         return out
 
     def _udp_reply(self, p: Packet, t: int) -> bool:
@@ -141,21 +144,21 @@ class SequentialOracle:
                      (_endpoint(_text(p.dst), p.dport),))]
         return []
 
-    def _scan(self, p: Packet, t: int):
+    def _scan(self, p: Packet, t: int, scanner: str, target: str, port: int):
         cfg = self.s.port_scan
-        if self.scan_until.get(p.src, -(2**63)) > t:
+        if self.scan_until.get(scanner, -(2**63)) > t:
             return []
-        q = self.scan_q.setdefault(p.src, deque())
-        q.append((t, p.dst, p.dport))
+        q = self.scan_q.setdefault(scanner, deque())
+        q.append((t, target, port))
         window = self._us(max(cfg.window_secs, 0.1))
         while t - q[0][0] > window:
             q.popleft()
         ports = len({port for _, _, port in q})
         hosts = len({host for _, host, _ in q})
         if ports >= cfg.unique_ports_threshold or hosts >= cfg.unique_hosts_threshold:
-            self.scan_until[p.src] = t + self._us(max(cfg.cooldown_secs, 0.0))
+            self.scan_until[scanner] = t + self._us(max(cfg.cooldown_secs, 0.0))
             return [(p.ts_us / 1e6, "port_scan",
-                     f"Port scan suspected: {ports} ports, {hosts} hosts from {_text(p.src)}", (_text(p.src),))]
+                     f"Port scan suspected: {ports} ports, {hosts} hosts from {_text(scanner)}", (_text(scanner),))]
         return []
 
 

@@ -2,7 +2,7 @@
 
 from netscope.analysis.anomaly import AnomalyDetector, AnomalySettings, PortScanSettings, SynFloodSettings
 
-from .synthetic import ACK, SYN_ACK, Packet, batch_of, syn, udp
+from .synthetic import ACK, FIN, RST, SYN_ACK, Packet, batch_of, syn, udp
 
 T0 = 1_700_000_000_000_000
 SECOND = 1_000_000
@@ -62,6 +62,25 @@ def test_cooldown_is_per_source_and_30_seconds():
 def test_syn_acks_and_acks_do_not_count():
     packets = [Packet(T0 + i, "10.0.0.1", 80, f"10.0.1.{i + 1}", 40000 + i, flags=SYN_ACK if i % 2 else ACK)
                for i in range(40)]
+    assert detector().observe(batch_of(packets)) == []
+
+
+def test_rsts_without_ack_count_as_probes_of_their_sender_by_their_receiver():
+    # An ACK scan's probes are not counted; the target's answers are, for the scanner.
+    probes = [Packet(T0 + 2 * i, "10.0.0.66", 50000, "10.0.0.1", 1 + i, flags=ACK) for i in range(30)]
+    answers = [Packet(T0 + 2 * i + 1, "10.0.0.1", 1 + i, "10.0.0.66", 50000, flags=RST) for i in range(30)]
+    packets = [p for pair in zip(probes, answers, strict=True) for p in pair]
+    alerts = detector().observe(batch_of(packets))
+    assert descriptions(alerts) == ["Port scan suspected: 25 ports, 1 hosts from 10.0.0.66"]
+    assert alerts[0].hosts == ("10.0.0.66",)
+    assert alerts[0].ts == (T0 + 2 * 24 + 1) / 1e6  # the 25th answer
+    assert detector().observe(batch_of(probes)) == []
+
+
+def test_a_connection_s_own_rsts_do_not_count():
+    # Aborted connections (RST with ACK, also after a FIN) from one server to many clients' ports.
+    packets = [Packet(T0 + i, "10.0.0.1", 80, f"10.0.1.{i % 20 + 1}", 40000 + i,
+                      flags=RST | ACK | (FIN if i % 2 else 0)) for i in range(40)]
     assert detector().observe(batch_of(packets)) == []
 
 

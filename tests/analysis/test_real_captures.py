@@ -130,6 +130,22 @@ def test_nmap_fin_null_and_xmas_scans_are_reported(namespaces: Namespaces, tmp_p
         ("port_scan", f"Port scan suspected: 25 ports, 1 hosts from {SCANNER}")]
 
 
+@pytest.mark.parametrize("scan", ["-sA", "-sW", "-sM"])
+def test_nmap_ack_window_and_maimon_scans_are_reported_by_their_answers(
+        namespaces: Namespaces, tmp_path: Path, scan: str):
+    # The probes (ACK, FIN+ACK) look like the middle of a flow; the target's RST without ACK,
+    # which only answers a segment of no connection, is what gives the scan away.
+    pcap = tmp_path / "ack.pcap"
+    dump = namespaces.capture(pcap)
+    try:
+        namespaces.run(namespaces.a, "nmap", scan, "-n", "-Pn", "-T4", "--max-retries", "0", "-p", "1-200", TARGET)
+    finally:
+        namespaces.stop(dump)
+    alerts = alerts_in(pcap)
+    assert [(a.kind, a.description, a.hosts) for a in alerts] == [
+        ("port_scan", f"Port scan suspected: 25 ports, 1 hosts from {SCANNER}", (SCANNER,))]
+
+
 def test_hping3_syn_flood_from_many_sources_is_reported(namespaces: Namespaces, tmp_path: Path):
     pcap = tmp_path / "flood.pcap"
     dump = namespaces.capture(pcap)
