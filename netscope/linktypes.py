@@ -35,6 +35,15 @@ ETHERTYPE_MPLS = (0x8847, 0x8848)  # unicast, multicast
 MPLS_LABEL_LEN = 4
 MAX_MPLS_LABELS = 8
 
+# Tunnels whose inner packet the parser reports instead (parse/tunnels.py), as tshark dissects
+# them by default; the screen's packet decoder names them from here too.
+VXLAN_PORTS = (4789, 8472)  # UDP, either side: IANA's, and the Linux kernel's default (flannel's)
+GENEVE_PORT = 6081
+IPPROTO_IPIP = 4  # IPv4 inside IP
+IPPROTO_IPV6 = 41  # IPv6 inside IP (6in4, or IPv6 in IPv6)
+IPPROTO_GRE = 47
+ETHERTYPE_TEB = 0x6558  # transparent Ethernet bridging: GRE or GENEVE carrying an Ethernet frame
+
 # RFC 2675 jumbograms: IPv6 payload length 0 and a Hop-by-Hop header whose first option is Jumbo
 # Payload (type 0xC2, 4 bytes of data) holding the real length, which must exceed 65535. Linux
 # sends them with BIG TCP (gso_max_size above 64 KiB), and a capture on the sending host sees

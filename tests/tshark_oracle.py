@@ -27,19 +27,27 @@ def _endpoint_key(ip: str, port: int) -> tuple[int, bytes, int]:
     return address.version, address.packed.rjust(16, b"\0"), port
 
 
-def tshark_flows(path: Path) -> dict[FlowKey, tuple[int, int, int, int]]:
-    """(proto, a_ip, a_port, b_ip, b_port) -> (packets a->b, packets b->a, bytes a->b, bytes b->a)."""
+def tshark_flows(path: Path, innermost: bool = False) -> dict[FlowKey, tuple[int, int, int, int]]:
+    """(proto, a_ip, a_port, b_ip, b_port) -> (packets a->b, packets b->a, bytes a->b, bytes b->a).
+
+    `innermost`: a tunnelled frame (VXLAN, GRE, IP in IP) counts for the flow of the last IP
+    and TCP/UDP layers tshark dissected in it, instead of the first.
+    """
     command = ["tshark", "-r", str(path), "-n", "-o", "ip.defragment:FALSE", "-o", "ipv6.defragment:FALSE",
-               "-T", "fields", "-E", "separator=\t", "-E", "occurrence=f"]
-    for field in FIELDS:
+               "-T", "fields", "-E", "separator=\t", "-E", f"occurrence={'l' if innermost else 'f'}"]
+    for field in [*FIELDS, "frame.protocols"]:
         command += ["-e", field]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     flows: dict[FlowKey, list[int]] = {}
     for line in out.splitlines():
-        cells = line.split("\t") + [""] * len(FIELDS)
-        flen, s4, d4, s6, d6, tsp, tdp, usp, udp_, frag4, frag6, icmp4, icmp6 = cells[: len(FIELDS)]
+        cells = line.split("\t") + [""] * (len(FIELDS) + 1)
+        flen, s4, d4, s6, d6, tsp, tdp, usp, udp_, frag4, frag6, icmp4, icmp6, layers = cells[: len(FIELDS) + 1]
         if (frag4 and frag4 != "0") or (frag6 and frag6 != "0") or icmp4 or icmp6:
             continue
+        stack = layers.split(":")
+        last_ip = max((i for i, layer in enumerate(stack) if layer in ("ip", "ipv6")), default=-1)
+        if innermost and last_ip >= 0:
+            s4, d4, s6, d6 = (s4, d4, "", "") if stack[last_ip] == "ip" else ("", "", s6, d6)
         src, dst = (s4, d4) if s4 else (s6, d6)
         if not src or not (tsp or usp):
             continue

@@ -10,20 +10,27 @@ from netscope.parse.gather import ByteReader
 from netscope.parse.ip import decode_ip
 from netscope.parse.link import decode_link
 from netscope.parse.transport import decode_transport
+from netscope.parse.tunnels import MAX_DEPTH, find_tunnels, inner_batch
+
+# Columns a tunnel's inner packet replaces; the outer packet keeps its time, lengths and VLAN.
+INNER_COLUMNS = ("status", "ip_version", "ip_proto", "src_hi", "src_lo", "dst_hi", "dst_lo", "src_port", "dst_port",
+                 "has_l4", "tcp_flags", "tcp_seq", "tcp_ack", "tcp_window", "payload_len", "icmp_type", "icmp_code")
 
 
-def parse_batch(raw: RawBatch) -> ParsedBatch:
+def parse_batch(raw: RawBatch, depth: int = 0) -> ParsedBatch:
     """Decode link, IP and transport headers of every packet in `raw` into columns.
 
     Each layer is a fixed handful of numpy passes over the batch (one gather per header word),
     so the cost grows with the batch, not with Python-level work per packet. Any byte content is
     accepted: a packet that cannot be decoded gets a Status, and the call never raises.
+    Tunnelled packets are then decoded again from their inner packet (tunnels.py), `depth`
+    counting the tunnels already opened.
     """
     reader = ByteReader(raw.data)
     link = decode_link(raw, reader)
     ip = decode_ip(raw, reader, link)
     transport = decode_transport(raw, reader, ip)
-    return ParsedBatch(
+    parsed = ParsedBatch(
         ts_us=np.array(raw.ts_us, dtype=np.int64),
         wirelen=np.array(raw.wirelen, dtype=np.int64),
         caplen=np.array(raw.caplen, dtype=np.int64),
@@ -48,3 +55,19 @@ def parse_batch(raw: RawBatch) -> ParsedBatch:
         l3_offset=ip.l3_offset,
         l4_offset=transport.l4_offset,
     )
+    if depth < MAX_DEPTH:
+        for tunnel in find_tunnels(raw, reader, parsed.status, parsed.ip_proto, parsed.has_l4, parsed.src_port,
+                                   parsed.dst_port, ip.transport_offset):
+            _take_inner(parsed, tunnel.rows, tunnel.inner_start, parse_batch(inner_batch(raw, tunnel), depth + 1))
+    return parsed
+
+
+def _take_inner(parsed: ParsedBatch, rows: np.ndarray, inner_start: np.ndarray, inner: ParsedBatch) -> None:
+    """Rows whose inner packet has an IP header become that packet (offsets from the outer start)."""
+    adopt = inner.ip_version != 0
+    rows, inner_start = rows[adopt], inner_start[adopt]
+    for name in INNER_COLUMNS:
+        getattr(parsed, name)[rows] = getattr(inner, name)[adopt]
+    parsed.l3_offset[rows] = inner.l3_offset[adopt] + inner_start
+    l4 = inner.l4_offset[adopt]
+    parsed.l4_offset[rows] = np.where(l4 >= 0, l4 + inner_start, -1)

@@ -9,7 +9,11 @@ not care about order: (A, B) and (B, A) hash alike. Ports join the endpoint for 
 packets that carry them (not non-first fragments, which are no flow's packets anyway). IPv6
 hashes addresses only: a flow's packets may or may not carry extension headers, and walking
 them here would duplicate the parser; all flows of one IPv6 host pair share a shard, which
-costs balance, not correctness. Non-IP packets go to shard 0.
+costs balance, not correctness. So do tunnels (parse/tunnels.py): the parser reports a
+tunnelled packet as its inner flow's, and the two directions of an inner flow travel between
+the same tunnel endpoints but with other outer ports (VXLAN's source port is a hash of the
+inner packet), so UDP to or from a tunnel port hashes by address, as GRE and IP-in-IP, which
+have no ports, already do. Non-IP packets go to shard 0.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from netscope.capture.batch import RawBatch
 from netscope.parse.gather import ByteReader, field
 from netscope.parse.link import decode_link
+from netscope.parse.tunnels import tunnel_udp_port
 
 _MULTIPLIER_A = np.uint64(0x9E3779B97F4A7C15)
 _MULTIPLIER_B = np.uint64(0xBF58476D1CE4E5B9)
@@ -70,6 +75,9 @@ def shard_ids(raw: RawBatch, shards: int) -> np.ndarray:
         ports = reader.u32(at[with_ports] + header_len[has_ports])
         src_port[with_ports] = ports >> 16
         dst_port[with_ports] = ports & 0xFFFF
+        udp = proto[has_ports] == _PROTO_UDP
+        tunnel = with_ports[udp & tunnel_udp_port(src_port[with_ports], dst_port[with_ports])]
+        src_port[tunnel] = dst_port[tunnel] = 0
 
     v6 = np.flatnonzero((link.ip_version == 6) & (raw.caplen >= link.l3_offset + 40))
     if v6.size:

@@ -26,8 +26,13 @@ from netscope.linktypes import (
     DLT_NULL,
     DLT_RAW,
     DLT_RAW_OPENBSD,
+    GENEVE_PORT,
+    IPPROTO_GRE,
+    IPPROTO_IPIP,
+    IPPROTO_IPV6,
     JUMBO_OPTION,
     MIN_JUMBO,
+    VXLAN_PORTS,
 )
 from netscope.ui.formatting import endpoint
 
@@ -65,6 +70,7 @@ def decode(record: PacketRecord) -> DecodedPacket:
     """Decode one kept packet as far as its bytes and dpkt allow."""
     layers: list[Layer] = []
     network = _link_layer(record, layers)
+    network = _inside_tunnel(record, network, layers) or network
     if isinstance(network, dpkt.ip.IP):
         return _ip_layer(network, layers, version=4, wire_len=_ip_wire_length(record))
     if isinstance(network, dpkt.ip6.IP6):
@@ -153,6 +159,35 @@ def _inside_ethernet(frame: dpkt.ethernet.Ethernet, layers: list[Layer]) -> obje
                                       ("PPP protocol", "?" if protocol is None else f"0x{protocol:04x}"))))
         carried = getattr(ppp, "data", ppp)
     return carried
+
+
+def _inside_tunnel(record: PacketRecord, outer: object, layers: list[Layer]) -> dpkt.Packet | None:
+    """The inner IP packet where the parser took a tunnel's (parse/tunnels.py); the outer one as a layer."""
+    if not isinstance(outer, (dpkt.ip.IP, dpkt.ip6.IP6)) or record.l3_offset < 0:
+        return None
+    carried = outer.data
+    udp = outer.p == dpkt.ip.IP_PROTO_UDP
+    ports = (getattr(carried, "sport", None), getattr(carried, "dport", None)) if udp else ()
+    kind = ("VXLAN" if set(VXLAN_PORTS) & set(ports) else "GENEVE" if GENEVE_PORT in ports
+            else {IPPROTO_GRE: "GRE", IPPROTO_IPIP: "IPv4 in IP", IPPROTO_IPV6: "IPv6 in IP"}.get(outer.p))
+    data = record.data[record.l3_offset:]
+    if kind is None or not data:
+        return None
+    try:
+        inner = dpkt.ip6.IP6(data) if data[0] >> 4 == 6 else dpkt.ip.IP(data)
+    except (dpkt.UnpackError, struct.error, ValueError):
+        return None
+    if (inner.src, inner.dst) == (outer.src, outer.dst):
+        return None  # the parser found no IP inside (ARP in VXLAN, say) and stayed with this one
+    family = socket.AF_INET if isinstance(outer, dpkt.ip.IP) else socket.AF_INET6
+    source, destination = socket.inet_ntop(family, outer.src), socket.inet_ntop(family, outer.dst)
+    if ports:
+        source, destination = endpoint(source, ports[0]), endpoint(destination, ports[1])
+    fields = [("Outer source", source), ("Outer destination", destination)]
+    if kind == "VXLAN" and len(carried.data) >= 8:
+        fields.append(("VNI", str(int.from_bytes(bytes(carried.data)[4:7], "big"))))
+    layers.append(Layer(f"{kind} tunnel", tuple(fields)))
+    return inner
 
 
 # -- network and transport -----------------------------------------------------------------

@@ -5,8 +5,11 @@ import struct
 import dpkt
 import pytest
 
+from netscope.capture.batch import RawBatch
 from netscope.engine.messages import PacketRecord
+from netscope.parse.batch_parser import parse_batch
 from netscope.ui.packet_decode import client_hello, decode, direction, dns_summary, hex_dump, valid_hostname
+from tests.parse import test_tunnels as parse_tunnels
 
 from . import packets
 from .fake_link import IPERF, detail_packets
@@ -133,3 +136,29 @@ def test_hex_dump_rows_match_the_reference_layout():
 def test_every_scenario_packet_decodes():
     for packet_record in detail_packets(IPERF.key):
         assert decode(packet_record).protocol == "TCP"
+
+
+@pytest.mark.parametrize(("wrap", "layer", "vni"), [
+    (lambda inner: parse_tunnels.ether(0x0800, parse_tunnels.outer_udp(4789, parse_tunnels.vxlan(
+        parse_tunnels.ether(0x0800, inner), vni=79))), "VXLAN tunnel", "79"),
+    (lambda inner: parse_tunnels.ether(0x0800, parse_tunnels.outer_ip(47, parse_tunnels.gre(0x0800, inner, key=3))),
+     "GRE tunnel", None),
+])
+def test_a_tunnelled_packet_shows_its_inner_flow_under_the_tunnel(wrap, layer: str, vni: str | None):
+    # Where the parser took the inner packet's flow (its l3_offset), so does the detail view.
+    frame = wrap(parse_tunnels.INNER_TCP)
+    l3 = int(parse_batch(RawBatch.from_packets([frame], [0], 1)).l3_offset[0])
+    packet = decode(PacketRecord(ts=1.0, wirelen=len(frame), linktype=1, data=frame, l3_offset=l3))
+    assert (packet.src, packet.dst, packet.protocol) == ("10.0.0.1:40000", "192.168.1.2:443", "TCP")
+    names = [layer.name for layer in packet.layers]
+    assert names == ["Ethernet", layer, "IPv4", "TCP"]
+    fields = dict(packet.layers[1].fields)
+    assert fields["Outer destination"].startswith("172.16.0.2")
+    assert fields.get("VNI") == vni
+
+
+def test_arp_inside_vxlan_stays_the_outer_udp_packet():
+    frame = parse_tunnels.ether(0x0800, parse_tunnels.outer_udp(4789, parse_tunnels.vxlan(
+        parse_tunnels.ether(0x0806, bytes(28)))))
+    packet = decode(PacketRecord(ts=1.0, wirelen=len(frame), linktype=1, data=frame, l3_offset=14))
+    assert (packet.protocol, packet.dst) == ("UDP", "172.16.0.2:4789")
