@@ -161,6 +161,7 @@ class Engine:
             new_alerts=tuple(new_alerts),
             progress=progress,
             matching_flows=self.tracker.count(query) if query and not query.partial else None,
+            ranked_for=query.text if query is not None else "",
             capture_seconds=self.seconds.take(final=state == "finished") if self.seconds is not None else None,
         )
         self._interval_packets = 0

@@ -80,6 +80,9 @@ class TickSnapshot:
     # Under the screen's filter, the flows it matches in the whole table (top_flows has the
     # first N); None without a filter, or when part of it (a name) only the screen can apply.
     matching_flows: int | None = None
+    # The filter text top_flows and matching_flows were computed under ("" = none): right after
+    # the screen changes its filter, a tick or two may still come from the old one.
+    ranked_for: str = ""
     flow_names: dict[tuple, FlowNames] = field(default_factory=dict)  # FlowRow.key -> names seen for it
     # A replay on a screen: the capture seconds completed since the previous snapshot.
     capture_seconds: CaptureSeconds | None = None

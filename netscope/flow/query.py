@@ -119,6 +119,7 @@ class FlowQuery:
 
     terms: tuple[Term, ...] = ()
     partial: bool = False  # terms were left to the screen: what matches here is only a superset
+    text: str = ""  # as the screen typed it: a snapshot says which filter ranked its rows
 
     @classmethod
     def parse(cls, text: str) -> FlowQuery:
@@ -134,7 +135,7 @@ class FlowQuery:
                 partial = True
                 continue
             kept.append(term)
-        return cls(tuple(kept), partial)
+        return cls(tuple(kept), partial, text)
 
     def __bool__(self) -> bool:
         return bool(self.terms)

@@ -206,10 +206,11 @@ class PipelineEngine:
             parts: list[WorkerTick] = []
         else:
             parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us, ranking, query))
-        return self._merge_tick(parts, state, speed, new_alerts, progress, n, ranking)
+        return self._merge_tick(parts, state, speed, new_alerts, progress, n, ranking, query)
 
     def _merge_tick(self, parts: list[WorkerTick], state: str, speed: float, new_alerts: list[Alert],
-                    progress: float | None, n: int, ranking: str = "rate") -> TickSnapshot:
+                    progress: float | None, n: int, ranking: str = "rate",
+                    query: FlowQuery | None = None) -> TickSnapshot:
         self.tracker.expire_now_us = None
         alerts = new_alerts + self.anomalies.observe([part.anomaly_input for part in parts])  # packet order
         self.unrecorded_alerts.extend(alerts)
@@ -232,6 +233,7 @@ class PipelineEngine:
             flow_names=self._row_names(top),
             new_alerts=tuple(alerts), progress=progress, matching_flows=_sum_known(
                 [part.snapshot.matching_flows for part in parts]),
+            ranked_for=query.text if query is not None else "",
             capture_seconds=self.seconds.take(final=state == "finished") if self.seconds is not None else None)
 
     def _row_names(self, top: tuple[FlowRow, ...]) -> dict[FlowKey, FlowNames]:

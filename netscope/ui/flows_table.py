@@ -179,6 +179,7 @@ class FlowsTable(DataTable):
         super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING)
         self.rows_in: Sequence[FlowRow] = ()
         self.matching: int | None = None
+        self.ranked_for = ""  # the filter the engine picked rows_in by
         self.names: Mapping[FlowKey, FlowNames] = {}
         self.show_names = False
         self.now: float = 0.0
@@ -197,14 +198,22 @@ class FlowsTable(DataTable):
 
     # -- public: what the app changes ------------------------------------------------------
     def show(self, rows: Sequence[FlowRow], now: float, names: Mapping[FlowKey, FlowNames] | None = None,
-             matching: int | None = None) -> None:
+             matching: int | None = None, ranked_for: str = "") -> None:
         """New rows from a tick; `now` is the capture clock the ages are measured against.
 
         `names` are the tick's names per flow key (the filter matches them even while hidden);
-        `matching`, how many flows of the whole table the filter matches, when the engine knows.
+        `matching`, how many flows of the whole table the filter matches, when the engine knows;
+        `ranked_for`, the filter text the engine picked the rows by.
         """
-        self.rows_in, self.now, self.names, self.matching = rows, now, names or {}, matching
+        self.rows_in, self.now, self.names = rows, now, names or {}
+        self.matching, self.ranked_for = matching, ranked_for
         self.redraw()
+
+    @property
+    def awaiting_engine(self) -> bool:
+        """The filter changed since the engine picked these rows: until it sends the new filter's
+        top N, the table shows what of the old rows matches, and knows no count."""
+        return self.ranked_for != self.display_filter.text
 
     def set_show_names(self, show: bool) -> None:
         self.show_names = show
@@ -380,13 +389,19 @@ class FlowsTable(DataTable):
         names = " [dim]·[/dim] names" if self.show_names else ""
         self.border_title = f"Flows [dim]by[/dim] {self.sort_key.label} {direction}{names}"
         total = len(self.rows_in)
+        matching = None if self.awaiting_engine else self.matching
         if self.filter_error is not None:
             self.border_subtitle = f"[b $error]{self.filter_error}[/]"
+        elif self.awaiting_engine and not self.shown:
+            # Cleared after matching nothing, say: the engine has not sent the new rows yet.
+            waiting = "updating…"
+            self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {waiting}" if self.display_filter \
+                else waiting
         elif self.display_filter:
             # Of the flows the filter matches in the whole table when the engine counted them
             # (the rows are its first N), else of the rows received; "0 of 0" says nothing.
-            of = f"{self.matching:,} matching" if self.matching is not None else f"{total}"
-            any_found = self.matching if self.matching is not None else total
+            of = f"{matching:,} matching" if matching is not None else f"{total}"
+            any_found = matching if matching is not None else total
             found = f"{len(self.shown)} of {of}" if any_found else "no flow matches"
             self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {found}"
         else:

@@ -86,7 +86,7 @@ class MainScreen(Screen):
         # keeps running when the network goes quiet (the newest packet's time would stop)
         live = snapshot.source.kind == "live" or snapshot.capture_time is None
         now = snapshot.wall_time if live else snapshot.capture_time
-        self.table.show(snapshot.top_flows, now, snapshot.flow_names, snapshot.matching_flows)
+        self.table.show(snapshot.top_flows, now, snapshot.flow_names, snapshot.matching_flows, snapshot.ranked_for)
         self.alerts.redraw()
 
     def set_units(self, units: Units) -> None:

@@ -82,7 +82,9 @@ def test_a_filter_s_matches_are_counted_across_the_shards(sample_pcap: Path) -> 
         runner.run()
         filtered = runner.engine.tick("finished", 1.0, [], top_n=10, query=FlowQuery.parse("tcp"))
         assert filtered.matching_flows == 163 and len(filtered.top_flows) == 10  # of the sample's 165 flows
-        assert runner.engine.tick("finished", 1.0, [], top_n=10).matching_flows is None
+        assert filtered.ranked_for == "tcp"
+        unfiltered = runner.engine.tick("finished", 1.0, [], top_n=10)
+        assert unfiltered.matching_flows is None and unfiltered.ranked_for == ""
     finally:
         runner.engine.close()
 

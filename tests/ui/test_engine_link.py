@@ -162,6 +162,7 @@ def test_a_filter_counts_its_matches_in_the_whole_table_not_in_the_rows_sent():
         assert app.main.table.border_subtitle.endswith(f" of {len(app.snapshot.top_flows)}")
         await pilot.press("slash", "ctrl+u", *"port:80", "enter")  # no flow of the sample: it uses 8080
         await wait_for(pilot, lambda: app.snapshot.matching_flows == 0)
+        assert app.snapshot.ranked_for == "port:80"  # the rows and the count are that filter's
         await pilot.pause()
         assert app.main.table.border_subtitle.endswith("filter [b]port:80[/b] · no flow matches")  # not "0 of 0"
         await pilot.press("q")

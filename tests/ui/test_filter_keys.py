@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from textual.widgets import DataTable, Input
 
 from netscope.engine.messages import SetFilter
 
-from .fake_link import DNS, scenario, snapshot
+from .fake_link import DNS, TLS, scenario, snapshot
 from .pilot import run, settle
 
 
@@ -70,5 +72,34 @@ def test_a_filter_typed_into_an_error_keeps_the_error_shown_and_enter_does_not_t
         assert isinstance(app.focused, DataTable)
         assert "filter [b]port:53[/b]" in app.main.table.border_subtitle
         assert {r.key for r in app.main.table.shown} == {DNS.key}
+
+    run(check, link)
+
+
+def test_until_the_engine_answers_a_new_filter_the_table_says_it_is_updating():
+    """The engine's rows and count belong to the filter it ranked them under (ranked_for): a
+    filter cleared after it matched nothing is not "no flows yet", and a count is not carried
+    over to the next filter."""
+    link = scenario()
+
+    async def check(pilot, app):
+        await pilot.press("slash", *"port:80", "enter")
+        link.push(replace(snapshot(100, rows=()), matching_flows=0, ranked_for="port:80"))
+        await settle(pilot)
+        assert app.main.table.border_subtitle.endswith("filter [b]port:80[/b] · no flow matches")
+        await pilot.press("escape")
+        await pilot.pause()
+        assert app.main.table.border_subtitle == "updating…"
+        link.push(snapshot(101))
+        await settle(pilot)
+        assert app.main.table.border_subtitle == f"top {len(app.snapshot.top_flows)}"
+
+        await pilot.press("slash", *"tcp", "enter")
+        link.push(replace(snapshot(102, rows=(TLS,)), matching_flows=163, ranked_for="tcp"))
+        await settle(pilot)
+        assert app.main.table.border_subtitle.endswith("· 1 of 163 matching")
+        await pilot.press("slash", "ctrl+u", *"udp", "enter")
+        await pilot.pause()
+        assert app.main.table.border_subtitle.endswith("filter [b]udp[/b] · updating…")  # TLS is no udp flow
 
     run(check, link)
