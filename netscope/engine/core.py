@@ -15,6 +15,7 @@ from netscope.analysis.alerts import Alert
 from netscope.analysis.names import NameObserver
 from netscope.analysis.tcp_health import TcpHealth, TcpHealthSettings
 from netscope.capture.batch import RawBatch
+from netscope.capture.sockets import SocketOwners
 from netscope.engine.pacing import TickInterval
 from netscope.engine.recent import RecentPackets
 from netscope.engine.seconds import SecondCounter
@@ -41,6 +42,7 @@ class EngineSettings:
     top_n: int = 100
     keep_recent_packets: bool = False  # only screens with a detail view need raw packets kept
     second_history: bool = False  # a screen graphs a replay by capture second (engine/seconds.py)
+    socket_owners: bool = False  # a screen names the local process of each live flow (capture/sockets.py)
 
 
 class Engine:
@@ -56,6 +58,7 @@ class Engine:
         self.health = TcpHealth(settings.health) if settings.health is not None else None
         self.recent = RecentPackets() if settings.keep_recent_packets else None
         self.seconds = SecondCounter() if settings.second_history and source.kind == "file" else None
+        self.sockets = SocketOwners() if settings.socket_owners and source.kind == "live" else None
         self._status_counts = np.zeros(len(Status), dtype=np.int64)
         self._packets = 0
         self._bytes = 0
@@ -158,6 +161,7 @@ class Engine:
             totals=self.totals(),
             top_flows=rows,
             flow_names=names,
+            flow_owners=self.sockets.owners(row.key for row in rows) if self.sockets is not None else {},
             new_alerts=tuple(new_alerts),
             progress=progress,
             matching_flows=self.tracker.count(query) if query and not query.partial else None,

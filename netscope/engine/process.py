@@ -61,7 +61,8 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
         events.put(EngineFinished((), None, str(exc)))
         return
     try:
-        engine = build_engine(config, source, keep_recent_packets=True, top_n=config.tui.top_n, second_history=True)
+        engine = build_engine(config, source, keep_recent_packets=True, top_n=config.tui.top_n, second_history=True,
+                              socket_owners=True)
         outputs = build_outputs(config, source)
     except (CaptureError, ConfigError, OutputError) as exc:
         source.close()

@@ -12,6 +12,7 @@ import numpy as np
 
 from netscope.analysis.alerts import Alert
 from netscope.analysis.names import FlowNames
+from netscope.capture.sockets import FlowOwners
 from netscope.flow.records import FlowRow
 
 
@@ -84,6 +85,9 @@ class TickSnapshot:
     # the screen changes its filter, a tick or two may still come from the old one.
     ranked_for: str = ""
     flow_names: dict[tuple, FlowNames] = field(default_factory=dict)  # FlowRow.key -> names seen for it
+    # Live capture on a screen: FlowRow.key -> the local processes holding the socket of endpoint
+    # A and of endpoint B, each (pid, command name) or None (capture/sockets.py).
+    flow_owners: dict[tuple, FlowOwners] = field(default_factory=dict)
     # A replay on a screen: the capture seconds completed since the previous snapshot.
     capture_seconds: CaptureSeconds | None = None
 

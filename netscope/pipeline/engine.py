@@ -18,6 +18,7 @@ import numpy as np
 from netscope.analysis.alerts import Alert
 from netscope.analysis.names import FlowNames
 from netscope.capture.batch import RawBatch
+from netscope.capture.sockets import SocketOwners
 from netscope.capture.source import StopSignal, empty_batch, stop_check
 from netscope.engine.core import Engine, tick_ranking
 from netscope.engine.messages import FlowKey, PacketRecord
@@ -115,7 +116,7 @@ class PipelineEngine:
     def __init__(self, source_info: SourceInfo, make_engine: Callable[[], Engine], *, workers: int,
                  top_n: int, slot_packets: int, detectors: list | None = None, keep_recent: bool = False,
                  live: LivePipelineSource | None = None, second_history: bool = False,
-                 shards_observe_names: bool = False) -> None:
+                 shards_observe_names: bool = False, socket_owners: bool = False) -> None:
         self.source = source_info
         self.top_n = top_n
         self.tracker = TrackerView(self)
@@ -136,6 +137,7 @@ class PipelineEngine:
         self._pass_clock = PassClock()  # files: idle expiry on the whole capture's clock, as one process
         self._detector_clock_us = np.iinfo(np.int64).min  # files: the latest packet time so far (ring.py)
         self.seconds = SecondCounter() if second_history and live is None else None  # the reader sees every packet
+        self.sockets = SocketOwners() if socket_owners and live is not None else None  # the capture's namespace
         options = ShardOptions(anomaly_input=bool(detectors), keep_recent=keep_recent)
         if live is not None:
             self.workers = live.workers
@@ -231,6 +233,7 @@ class PipelineEngine:
             interval_bytes=sum(part.snapshot.interval_bytes for part in parts),
             totals=self._totals, top_flows=top,
             flow_names=self._row_names(top),
+            flow_owners=self.sockets.owners(row.key for row in top) if self.sockets is not None else {},
             new_alerts=tuple(alerts), progress=progress, matching_flows=_sum_known(
                 [part.snapshot.matching_flows for part in parts]),
             ranked_for=query.text if query is not None else "",

@@ -207,7 +207,7 @@ class NetscopeApp(App[None]):
             self.screen.header.show(self.shown, self.header_view())
             key = self.screen.key
             self.screen.tick(next((r for r in self.shown.top_flows if r.key == key), None),
-                             self.shown.flow_names.get(key))
+                             self.shown.flow_names.get(key), self.shown.flow_owners.get(key))
 
     def draw_headers(self) -> None:
         """Local state changed (units, freeze, a command in flight): redraw headers only."""
@@ -279,7 +279,8 @@ class NetscopeApp(App[None]):
         if flow is None:
             return
         names = self.shown.flow_names.get(flow.key) if self.shown is not None else None
-        screen = FlowDetailScreen(flow.key, flow, self.drops, self.request_detail, self.units, names)
+        owners = self.shown.flow_owners.get(flow.key) if self.shown is not None else None
+        screen = FlowDetailScreen(flow.key, flow, self.drops, self.request_detail, self.units, names, owners)
         screen.header.show(self.shown, self.header_view())
         self.push_screen(screen)
 

@@ -25,6 +25,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from netscope.analysis.names import FlowNames
 from netscope.engine.messages import FlowDetail, FlowKey, PacketRecord
+from netscope.engine.snapshot import FlowOwners
 from netscope.flow.records import FlowRow
 from netscope.ui import formatting
 from netscope.ui.formatting import Units
@@ -46,7 +47,7 @@ class FlowSummary(Static):
     """
 
     def show(self, key: FlowKey, flow: FlowRow | None, expired: bool, units: Units,
-             names: FlowNames | None = None) -> None:
+             names: FlowNames | None = None, owners: FlowOwners | None = None) -> None:
         proto, a_ip, a_port, b_ip, b_port = key
         self.border_title = (f"[b]{proto}[/b]  {formatting.endpoint(a_ip, a_port)}  ⇄  "
                              f"{formatting.endpoint(b_ip, b_port)}")
@@ -72,7 +73,7 @@ class FlowSummary(Static):
                  formatting.size(flow.bytes_total))]
         table = [Content.assemble((f"{r[0]:<8}", "$text-muted"), *(f"{cell:>11}" for cell in r[1:])) for r in rows]
         table[0] = table[0].stylize("bold")
-        lines = [line1, line2, names_line(names)]
+        lines = [line1, line2, names_line(names), *([owners_line(owners)] if owners else [])]
         if proto == "tcp":
             lines += health_lines(flow)
         self.update(Content("\n").join([*lines, *table]))
@@ -94,6 +95,13 @@ def names_line(names: FlowNames | None) -> Content:
         (label, value or formatting.MISSING) for label, value in (
             ("A", names.name_a), ("B", names.name_b), ("SNI", names.sni), ("HTTP Host", names.http_host),
             ("DNS question", names.dns_query))]))
+
+
+def owners_line(owners: FlowOwners) -> Content:
+    """The local programs holding each end's socket (a live capture on this host)."""
+    return Content.assemble(("process  ", "$text-muted"), *_labelled([
+        (label, f"{owner[1]} (pid {owner[0]})" if owner else formatting.MISSING)
+        for label, owner in zip(("A", "B"), owners, strict=True)]))
 
 
 def health_lines(flow: FlowRow) -> list[Content]:
@@ -170,11 +178,13 @@ class FlowDetailScreen(Screen):
     """
 
     def __init__(self, key: FlowKey, row: FlowRow | None, drops: DropWatch,
-                 request: Callable[[FlowKey], None], units: Units, names: FlowNames | None = None) -> None:
+                 request: Callable[[FlowKey], None], units: Units, names: FlowNames | None = None,
+                 owners: FlowOwners | None = None) -> None:
         super().__init__()
         self.key = key
         self.flow = row
         self.names = names
+        self.owners = owners
         self.expired = False
         self.header = HeaderBar(drops)
         self.request = request
@@ -204,11 +214,12 @@ class FlowDetailScreen(Screen):
         self.request(self.key)
 
     # -- fed by the app ------------------------------------------------------------------------
-    def tick(self, row: FlowRow | None, names: FlowNames | None = None) -> None:
-        """A new snapshot: take the fresher counters (and names) if the flow is in it, ask for packets."""
+    def tick(self, row: FlowRow | None, names: FlowNames | None = None, owners: FlowOwners | None = None) -> None:
+        """A new snapshot: take the fresher counters (names, owners) if the flow is in it, ask for packets."""
         if row is not None:
             self.flow = row
             self.names = names or self.names
+            self.owners = owners or self.owners
             self._show_summary()
         self.request(self.key)
 
@@ -235,7 +246,7 @@ class FlowDetailScreen(Screen):
         return snapshot is None or snapshot.state != "finished"
 
     def _show_summary(self) -> None:
-        self.query_one(FlowSummary).show(self.key, self.flow, self.expired, self.units, self.names)
+        self.query_one(FlowSummary).show(self.key, self.flow, self.expired, self.units, self.names, self.owners)
 
     def _fill_packets(self) -> None:
         table = self.query_one("#packets", DataTable)

@@ -23,6 +23,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from netscope.analysis.names import FlowNames
+from netscope.engine.snapshot import FlowOwners
 from netscope.flow.records import FlowRow
 from netscope.ui import formatting
 from netscope.ui.filters import NO_FILTER, DisplayFilter
@@ -45,6 +46,7 @@ class SortKey(Enum):
     STATE = "state"
     RTT = "rtt"
     RETRANSMISSIONS = "retr"
+    PROCESS = "process"
 
     @property
     def label(self) -> str:
@@ -97,25 +99,27 @@ TOTAL = Column("total", "Total", 8, right=True, sort=SortKey.TOTAL)
 AGE = Column("age", "Age", 6, right=True, sort=SortKey.AGE)
 RTT = Column("rtt", "RTT", 6, right=True, sort=SortKey.RTT)  # smoothed (EWMA)
 RETRANSMISSIONS = Column("retr", "Retr", 6, right=True, sort=SortKey.RETRANSMISSIONS)
+PROCESS = Column("process", "Process", 14, sort=SortKey.PROCESS)  # live: the local program, as in bandwhich
 ENDPOINT_MIN, ENDPOINT_MAX = 21, 32  # 21: a whole IPv4 endpoint, 255.255.255.255:65535
 ENDPOINT_FLOOR = 11  # how far endpoints shrink (squeezed with an ellipsis) before rate or total goes
-DROP_ORDER = ("tick", "retr", "rtt", "age", "packets", "state")  # first to go when the terminal is narrow
+DROP_ORDER = ("tick", "retr", "rtt", "age", "process", "packets", "state")  # first to go when the terminal is narrow
 # then these; neither list drops the column sorted by, nor the rank (rows are ordered by it)
 LAST_RESORT = ("rate", "total", "proto")
 CELL_PADDING = 1
 SORT_MARK = " ▼"
 
 
-def plan_columns(available: int, sort_key: SortKey = SortKey.RATE) -> list[Column]:
+def plan_columns(available: int, sort_key: SortKey = SortKey.RATE, process: bool = False) -> list[Column]:
     """The columns that fit in `available` cells, endpoints sharing what is left.
 
     Whole columns give way, never digits: below the width the essentials need at ENDPOINT_MIN,
     endpoints shrink to ENDPOINT_FLOOR, then rate or total goes (whichever the sort does not
     use), then the protocol. The column the table is sorted by stays, so the title's "by ..."
-    always has its column.
+    always has its column. `process`: a live capture's table, with the Process column.
     """
     fixed = [_marked(c) if c.sort is sort_key and c.key != "tick" else c
-             for c in (RANK, PROTO, STATE, RTT, RETRANSMISSIONS, PACKETS, TICK_BYTES, RATE, TOTAL, AGE)]
+             for c in (RANK, PROTO, *([PROCESS] if process else []), STATE, RTT, RETRANSMISSIONS, PACKETS, TICK_BYTES,
+                       RATE, TOTAL, AGE)]
     pad = 2 * CELL_PADDING
 
     def need(columns: list[Column], endpoint: int = ENDPOINT_MIN) -> int:
@@ -180,6 +184,8 @@ class FlowsTable(DataTable):
         self.rows_in: Sequence[FlowRow] = ()
         self.matching: int | None = None
         self.ranked_for = ""  # the filter the engine picked rows_in by
+        self.owners: Mapping[FlowKey, FlowOwners] = {}  # live: the sockets' processes
+        self.process_column = False
         self.names: Mapping[FlowKey, FlowNames] = {}
         self.show_names = False
         self.now: float = 0.0
@@ -198,15 +204,18 @@ class FlowsTable(DataTable):
 
     # -- public: what the app changes ------------------------------------------------------
     def show(self, rows: Sequence[FlowRow], now: float, names: Mapping[FlowKey, FlowNames] | None = None,
-             matching: int | None = None, ranked_for: str = "") -> None:
+             matching: int | None = None, ranked_for: str = "",
+             owners: Mapping[FlowKey, FlowOwners] | None = None) -> None:
         """New rows from a tick; `now` is the capture clock the ages are measured against.
 
         `names` are the tick's names per flow key (the filter matches them even while hidden);
         `matching`, how many flows of the whole table the filter matches, when the engine knows;
-        `ranked_for`, the filter text the engine picked the rows by.
+        `ranked_for`, the filter text the engine picked the rows by; `owners`, on a live
+        capture, the local processes at each end (their column shows once owners is given).
         """
         self.rows_in, self.now, self.names = rows, now, names or {}
         self.matching, self.ranked_for = matching, ranked_for
+        self.process_column, self.owners = owners is not None, owners or {}
         self.redraw()
 
     @property
@@ -279,7 +288,7 @@ class FlowsTable(DataTable):
 
     def redraw(self) -> None:
         selected = self.selected_flow
-        plan = plan_columns(self.scrollable_content_region.width or 80, self.sort_key)
+        plan = plan_columns(self.scrollable_content_region.width or 80, self.sort_key, self.process_column)
         if plan != self._plan:
             self.clear(columns=True)
             self._by_key, self._drawn, self._order = {}, {}, []
@@ -297,11 +306,15 @@ class FlowsTable(DataTable):
 
     def _ordered(self) -> list[FlowRow]:
         rows = [r for r in self.rows_in if self.display_filter.matches(r, self.names.get(r.key))]
-        value = _SORT_VALUE[self.sort_key]
+        value = self._process_order if self.sort_key is SortKey.PROCESS else _SORT_VALUE[self.sort_key]
         rows.sort(key=lambda r: (value(r), -r.bytes_total, r.key))
         if self.reverse:
             rows.reverse()
         return rows
+
+    def _process_order(self, flow: FlowRow) -> tuple[bool, str]:
+        label = owner_label(self.owners.get(flow.key))
+        return label is None, label or ""
 
     def _fill(self, selected: FlowKey | None) -> None:
         """Bring the table's rows to `_ordered()` without rebuilding it."""
@@ -379,6 +392,9 @@ class FlowsTable(DataTable):
                 style = f"bold {colours.get('success', '')}" if flow.rate_bps else "dim"
             elif column.key == "total":
                 text = formatting.size(flow.bytes_total)
+            elif column.key == "process":
+                label = owner_label(self.owners.get(flow.key))
+                text, style = (formatting.squeeze(label, column.width), "") if label else ("—", "dim")
             else:
                 text = formatting.age(self.now - flow.first_seen)
             cells.append(Text(text, style=style, justify="right" if column.right else "left", no_wrap=True))
@@ -413,3 +429,11 @@ def _endpoint_cell(ip: str, port: int, name: str | None, width: int, opened: boo
     text = f"{name}:{port}" if name else formatting.endpoint(ip, port)
     style = " ".join(word for word, wanted in (("bold", opened), ("italic", bool(name))) if wanted)
     return formatting.squeeze(text, width), style
+
+
+def owner_label(owners: FlowOwners | None) -> str | None:
+    """The program at the local end of a flow; both, when both ends are local programs that differ."""
+    names = [owner[1] for owner in owners or () if owner is not None]
+    if len(names) == 2 and names[0] != names[1]:
+        return f"{names[0]} ⇄ {names[1]}"
+    return names[0] if names else None

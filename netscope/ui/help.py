@@ -44,6 +44,7 @@ COLUMNS = (
     ("Age", "time since first seen, on the capture's clock"),
     ("RTT", "smoothed TCP round-trip time (EWMA); – when not measured"),
     ("Retr", "TCP retransmissions seen; – for UDP"),
+    ("Process", "live: the program holding the flow's socket here (a ⇄ b: both ends are local)"),
     ("bold endpoint", "the side that opened the connection"),
     ("italic endpoint", "a name seen on the wire (n), not the address"),
 )

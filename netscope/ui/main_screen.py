@@ -84,9 +84,11 @@ class MainScreen(Screen):
                 self.table.set_sort(SortKey.TOTAL)  # nothing moves any more: the heaviest flows
         # ages count on the capture's clock: a replay's packet time; live, the wall clock, which
         # keeps running when the network goes quiet (the newest packet's time would stop)
-        live = snapshot.source.kind == "live" or snapshot.capture_time is None
+        live_source = snapshot.source.kind == "live"
+        live = live_source or snapshot.capture_time is None
         now = snapshot.wall_time if live else snapshot.capture_time
-        self.table.show(snapshot.top_flows, now, snapshot.flow_names, snapshot.matching_flows, snapshot.ranked_for)
+        self.table.show(snapshot.top_flows, now, snapshot.flow_names, snapshot.matching_flows, snapshot.ranked_for,
+                        snapshot.flow_owners if live_source else None)
         self.alerts.redraw()
 
     def set_units(self, units: Units) -> None:

@@ -25,6 +25,14 @@ def test_wide_terminals_get_every_column_and_longer_endpoints():
     assert wide[2].width > ENDPOINT_MIN
 
 
+def test_a_live_capture_s_table_has_the_process_column_after_the_endpoints():
+    assert [c.key for c in plan_columns(220, process=True)][:5] == ["rank", "proto", "a", "b", "process"]
+    keys = [[c.key for c in plan_columns(width, process=True)] for width in range(220, 60, -1)]
+    gone_at = {key: next(i for i, plan in enumerate(keys) if key not in plan) for key in ("rtt", "age", "process")}
+    assert gone_at["rtt"] <= gone_at["age"] <= gone_at["process"]
+    assert "process" in keys[220 - 116]  # a 120-column terminal still shows who owns each flow
+
+
 def test_health_columns_go_early_on_narrower_terminals():
     keys = [[c.key for c in plan_columns(width)] for width in range(200, 60, -1)]
     gone_at = {key: next(i for i, plan in enumerate(keys) if key not in plan) for key in ("tick", "retr", "rtt", "age")}
@@ -42,5 +50,6 @@ def test_a_whole_ipv4_endpoint_fits_from_the_default_width_up():
 def test_the_sorted_column_is_wide_enough_for_its_marker(sort_key):
     """"Packets ▼" is 9 cells: in the 7 of the Packets column the marker was cut off."""
     for available in (80, 120, 200):
-        (sorted_column,) = [c for c in plan_columns(available, sort_key) if c.sort is sort_key and c.key != "tick"]
+        plan = plan_columns(available, sort_key, process=sort_key is SortKey.PROCESS)  # a live capture's column
+        (sorted_column,) = [c for c in plan if c.sort is sort_key and c.key != "tick"]
         assert sorted_column.width >= len(sorted_column.label) + len(SORT_MARK)

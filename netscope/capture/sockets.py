@@ -1,0 +1,145 @@
+"""Which local process owns a flow's socket, for a live capture on this host (as bandwhich shows).
+
+The packets do not say; the kernel does. /proc/net/{tcp,tcp6,udp,udp6} list the sockets of
+this network namespace (the one the capture runs in) with their addresses and inode, and each
+process's /proc/<pid>/fd links name the socket inodes it holds. Only the few flows on screen
+are looked up, once per tick: the socket tables are read every time (they are what changes),
+the fd scan only when a socket on screen has an inode not seen before, and then at most once
+per RESCAN_S, since a socket of another namespace or one already closed stays unknown.
+
+A flow between two local processes (over lo) has an owner at each end; a flow of another host
+(a mirror port, a router) has none. Without root, the processes of other users stay unnamed.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+Owner = tuple[int, str]  # (pid, command name)
+FlowOwners = tuple[Owner | None, Owner | None]  # of endpoint A, of endpoint B
+FlowKey = tuple[str, str, int, str, int]  # FlowRow.key: (proto, a_ip, a_port, b_ip, b_port)
+Endpoint = tuple[str, int]  # (address text, port)
+
+PROC = Path("/proc")
+RESCAN_S = 2.0
+TABLES = {"tcp": ("tcp", "tcp6"), "udp": ("udp", "udp6")}
+TCP_LISTEN = "0A"  # st column: listening sockets own no connection
+
+
+class SocketOwners:
+    """Answers, per flow key, which process holds each end's socket."""
+
+    def __init__(self, proc: Path = PROC, clock: Callable[[], float] = time.monotonic) -> None:
+        self.proc = proc
+        self.clock = clock
+        self._owner_of_inode: dict[int, Owner] = {}
+        self._last_scan = float("-inf")
+
+    def owners(self, keys: Iterable[FlowKey]) -> dict[FlowKey, FlowOwners]:
+        """Owners of endpoint A and endpoint B of each flow that has at least one on this host."""
+        keys = list(keys)
+        if not keys:
+            return {}
+        sockets = {proto: self._sockets(proto) for proto in TABLES if any(key[0] == proto for key in keys)}
+        inodes = {key: (self._inode(sockets, key, a_side=True), self._inode(sockets, key, a_side=False))
+                  for key in keys if key[0] in sockets}
+        wanted = {inode for pair in inodes.values() for inode in pair if inode}
+        if wanted - self._owner_of_inode.keys() and self.clock() - self._last_scan >= RESCAN_S:
+            self._owner_of_inode = self._scan_fds()
+            self._last_scan = self.clock()
+        found = {}
+        for key, (a, b) in inodes.items():
+            pair = (self._owner_of_inode.get(a) if a else None, self._owner_of_inode.get(b) if b else None)
+            if pair != (None, None):
+                found[key] = pair
+        return found
+
+    # -- the kernel's socket tables --------------------------------------------------------
+    def _sockets(self, proto: str) -> dict[tuple[str, ...], int]:
+        """(local, remote) of connected sockets and (local,) of unconnected UDP ones -> inode.
+
+        Endpoints stay in the tables' own hex text: a busy host lists thousands of sockets
+        each tick, and only the few on screen are worth converting (see _forms).
+        """
+        table: dict[tuple[str, ...], int] = {}
+        for name in TABLES[proto]:
+            try:
+                lines = (self.proc / "net" / name).read_text().splitlines()[1:]
+            except OSError:
+                continue
+            for line in lines:
+                fields = line.split()
+                # inode 0: TIME_WAIT, owned by no one; a listening socket owns no connection
+                if len(fields) < 10 or fields[9] == "0" or (proto == "tcp" and fields[3] == TCP_LISTEN):
+                    continue
+                local, remote = fields[1], fields[2]
+                if not remote.endswith(":0000"):
+                    table[(local, remote)] = int(fields[9])
+                elif proto == "udp":
+                    table.setdefault((local,), int(fields[9]))
+        return table
+
+    @staticmethod
+    def _inode(sockets: dict[str, dict[tuple[str, ...], int]], key: FlowKey, a_side: bool) -> int | None:
+        proto, a_ip, a_port, b_ip, b_port = key
+        local, remote = ((a_ip, a_port), (b_ip, b_port)) if a_side else ((b_ip, b_port), (a_ip, a_port))
+        table = sockets[proto]
+        locals_, remotes = _forms(*local), _forms(*remote)
+        for here in locals_:
+            for there in remotes:
+                if (inode := table.get((here, there))) is not None:
+                    return inode
+        for here in (*locals_, *_forms("0.0.0.0", local[1]), *_forms("::", local[1])):  # unconnected UDP
+            if (inode := table.get((here,))) is not None:
+                return inode
+        return None
+
+    # -- which process holds which socket ----------------------------------------------------
+    def _scan_fds(self) -> dict[int, Owner]:
+        owners: dict[int, Owner] = {}
+        try:
+            pids = [entry for entry in os.listdir(self.proc) if entry.isdigit()]
+        except OSError:
+            return owners
+        for pid in pids:
+            fd_dir = self.proc / pid / "fd"
+            try:
+                fds = os.listdir(fd_dir)
+            except OSError:  # gone, or another user's without root
+                continue
+            links = [_link(fd_dir / fd) for fd in fds]
+            inodes = [int(link[8:-1]) for link in links if link.startswith("socket:[")]
+            if not inodes:
+                continue
+            try:
+                name = (self.proc / pid / "comm").read_text().strip()
+            except OSError:
+                continue
+            for inode in inodes:
+                owners.setdefault(inode, (int(pid), name))
+        return owners
+
+
+def _link(path: Path) -> str:
+    """Where an fd points; "" once it is closed (fds come and go while a process is scanned)."""
+    try:
+        return os.readlink(path)
+    except OSError:
+        return ""
+
+
+def _forms(address: str, port: int) -> tuple[str, ...]:
+    """An endpoint as the socket tables write it: the address in the kernel's byte order, 32 bits
+    at a time, then the port (`127.0.0.1:8080` -> `0100007F:1F90`); an IPv4 one also as the
+    IPv4-mapped address a dual-stack socket of tcp6/udp6 shows."""
+    ip = ipaddress.ip_address(address)
+    mapped = (ipaddress.IPv6Address(b"\0" * 10 + b"\xff\xff" + ip.packed),) if ip.version == 4 else ()
+    return tuple(f"{_kernel_hex(each.packed)}:{port:04X}" for each in (ip, *mapped))
+
+
+def _kernel_hex(packed: bytes) -> str:
+    return "".join(packed[i:i + 4][::-1].hex().upper() for i in range(0, len(packed), 4))
