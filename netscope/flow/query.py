@@ -6,6 +6,7 @@ Terms are separated by spaces and must all match:
     host:example                                    (part of a name: DNS, SNI, HTTP Host, DNS question)
     port:443        port:8000-8100                  (either endpoint)
     proto:udp       state:estab                     (state: a prefix of the TCP state name)
+    proc:curl                                       (live: part of the name of the program at an end)
     !port:22                                        (a leading ! negates a term)
 
 A bare word is read by its shape: a number is a port, `tcp`/`udp` a protocol, anything else
@@ -14,7 +15,8 @@ part of a host address or name.
 The screen applies every term to the rows it receives (ui/filters.py). The engine applies the
 terms numpy can evaluate over the whole table (`FlowQuery`) before it ranks, so the screen gets
 the top N of the matching flows rather than the matches among the top N. A part of an address
-or a name needs a Python string per flow; the engine leaves those terms to the screen.
+or a name needs a Python string per flow, and only the screen knows the programs of its rows;
+the engine leaves those terms to the screen.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import numpy as np
 
 from netscope.flow.records import PROTO_NAMES, TcpState
 
-KEYS = ("host", "port", "proto", "state")
+KEYS = ("host", "port", "proto", "state", "proc")
 PROTOCOLS = ("tcp", "udp")
 _PROTO_NUMBERS = {name: number for number, name in PROTO_NAMES.items()}
 _ALL_BITS = (1 << 64) - 1
@@ -131,7 +133,7 @@ class FlowQuery:
                 port_range(term.value)
             elif term.key == "proto":
                 protocol(term.value)
-            elif term.key == "host" and host_network(term.value) is None:
+            elif term.key == "proc" or (term.key == "host" and host_network(term.value) is None):
                 partial = True
                 continue
             kept.append(term)

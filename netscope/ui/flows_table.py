@@ -305,7 +305,8 @@ class FlowsTable(DataTable):
         return Text(label, justify="right" if column.right else "left")
 
     def _ordered(self) -> list[FlowRow]:
-        rows = [r for r in self.rows_in if self.display_filter.matches(r, self.names.get(r.key))]
+        shown = self.display_filter.matches
+        rows = [r for r in self.rows_in if shown(r, self.names.get(r.key), self.owners.get(r.key))]
         value = self._process_order if self.sort_key is SortKey.PROCESS else _SORT_VALUE[self.sort_key]
         rows.sort(key=lambda r: (value(r), -r.bytes_total, r.key))
         if self.reverse:

@@ -33,6 +33,7 @@ FILTERS = (
     ("port:443", "either port; also port:8000-8100"),
     ("proto:udp", "tcp or udp"),
     ("state:estab", "TCP state (a prefix)"),
+    ("proc:curl", "live: part of the name of the program at either end"),
     ("!port:22", "negate a term; terms are ANDed"),
     ("10.0.0.1 53 tcp", "bare words: address, port, protocol"),
 )

@@ -5,6 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from netscope.analysis.names import FlowNames
+from netscope.flow.query import FlowQuery
 from netscope.ui.filters import FilterError, parse_filter
 
 from .fake_link import DNS, IPERF, IPV6, ROWS, TLS, UDP_BULK
@@ -76,3 +77,13 @@ def test_host_part_matches_any_name_of_the_flow():
     assert {row.key for row in ROWS if display_filter.matches(row, names.get(row.key))} == {TLS.key, DNS.key}
     assert not parse_filter("!host:example.test").matches(TLS, names[TLS.key])
     assert not parse_filter("host:203.0.113.250").matches(DNS, names[DNS.key])  # an exact address never matches names
+
+
+def test_proc_matches_part_of_the_program_at_either_end_and_is_left_to_the_screen():
+    owners = {TLS.key: ((41, "firefox-bin"), None), DNS.key: (None, (7, "dnsmasq"))}
+    display_filter = parse_filter("proc:FireFox")
+    assert {row.key for row in ROWS if display_filter.matches(row, None, owners.get(row.key))} == {TLS.key}
+    assert {row.key for row in ROWS if parse_filter("!proc:dns").matches(row, None, owners.get(row.key))} == {
+        row.key for row in ROWS} - {DNS.key}
+    query = FlowQuery.parse("proc:firefox tcp")
+    assert query.partial and [term.key for term in query.terms] == ["proto"]  # the engine knows no programs

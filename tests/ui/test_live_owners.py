@@ -61,7 +61,13 @@ def test_the_process_column_and_the_detail_name_the_programs_at_both_ends(iperf_
         await wait_for(pilot, lambda: isinstance(app.screen, FlowDetailScreen) and app.screen.owners is not None)
         summary = str(app.screen.query_one(FlowSummary).render())
         assert f"iperf3 (pid {server_pid})" in summary and f"iperf3 (pid {client_pid})" in summary
-        await pilot.press("escape", "q")
+        await pilot.press("escape", "slash", *"proc:iperf", "enter")
+        await pilot.pause(0.1)
+        assert flow.key in [row.key for row in app.main.table.shown]
+        await pilot.press("slash", "ctrl+u", *"proc:nginx", "enter")
+        await pilot.pause(0.1)
+        assert app.main.table.shown == []
+        await pilot.press("q")
 
     drive(0.0, check, cfg)
 
