@@ -56,6 +56,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "pipeline": ("pipeline", "enabled"),
     "workers": ("pipeline", "workers"),
     "tick_ms": ("tui", "tick_ms"),
+    "reverse_dns": ("tui", "reverse_dns"),
     "replay_speed": ("tui", "replay_speed"),
 }
 
@@ -127,6 +128,8 @@ def build_parser() -> argparse.ArgumentParser:
     tui = p.add_argument_group("terminal UI")
     tui.add_argument("--tick-ms", type=int, metavar="MS", help="screen refresh and rate interval (default 1000)")
     tui.add_argument("--replay-speed", type=_speed, metavar="X", help="replay pace: 1, 2, 10, 100 or max")
+    tui.add_argument("--reverse-dns", action=flag, help="live: name the addresses on screen by reverse DNS, as "
+                     "iftop does (default on)")
     check = p.add_argument_group("memory check")
     check.add_argument("--synthetic-flows", type=int, metavar="N", help="insert N synthetic flows, print time "
                        "and memory, exit 2 if peak RSS is over --memory-budget-mb")
@@ -182,6 +185,8 @@ def _unused_flags(args: dict[str, Any], config: Config, headless: bool) -> list[
         given = [_flag(dest) for dest in LIVE_ONLY if dest in args]
         if given:
             notes.append(f"{', '.join(given)} {'applies' if len(given) == 1 else 'apply'} to live capture only")
+    if "reverse_dns" in args and (headless or config.capture.read_pcap):
+        notes.append(f"{_flag('reverse_dns')} names the addresses on the screen of a live capture only")
     return notes
 
 

@@ -151,6 +151,7 @@ class TuiConfig:
     replay_speed: float = 1.0  # 0 = as fast as possible
     top_n: int = 100
     history_points: int = 300
+    reverse_dns: bool = True  # live: name the addresses on screen by reverse DNS, as iftop does
 
 
 @dataclass(frozen=True)

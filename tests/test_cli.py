@@ -446,8 +446,10 @@ def test_a_bad_value_names_the_key_and_the_flag_that_set_it(tmp_path: Path) -> N
 
 
 def test_flags_a_replay_has_no_use_for_are_named(sample_pcap: Path) -> None:
-    result = netscope("--headless", "--read-pcap", str(sample_pcap), "-p", "-s", "100", "--replay-speed", "2")
+    result = netscope("--headless", "--read-pcap", str(sample_pcap), "-p", "-s", "100", "--replay-speed", "2",
+                      "--no-reverse-dns")
     assert result.returncode == 0
     assert result.stderr.splitlines() == [
         "note: --replay-speed paces the screen; a headless replay runs as fast as it can",
-        "note: --promiscuous, --snaplen apply to live capture only"]
+        "note: --promiscuous, --snaplen apply to live capture only",
+        "note: --reverse-dns names the addresses on the screen of a live capture only"]

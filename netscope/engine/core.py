@@ -18,6 +18,7 @@ from netscope.capture.batch import RawBatch
 from netscope.capture.sockets import SocketOwners
 from netscope.engine.pacing import TickInterval
 from netscope.engine.recent import RecentPackets
+from netscope.engine.reverse_dns import ReverseDns
 from netscope.engine.seconds import SecondCounter
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
@@ -43,6 +44,7 @@ class EngineSettings:
     keep_recent_packets: bool = False  # only screens with a detail view need raw packets kept
     second_history: bool = False  # a screen graphs a replay by capture second (engine/seconds.py)
     socket_owners: bool = False  # a screen names the local process of each live flow (capture/sockets.py)
+    reverse_dns: bool = False  # a screen names a live capture's addresses by reverse DNS (reverse_dns.py)
 
 
 class Engine:
@@ -59,6 +61,7 @@ class Engine:
         self.recent = RecentPackets() if settings.keep_recent_packets else None
         self.seconds = SecondCounter() if settings.second_history and source.kind == "file" else None
         self.sockets = SocketOwners() if settings.socket_owners and source.kind == "live" else None
+        self.reverse_dns = ReverseDns() if settings.reverse_dns and source.kind == "live" else None
         self._status_counts = np.zeros(len(Status), dtype=np.int64)
         self._packets = 0
         self._bytes = 0
@@ -147,6 +150,8 @@ class Engine:
         top = self._with_health(self.tracker.top(n, by=tick_ranking(state, ranking), query=query)) if n else None
         rows = tuple(top.rows(interval)) if top is not None else ()
         names = self.names.names_for_flows(row.key for row in rows) if self.names is not None else {}
+        if self.reverse_dns is not None:
+            names = self.reverse_dns.fill(rows, names)
         self._seq += 1
         snapshot = TickSnapshot(
             seq=self._seq,

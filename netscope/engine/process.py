@@ -62,7 +62,7 @@ def _engine_main(config: Config, commands: mp.Queue, events: mp.Queue) -> None:
         return
     try:
         engine = build_engine(config, source, keep_recent_packets=True, top_n=config.tui.top_n, second_history=True,
-                              socket_owners=True)
+                              socket_owners=True, reverse_dns=config.tui.reverse_dns)
         outputs = build_outputs(config, source)
     except (CaptureError, ConfigError, OutputError) as exc:
         source.close()

@@ -79,7 +79,8 @@ def source_info(config: Config, source: PacketSource) -> SourceInfo:
 
 
 def build_engine(config: Config, source: PacketSource, *, keep_recent_packets: bool,
-                 top_n: int, second_history: bool = False, socket_owners: bool = False) -> Engine | PipelineEngine:
+                 top_n: int, second_history: bool = False, socket_owners: bool = False,
+                 reverse_dns: bool = False) -> Engine | PipelineEngine:
     settings = EngineSettings(
         flow=FlowSettings(timeout_s=config.flow.timeout_secs, max_flows=config.flow.max_flows,
                           collect_expired=bool(config.output.expired_flows_jsonl)),
@@ -87,13 +88,14 @@ def build_engine(config: Config, source: PacketSource, *, keep_recent_packets: b
         keep_recent_packets=keep_recent_packets,
         second_history=second_history,
         socket_owners=socket_owners,
+        reverse_dns=reverse_dns,
         health=health_settings(config),
     )
     if config.pipeline.enabled:
         return build_pipeline_engine(config, source, source_info(config, source), lambda shard_source: build_engine(
             _shard(config), shard_source, keep_recent_packets=False, top_n=top_n), top_n=top_n,
             detectors=build_detectors(config), keep_recent_packets=keep_recent_packets,
-            second_history=second_history, socket_owners=socket_owners)
+            second_history=second_history, socket_owners=socket_owners, reverse_dns=reverse_dns)
     try:
         return Engine(settings, source_info(config, source), detectors=build_detectors(config),
                       names=NameObserver() if config.analysis.names else None)

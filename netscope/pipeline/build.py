@@ -36,13 +36,15 @@ def open_live_pipeline(config: Config, open_live: Callable[[], LiveSource],
 
 def build_pipeline_engine(config: Config, source, info: SourceInfo, make_engine: Callable[[object], Engine],
                           top_n: int, *, detectors: list, keep_recent_packets: bool,
-                          second_history: bool = False, socket_owners: bool = False) -> PipelineEngine:
+                          second_history: bool = False, socket_owners: bool = False,
+                          reverse_dns: bool = False) -> PipelineEngine:
     """`detectors` run in this process over the shards' anomaly input; the shards' engines run none."""
     if isinstance(source, LivePipelineSource):
         engine = PipelineEngine(info, lambda: make_engine(source), workers=len(source.workers.conns), top_n=top_n,
                                 slot_packets=config.pipeline.channel_capacity, detectors=detectors,
                                 keep_recent=keep_recent_packets, live=source,
-                                shards_observe_names=config.analysis.names, socket_owners=socket_owners)
+                                shards_observe_names=config.analysis.names, socket_owners=socket_owners,
+                                reverse_dns=reverse_dns)
         source.engine = engine
         return engine
     return PipelineEngine(info, lambda: make_engine(source), workers=worker_count(config.pipeline.workers),

@@ -23,6 +23,7 @@ from netscope.capture.source import StopSignal, empty_batch, stop_check
 from netscope.engine.core import Engine, tick_ranking
 from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.pacing import TickInterval
+from netscope.engine.reverse_dns import ReverseDns
 from netscope.engine.seconds import SecondCounter
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
@@ -116,7 +117,7 @@ class PipelineEngine:
     def __init__(self, source_info: SourceInfo, make_engine: Callable[[], Engine], *, workers: int,
                  top_n: int, slot_packets: int, detectors: list | None = None, keep_recent: bool = False,
                  live: LivePipelineSource | None = None, second_history: bool = False,
-                 shards_observe_names: bool = False, socket_owners: bool = False) -> None:
+                 shards_observe_names: bool = False, socket_owners: bool = False, reverse_dns: bool = False) -> None:
         self.source = source_info
         self.top_n = top_n
         self.tracker = TrackerView(self)
@@ -138,6 +139,7 @@ class PipelineEngine:
         self._detector_clock_us = np.iinfo(np.int64).min  # files: the latest packet time so far (ring.py)
         self.seconds = SecondCounter() if second_history and live is None else None  # the reader sees every packet
         self.sockets = SocketOwners() if socket_owners and live is not None else None  # the capture's namespace
+        self.reverse_dns = ReverseDns() if reverse_dns and live is not None else None
         options = ShardOptions(anomaly_input=bool(detectors), keep_recent=keep_recent)
         if live is not None:
             self.workers = live.workers
@@ -232,7 +234,8 @@ class PipelineEngine:
             interval_packets=sum(part.snapshot.interval_packets for part in parts),
             interval_bytes=sum(part.snapshot.interval_bytes for part in parts),
             totals=self._totals, top_flows=top,
-            flow_names=self._row_names(top),
+            flow_names=self._row_names(top) if self.reverse_dns is None else self.reverse_dns.fill(top,
+                                                                                                    self._row_names(top)),
             flow_owners=self.sockets.owners(row.key for row in top) if self.sockets is not None else {},
             new_alerts=tuple(alerts), progress=progress, matching_flows=_sum_known(
                 [part.snapshot.matching_flows for part in parts]),

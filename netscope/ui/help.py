@@ -21,7 +21,7 @@ KEYS = (
     ("Enter", "flow detail: counters, recent packets decoded, hex"),
     ("Esc", "back / clear the filter"),
     ("t", "rates in bits/s or bytes/s"),
-    ("n", "names instead of addresses (DNS, else SNI / HTTP Host)"),
+    ("n", "names instead of addresses: DNS, SNI, Host seen; live, reverse DNS"),
     ("↑ ↓ PgUp PgDn", "move; row 1 watches the top, other rows keep their flow"),
     ("Home  End", "first / last flow of the table"),
     ("?", "this help"),
@@ -47,7 +47,7 @@ COLUMNS = (
     ("Retr", "TCP retransmissions seen; – for UDP"),
     ("Process", "live: the program holding the flow's socket here (a ⇄ b: both ends are local)"),
     ("bold endpoint", "the side that opened the connection"),
-    ("italic endpoint", "a name seen on the wire (n), not the address"),
+    ("italic endpoint", "a name (n): seen on the wire, or live by reverse DNS"),
 )
 
 

@@ -1,4 +1,4 @@
-"""Live capture on lo through the real engine process: the table says which program owns each flow."""
+"""Live capture on lo through the real engine process: which program owns each flow, and reverse DNS."""
 
 from __future__ import annotations
 
@@ -57,6 +57,14 @@ def test_the_process_column_and_the_detail_name_the_programs_at_both_ends(iperf_
         assert owner_label(owners) == "iperf3"
         row = app.main.table.get_row_at(0)
         assert "iperf3" in [cell.plain for cell in row]
+        # Reverse DNS (the hosts file's localhost) names both ends once `n` shows names.
+        await wait_for(pilot, lambda: app.snapshot.flow_names.get(flow.key) is not None
+                       and app.snapshot.flow_names[flow.key].name_a == "localhost")
+        await pilot.press("n")
+        await pilot.pause(0.1)
+        cells = [cell.plain for cell in app.main.table.get_row_at(0)]
+        assert f"localhost:{flow.a_port}" in cells and f"localhost:{flow.b_port}" in cells
+        await pilot.press("n")
         await pilot.press("home", "enter")
         await wait_for(pilot, lambda: isinstance(app.screen, FlowDetailScreen) and app.screen.owners is not None)
         summary = str(app.screen.query_one(FlowSummary).render())
