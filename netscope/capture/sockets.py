@@ -9,6 +9,8 @@ per RESCAN_S, since a socket of another namespace or one already closed stays un
 
 A flow between two local processes (over lo) has an owner at each end; a flow of another host
 (a mirror port, a router) has none. Without root, the processes of other users stay unnamed.
+Once found, a flow's owners are remembered (the last REMEMBERED flows), so a connection keeps
+its program after it closes; one that opens and closes between two ticks is never seen.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ Endpoint = tuple[str, int]  # (address text, port)
 
 PROC = Path("/proc")
 RESCAN_S = 2.0
+REMEMBERED = 10_000
 TABLES = {"tcp": ("tcp", "tcp6"), "udp": ("udp", "udp6")}
 TCP_LISTEN = "0A"  # st column: listening sockets own no connection
 
@@ -38,6 +41,7 @@ class SocketOwners:
         self.clock = clock
         self._owner_of_inode: dict[int, Owner] = {}
         self._last_scan = float("-inf")
+        self._remembered: dict[FlowKey, FlowOwners] = {}  # insertion order: the oldest go first
 
     def owners(self, keys: Iterable[FlowKey]) -> dict[FlowKey, FlowOwners]:
         """Owners of endpoint A and endpoint B of each flow that has at least one on this host."""
@@ -51,12 +55,14 @@ class SocketOwners:
         if wanted - self._owner_of_inode.keys() and self.clock() - self._last_scan >= RESCAN_S:
             self._owner_of_inode = self._scan_fds()
             self._last_scan = self.clock()
-        found = {}
         for key, (a, b) in inodes.items():
             pair = (self._owner_of_inode.get(a) if a else None, self._owner_of_inode.get(b) if b else None)
             if pair != (None, None):
-                found[key] = pair
-        return found
+                self._remembered.pop(key, None)
+                self._remembered[key] = pair
+        while len(self._remembered) > REMEMBERED:
+            del self._remembered[next(iter(self._remembered))]
+        return {key: self._remembered[key] for key in keys if key in self._remembered}
 
     # -- the kernel's socket tables --------------------------------------------------------
     def _sockets(self, proto: str) -> dict[tuple[str, ...], int]:

@@ -91,3 +91,14 @@ def test_this_process_s_own_tcp_and_udp_sockets():
             udp_key = ("udp", "127.0.0.1", udp_port, "127.0.0.2", 9)
             owners = SocketOwners().owners([tcp_key, udp_key])
     assert owners == {tcp_key: (me, me), udp_key: (me, None)}
+
+
+def test_a_flow_keeps_its_owners_after_its_socket_closes(tmp_path: Path, monkeypatch):
+    proc = _fake_proc(tmp_path, {"tcp": [_line("0100007F:1F90", "0100007F:C350", "01", 11)]}, {100: ("curl", [11])})
+    owners = SocketOwners(proc)
+    key, other = ("tcp", "127.0.0.1", 8080, "127.0.0.1", 50000), ("tcp", "127.0.0.1", 1, "127.0.0.1", 2)
+    assert owners.owners([key]) == {key: ((100, "curl"), None)}
+    (proc / "net" / "tcp").write_text(HEADER)  # closed
+    assert owners.owners([key, other]) == {key: ((100, "curl"), None)}
+    monkeypatch.setattr("netscope.capture.sockets.REMEMBERED", 0)
+    assert owners.owners([key]) == {}  # the oldest are forgotten past the limit
