@@ -13,8 +13,12 @@ for fragmented traffic and ICMP errors, which the shared tool miscounts:
 from __future__ import annotations
 
 import ipaddress
+import json
 import subprocess
+import sys
 from pathlib import Path
+
+import dpkt
 
 FIELDS = ["frame.len", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport", "tcp.dstport",
           "udp.srcport", "udp.dstport", "ip.frag_offset", "ipv6.fraghdr.offset", "icmp.type", "icmpv6.type"]
@@ -67,3 +71,20 @@ def export_flows(records: list[dict]) -> dict[FlowKey, tuple[int, int, int, int]
          r["endpoint_b"]["port"]): (r["packets_a_to_b"], r["packets_b_to_a"], r["bytes_a_to_b"], r["bytes_b_to_a"])
         for r in records
     }
+
+
+def write_frames(path: Path, frames: list[bytes]) -> Path:
+    """A pcap of Ethernet `frames`, 10 ms apart."""
+    with path.open("wb") as out:
+        writer = dpkt.pcap.Writer(out)
+        for i, frame in enumerate(frames):
+            writer.writepkt(frame, ts=1.0 + i / 100)
+    return path
+
+
+def netscope_flows(capture: Path, export: Path, *flags: str) -> dict[FlowKey, tuple[int, int, int, int]]:
+    """The flow table of a headless netscope replay of `capture`, through its JSON export."""
+    result = subprocess.run([sys.executable, "-m", "netscope", "--headless", "--read-pcap", str(capture),
+                             "--export-json", str(export), *flags], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return export_flows(json.loads(export.read_text()))

@@ -3,11 +3,8 @@ which tshark decodes."""
 
 from __future__ import annotations
 
-import json
 import random
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import dpkt
@@ -17,7 +14,7 @@ from netscope.capture.batch import RawBatch
 from netscope.parse.batch_parser import parse_batch
 from netscope.parse.columns import PROTO_TCP, PROTO_UDP, Status
 from tests.parse.test_cases import MACS, ipv4, ipv6, tcp
-from tests.tshark_oracle import export_flows, tshark_flows
+from tests.tshark_oracle import netscope_flows, tshark_flows, write_frames
 
 
 def mpls(labels: list[int], payload: bytes, bottom: bool = True) -> bytes:
@@ -103,13 +100,6 @@ def test_flows_behind_mpls_pppoe_and_vlan_stacks_equal_tshark_s(tmp_path: Path, 
             ether(0x8847, mpls([16], bytes(4) + MACS + b"\x08\x00" + ipv4(udp(), proto=PROTO_UDP))),
             MACS + struct.pack(">HHHHHH", 0x88A8, 10, 0x8100, 20, 0x8100, 30) + b"\x08\x00" + ipv4(segment),
         ][kind])
-    capture, export = tmp_path / "provider.pcap", tmp_path / "flows.json"
-    with capture.open("wb") as out:
-        writer = dpkt.pcap.Writer(out)
-        for i, frame in enumerate(frames):
-            writer.writepkt(frame, ts=1.0 + i / 100)
-    result = subprocess.run([sys.executable, "-m", "netscope", "--headless", "--read-pcap", str(capture),
-                             "--export-json", str(export)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    flows = export_flows(json.loads(export.read_text()))
+    capture = write_frames(tmp_path / "provider.pcap", frames)
+    flows = netscope_flows(capture, tmp_path / "flows.json")
     assert flows == tshark_flows(capture) and len(flows) == 4

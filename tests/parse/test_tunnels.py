@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
 import random
 import struct
-import subprocess
-import sys
 from pathlib import Path
 
 import dpkt
@@ -18,7 +15,7 @@ from netscope.parse.batch_parser import parse_batch
 from netscope.parse.columns import PROTO_ICMP, PROTO_TCP, PROTO_UDP, Status
 from netscope.pipeline.routing import shard_ids
 from tests.parse.test_cases import MACS, ipv4, ipv6, tcp
-from tests.tshark_oracle import export_flows, tshark_flows
+from tests.tshark_oracle import netscope_flows, tshark_flows, write_frames
 
 OUTER_SRC, OUTER_DST = bytes([172, 16, 0, 1]), bytes([172, 16, 0, 2])
 INNER_V4 = 0x0A000001  # ipv4() of test_cases: 10.0.0.1 -> 192.168.1.2, TCP 40000 -> 443
@@ -171,20 +168,10 @@ def test_mixed_tunnels_equal_tshark_s_inner_flows(tmp_path: Path, require_tool) 
             ether(0x86DD, ipv6(inner4, 4)),
             ether(0x0800, outer_udp(9999, b"not a tunnel")),
         ]))
-    capture, export = tmp_path / "overlay.pcap", tmp_path / "flows.json"
-    with capture.open("wb") as out:
-        writer = dpkt.pcap.Writer(out)
-        for i, frame in enumerate(frames):
-            writer.writepkt(frame, ts=1.0 + i / 100)
+    capture = write_frames(tmp_path / "overlay.pcap", frames)
     expected = tshark_flows(capture, innermost=True)
-    for workers in ("1", "2"):
-        result = subprocess.run([sys.executable, "-m", "netscope", "--headless", "--read-pcap", str(capture),
-                                 "--export-json", str(export), *(["--pipeline", "--workers", workers]
-                                                                   if workers != "1" else [])],
-                                capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0, result.stderr
-        flows = export_flows(json.loads(export.read_text()))
-        assert flows == expected
+    assert netscope_flows(capture, tmp_path / "flows.json") == expected
+    assert netscope_flows(capture, tmp_path / "flows.json", "--pipeline", "--workers", "2") == expected
     # Three TCP flows per address family, two inner UDP flows, the outer flows of ARP and 9999.
     protocols = sorted(key[0] for key in expected)
     assert protocols.count("tcp") == 6 and protocols.count("udp") >= 4
