@@ -36,6 +36,7 @@ _ROW_COLUMNS = {
     "tcp_state": np.uint8, "client": np.uint8, "fin_mask": np.uint8,
 }
 RANKINGS = ("rate", "bytes", "packets", "age")
+MONOTONE_RANKINGS = ("bytes", "packets", "age")  # a flow never ranks worse by these than it did
 # Rows or packets handled per numpy pass where a pass could otherwise cover the whole table
 # or batch: keeps temporaries (tens of bytes per element) small next to the table itself.
 # One file read batch (32,768 packets) is one pass per table: half the numpy calls of 16,384,
@@ -74,6 +75,7 @@ class FlowTable:
         self._free = Growable(np.int64)
         self.index = HashIndex(slots_for(rows))
         self.ticks = TickLog(rows)
+        self._last_cut: dict[str, int] = {}  # ranking -> the rank the last unfiltered top stopped at
 
     @property
     def live(self) -> int:
@@ -241,9 +243,31 @@ class FlowTable:
             if matching.size <= count:  # a few matches: all of them, without ranking the rest
                 chosen = matching
         if chosen is None:
-            chosen = smallest(count, rank, lambda picked: self._tie_columns(self._rows(rows, picked), by))
+            within = self._within_last_cut(count, by, rank) if not query else None
+            if within is None:
+                chosen = smallest(count, rank, lambda picked: self._tie_columns(self._rows(rows, picked), by))
+            else:
+                chosen = within[smallest(count, rank[within],
+                                         lambda picked: self._tie_columns(self._rows(rows, within[picked]), by))]
             chosen = chosen[rank[chosen] != INT64_MAX]
+            if not query and by in MONOTONE_RANKINGS and 0 < count == chosen.size:
+                self._last_cut[by] = int(rank[chosen].max())
         return self._sorted_columns(self._rows(rows, chosen), rank[chosen], by)
+
+    def _within_last_cut(self, count: int, by: str, rank: np.ndarray) -> np.ndarray | None:
+        """The rows ranked at least as well as the last top's cut, when they are enough to hold this top.
+
+        A flow's totals only grow and its first packet stays put, so by these rankings a flow
+        never ranks worse than it did; the last top's `count` flows, unless some have gone,
+        still rank at or above the old cut. Whenever `count` flows do, the new top lies among
+        them (its cut can only be better), and one pass finds them where ranking all the rows
+        took a partition of the whole table (a million flows: about 5 ms of the 7).
+        """
+        cut = self._last_cut.get(by) if by in MONOTONE_RANKINGS else None
+        if cut is None:
+            return None
+        within = np.flatnonzero(rank <= cut)
+        return within if within.shape[0] >= count else None
 
     def count(self, query: FlowQuery) -> int:
         """How many live flows `query` matches: the screen's "N of M" under a filter."""
