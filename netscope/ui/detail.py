@@ -28,6 +28,7 @@ from netscope.engine.messages import FlowDetail, FlowKey, PacketRecord
 from netscope.engine.snapshot import FlowOwners
 from netscope.flow.records import FlowRow
 from netscope.ui import formatting
+from netscope.ui.flow_rate import FlowRateHistory, sparkline
 from netscope.ui.formatting import Units
 from netscope.ui.header import DropWatch, HeaderBar
 from netscope.ui.packet_decode import DecodedPacket, decode, direction, hex_dump
@@ -47,7 +48,8 @@ class FlowSummary(Static):
     """
 
     def show(self, key: FlowKey, flow: FlowRow | None, expired: bool, units: Units,
-             names: FlowNames | None = None, owners: FlowOwners | None = None) -> None:
+             names: FlowNames | None = None, owners: FlowOwners | None = None,
+             rates: FlowRateHistory | None = None) -> None:
         proto, a_ip, a_port, b_ip, b_port = key
         self.border_title = (f"[b]{proto}[/b]  {formatting.endpoint(a_ip, a_port)}  ⇄  "
                              f"{formatting.endpoint(b_ip, b_port)}")
@@ -74,6 +76,8 @@ class FlowSummary(Static):
         table = [Content.assemble((f"{r[0]:<8}", "$text-muted"), *(f"{cell:>11}" for cell in r[1:])) for r in rows]
         table[0] = table[0].stylize("bold")
         lines = [line1, line2, names_line(names), *([owners_line(owners)] if owners else [])]
+        if rates is not None and rates.rates:
+            lines.append(rate_line(rates, units, max(10, self.size.width - 40)))
         if proto == "tcp":
             lines += health_lines(flow)
         self.update(Content("\n").join([*lines, *table]))
@@ -95,6 +99,14 @@ def names_line(names: FlowNames | None) -> Content:
         (label, value or formatting.MISSING) for label, value in (
             ("A", names.name_a), ("B", names.name_b), ("SNI", names.sni), ("HTTP Host", names.http_host),
             ("DNS question", names.dns_query))]))
+
+
+def rate_line(rates: FlowRateHistory, units: Units, width: int) -> Content:
+    """The flow's rate tick by tick since the screen opened, newest at the right."""
+    line = sparkline(list(rates.rates), width)
+    return Content.assemble(("rate     ", "$text-muted"), (line, "$success"),
+                            (f"  peak {formatting.rate(rates.peak, units)}", "$text-muted"),
+                            (f" · {len(line)} ticks", "$text-muted"))
 
 
 def owners_line(owners: FlowOwners) -> Content:
@@ -185,6 +197,7 @@ class FlowDetailScreen(Screen):
         self.flow = row
         self.names = names
         self.owners = owners
+        self.rates = FlowRateHistory()
         self.expired = False
         self.header = HeaderBar(drops)
         self.request = request
@@ -229,6 +242,10 @@ class FlowDetailScreen(Screen):
         self.expired = detail.flow is None
         if detail.flow is not None:
             self.flow = detail.flow
+            snapshot = self.header.snapshot
+            if snapshot is not None:
+                live = snapshot.source.kind == "live" or snapshot.capture_time is None
+                self.rates.add(snapshot.wall_time if live else snapshot.capture_time, detail.flow.bytes_total)
         self.names = detail.names or self.names
         self._show_summary()
         if detail.packets != self.records:
@@ -246,7 +263,8 @@ class FlowDetailScreen(Screen):
         return snapshot is None or snapshot.state != "finished"
 
     def _show_summary(self) -> None:
-        self.query_one(FlowSummary).show(self.key, self.flow, self.expired, self.units, self.names, self.owners)
+        self.query_one(FlowSummary).show(self.key, self.flow, self.expired, self.units, self.names, self.owners,
+                                         self.rates)
 
     def _fill_packets(self) -> None:
         table = self.query_one("#packets", DataTable)

@@ -18,7 +18,7 @@ KEYS = (
     ("+  -", "replay speed: 1× 2× 10× 100× max"),
     ("s", "sort: rate, total bytes, packets, age (or click a header)"),
     ("/", "filter the table; Enter keeps it, Esc clears it"),
-    ("Enter", "flow detail: counters, recent packets decoded, hex"),
+    ("Enter", "flow detail: counters, its rate per tick, recent packets decoded, hex"),
     ("Esc", "back / clear the filter"),
     ("t", "rates in bits/s or bytes/s"),
     ("n", "names instead of addresses: DNS, SNI, Host seen; live, reverse DNS"),
