@@ -10,7 +10,7 @@ per RESCAN_S, since a socket of another namespace or one already closed stays un
 A flow between two local processes (over lo) has an owner at each end; a flow of another host
 (a mirror port, a router) has none. Without root, the processes of other users stay unnamed.
 Once found, a flow's owners are remembered (the last REMEMBERED flows), so a connection keeps
-its program after it closes; one that opens and closes between two ticks is never seen.
+its programs after either end closes; one that opens and closes between two ticks is never seen.
 """
 
 from __future__ import annotations
@@ -58,8 +58,8 @@ class SocketOwners:
         for key, (a, b) in inodes.items():
             pair = (self._owner_of_inode.get(a) if a else None, self._owner_of_inode.get(b) if b else None)
             if pair != (None, None):
-                self._remembered.pop(key, None)
-                self._remembered[key] = pair
+                before = self._remembered.pop(key, (None, None))  # an end that closed keeps its program
+                self._remembered[key] = (pair[0] or before[0], pair[1] or before[1])
         while len(self._remembered) > REMEMBERED:
             del self._remembered[next(iter(self._remembered))]
         return {key: self._remembered[key] for key in keys if key in self._remembered}

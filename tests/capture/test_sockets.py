@@ -98,7 +98,11 @@ def test_a_flow_keeps_its_owners_after_its_socket_closes(tmp_path: Path, monkeyp
     owners = SocketOwners(proc)
     key, other = ("tcp", "127.0.0.1", 8080, "127.0.0.1", 50000), ("tcp", "127.0.0.1", 1, "127.0.0.1", 2)
     assert owners.owners([key]) == {key: ((100, "curl"), None)}
+    (proc / "net" / "tcp").write_text(HEADER + _line("0100007F:C350", "0100007F:1F90", "01", 12))
+    (proc / "100" / "fd" / "4").symlink_to("socket:[12]")  # curl's end closed, the other end is curl's too
+    owners._last_scan = float("-inf")
+    assert owners.owners([key, other]) == {key: ((100, "curl"), (100, "curl"))}
     (proc / "net" / "tcp").write_text(HEADER)  # closed
-    assert owners.owners([key, other]) == {key: ((100, "curl"), None)}
+    assert owners.owners([key, other]) == {key: ((100, "curl"), (100, "curl"))}
     monkeypatch.setattr("netscope.capture.sockets.REMEMBERED", 0)
     assert owners.owners([key]) == {}  # the oldest are forgotten past the limit
