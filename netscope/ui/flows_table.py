@@ -102,7 +102,9 @@ RETRANSMISSIONS = Column("retr", "Retr", 6, right=True, sort=SortKey.RETRANSMISS
 PROCESS = Column("process", "Process", 14, sort=SortKey.PROCESS)  # live: the local program, as in bandwhich
 ENDPOINT_MIN, ENDPOINT_MAX = 21, 32  # 21: a whole IPv4 endpoint, 255.255.255.255:65535
 ENDPOINT_FLOOR = 11  # how far endpoints shrink (squeezed with an ellipsis) before rate or total goes
-DROP_ORDER = ("tick", "retr", "rtt", "age", "process", "packets", "state")  # first to go when the terminal is narrow
+DROP_ORDER = ("tick", "retr", "rtt", "age", "packets", "state")  # first to go when the terminal is narrow
+# Live, with the Process column: at 120 cells the program and the RTT stay, packets and age go.
+LIVE_DROP_ORDER = ("tick", "retr", "age", "packets", "rtt", "process", "state")
 # then these; neither list drops the column sorted by, nor the rank (rows are ordered by it)
 LAST_RESORT = ("rate", "total", "proto")
 CELL_PADDING = 1
@@ -128,7 +130,7 @@ def plan_columns(available: int, sort_key: SortKey = SortKey.RATE, process: bool
     def drop(key: str) -> list[Column]:
         return [c for c in fixed if c.key != key or (c.sort is sort_key and key != "tick")]
 
-    for key in DROP_ORDER:
+    for key in LIVE_DROP_ORDER if process else DROP_ORDER:
         if need(fixed) <= available:
             break
         fixed = drop(key)

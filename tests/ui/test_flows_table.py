@@ -28,9 +28,10 @@ def test_wide_terminals_get_every_column_and_longer_endpoints():
 def test_a_live_capture_s_table_has_the_process_column_after_the_endpoints():
     assert [c.key for c in plan_columns(220, process=True)][:5] == ["rank", "proto", "a", "b", "process"]
     keys = [[c.key for c in plan_columns(width, process=True)] for width in range(220, 60, -1)]
-    gone_at = {key: next(i for i, plan in enumerate(keys) if key not in plan) for key in ("rtt", "age", "process")}
-    assert gone_at["rtt"] <= gone_at["age"] <= gone_at["process"]
-    assert "process" in keys[220 - 116]  # a 120-column terminal still shows who owns each flow
+    gone_at = {key: next(i for i, plan in enumerate(keys) if key not in plan)
+               for key in ("age", "packets", "rtt", "process")}
+    assert gone_at["age"] <= gone_at["packets"] <= gone_at["rtt"] <= gone_at["process"]
+    assert {"process", "rtt"} <= set(keys[220 - 116])  # 120 columns: who owns each flow, and its RTT
 
 
 def test_health_columns_go_early_on_narrower_terminals():
