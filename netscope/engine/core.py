@@ -15,10 +15,9 @@ from netscope.analysis.alerts import Alert
 from netscope.analysis.names import NameObserver
 from netscope.analysis.tcp_health import TcpHealth, TcpHealthSettings
 from netscope.capture.batch import RawBatch
-from netscope.capture.sockets import SocketOwners
+from netscope.engine.live_screen import LiveScreenExtras
 from netscope.engine.pacing import TickInterval
 from netscope.engine.recent import RecentPackets
-from netscope.engine.reverse_dns import ReverseDns
 from netscope.engine.seconds import SecondCounter
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
@@ -60,8 +59,7 @@ class Engine:
         self.health = TcpHealth(settings.health) if settings.health is not None else None
         self.recent = RecentPackets() if settings.keep_recent_packets else None
         self.seconds = SecondCounter() if settings.second_history and source.kind == "file" else None
-        self.sockets = SocketOwners() if settings.socket_owners and source.kind == "live" else None
-        self.reverse_dns = ReverseDns() if settings.reverse_dns and source.kind == "live" else None
+        self.extras = LiveScreenExtras.for_source(source.kind, settings.socket_owners, settings.reverse_dns)
         self._status_counts = np.zeros(len(Status), dtype=np.int64)
         self._packets = 0
         self._bytes = 0
@@ -150,8 +148,8 @@ class Engine:
         top = self._with_health(self.tracker.top(n, by=tick_ranking(state, ranking), query=query)) if n else None
         rows = tuple(top.rows(interval)) if top is not None else ()
         names = self.names.names_for_flows(row.key for row in rows) if self.names is not None else {}
-        if self.reverse_dns is not None:
-            names = self.reverse_dns.fill(rows, names)
+        if self.extras is not None:
+            names = self.extras.names(rows, names)
         self._seq += 1
         snapshot = TickSnapshot(
             seq=self._seq,
@@ -166,7 +164,7 @@ class Engine:
             totals=self.totals(),
             top_flows=rows,
             flow_names=names,
-            flow_owners=self.sockets.owners(row.key for row in rows) if self.sockets is not None else {},
+            flow_owners=self.extras.owners(rows) if self.extras is not None else {},
             new_alerts=tuple(new_alerts),
             progress=progress,
             matching_flows=self.tracker.count(query) if query and not query.partial else None,

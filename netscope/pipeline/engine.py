@@ -18,12 +18,11 @@ import numpy as np
 from netscope.analysis.alerts import Alert
 from netscope.analysis.names import FlowNames
 from netscope.capture.batch import RawBatch
-from netscope.capture.sockets import SocketOwners
 from netscope.capture.source import StopSignal, empty_batch, stop_check
 from netscope.engine.core import Engine, tick_ranking
+from netscope.engine.live_screen import LiveScreenExtras
 from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.pacing import TickInterval
-from netscope.engine.reverse_dns import ReverseDns
 from netscope.engine.seconds import SecondCounter
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
@@ -138,8 +137,7 @@ class PipelineEngine:
         self._pass_clock = PassClock()  # files: idle expiry on the whole capture's clock, as one process
         self._detector_clock_us = np.iinfo(np.int64).min  # files: the latest packet time so far (ring.py)
         self.seconds = SecondCounter() if second_history and live is None else None  # the reader sees every packet
-        self.sockets = SocketOwners() if socket_owners and live is not None else None  # the capture's namespace
-        self.reverse_dns = ReverseDns() if reverse_dns and live is not None else None
+        self.extras = LiveScreenExtras.for_source(source_info.kind, socket_owners, reverse_dns)  # this namespace
         options = ShardOptions(anomaly_input=bool(detectors), keep_recent=keep_recent)
         if live is not None:
             self.workers = live.workers
@@ -226,6 +224,7 @@ class PipelineEngine:
                 self.last_packet_us = max([*stamps, self.last_packet_us or 0])
         interval = self._interval.close(self.last_packet_us)
         top = merge_top([part.snapshot.top_flows for part in parts], n, tick_ranking(state, ranking)) if n else ()
+        names = self._row_names(top)
         self._seq += 1
         return TickSnapshot(
             seq=self._seq, wall_time=time.time(),
@@ -234,9 +233,8 @@ class PipelineEngine:
             interval_packets=sum(part.snapshot.interval_packets for part in parts),
             interval_bytes=sum(part.snapshot.interval_bytes for part in parts),
             totals=self._totals, top_flows=top,
-            flow_names=self._row_names(top) if self.reverse_dns is None else self.reverse_dns.fill(top,
-                                                                                                    self._row_names(top)),
-            flow_owners=self.sockets.owners(row.key for row in top) if self.sockets is not None else {},
+            flow_names=names if self.extras is None else self.extras.names(top, names),
+            flow_owners=self.extras.owners(top) if self.extras is not None else {},
             new_alerts=tuple(alerts), progress=progress, matching_flows=_sum_known(
                 [part.snapshot.matching_flows for part in parts]),
             ranked_for=query.text if query is not None else "",

@@ -88,4 +88,4 @@ def test_the_system_resolver_reads_the_hosts_file():
     ("live", True, True), ("live", False, False), ("file", True, False)])
 def test_only_a_live_capture_s_screen_resolves(kind: str, wanted: bool, resolving: bool):
     engine = Engine(EngineSettings(reverse_dns=wanted), SourceInfo(name="x", kind=kind, link="Ethernet"))
-    assert (engine.reverse_dns is not None) == resolving
+    assert (engine.extras is not None and engine.extras.reverse_dns is not None) == resolving
