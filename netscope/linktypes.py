@@ -43,6 +43,10 @@ IPPROTO_IPIP = 4  # IPv4 inside IP
 IPPROTO_IPV6 = 41  # IPv6 inside IP (6in4, or IPv6 in IPv6)
 IPPROTO_GRE = 47
 ETHERTYPE_TEB = 0x6558  # transparent Ethernet bridging: GRE or GENEVE carrying an Ethernet frame
+# ERSPAN, a switch's port mirror sent over GRE to a monitoring host: type I (no GRE sequence
+# number) and II (an 8-byte header), type III (12 bytes, 8 more when its O flag is set).
+ETHERTYPE_ERSPAN_II = 0x88BE
+ETHERTYPE_ERSPAN_III = 0x22EB
 
 # RFC 2675 jumbograms: IPv6 payload length 0 and a Hop-by-Hop header whose first option is Jumbo
 # Payload (type 0xC2, 4 bytes of data) holding the real length, which must exceed 65535. Linux

@@ -11,8 +11,9 @@ IP header is whole. Tunnels inside tunnels are followed MAX_DEPTH deep.
 
 Which packets are tunnels, as tshark decides by default: UDP to or from port 4789 with the
 VXLAN I flag, UDP to or from 6081 (GENEVE version 0), IP protocol 47 (GRE version 0, carrying
-IPv4, IPv6 or Ethernet), 4 (IPv4) and 41 (IPv6). Also VXLAN on 8472, the Linux kernel's
-default port, which flannel uses; tshark needs `-d udp.port==8472,vxlan` for it.
+IPv4, IPv6, Ethernet, or a port mirror as ERSPAN types I to III), 4 (IPv4) and 41 (IPv6).
+Also VXLAN on 8472, the Linux kernel's default port, which flannel uses; tshark needs
+`-d udp.port==8472,vxlan` for it.
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ from netscope.capture.batch import RawBatch
 from netscope.linktypes import (
     DLT_EN10MB,
     DLT_RAW,
+    ETHERTYPE_ERSPAN_II,
+    ETHERTYPE_ERSPAN_III,
     ETHERTYPE_IPV4,
     ETHERTYPE_IPV6,
     ETHERTYPE_TEB,
@@ -47,6 +50,12 @@ GENEVE_HEADER = 8
 GRE_HEADER = 4
 GRE_CHECKSUM, GRE_ROUTING, GRE_KEY, GRE_SEQUENCE = 0x8000, 0x4000, 0x2000, 0x1000
 GRE_VERSION_MASK = 0x0007
+ERSPAN_II_HEADER = 8
+ERSPAN_III_HEADER = 12
+ERSPAN_III_SUBHEADER = 8  # the platform-specific subheader, present when the O flag (bit 0 of word 3) is set
+
+
+Parts = list[tuple[np.ndarray, np.ndarray]]  # (rows, where their inner packet starts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,8 +87,8 @@ def find_tunnels(raw: RawBatch, reader: ByteReader, status: np.ndarray, proto: n
     The inner packet must start within the captured bytes; whether it decodes is the caller's.
     """
     ok = status == Status.OK
-    ethernet: list[tuple[np.ndarray, np.ndarray]] = []
-    raw_ip: list[tuple[np.ndarray, np.ndarray]] = []
+    ethernet: Parts = []
+    raw_ip: Parts = []
 
     udp = np.flatnonzero(ok & has_l4 & (proto == PROTO_UDP) & tunnel_udp_port(src_port, dst_port))
     if udp.size:
@@ -104,17 +113,7 @@ def find_tunnels(raw: RawBatch, reader: ByteReader, status: np.ndarray, proto: n
 
     gre = np.flatnonzero(ok & ~has_l4 & (proto == IPPROTO_GRE))
     if gre.size:
-        gre = gre[raw.caplen[gre] >= transport_offset[gre] + GRE_HEADER]
-        first = reader.u32(raw.offset[gre] + transport_offset[gre])
-        flags, ethertype = first >> 16, first & 0xFFFF
-        # Version 0 only (1 is PPTP's enhanced GRE, carrying PPP); no source routing (RFC 1701's
-        # deprecated field, of variable length). Checksum, key and sequence add 4 bytes each.
-        plain = ((flags & GRE_VERSION_MASK) == 0) & ((flags & GRE_ROUTING) == 0)
-        inner = transport_offset[gre] + GRE_HEADER + 4 * sum(
-            ((flags & bit) != 0).astype(np.int64) for bit in (GRE_CHECKSUM, GRE_KEY, GRE_SEQUENCE))
-        ethernet.append((gre[plain & (ethertype == ETHERTYPE_TEB)], inner[plain & (ethertype == ETHERTYPE_TEB)]))
-        gre_ip = plain & ((ethertype == ETHERTYPE_IPV4) | (ethertype == ETHERTYPE_IPV6))
-        raw_ip.append((gre[gre_ip], inner[gre_ip]))
+        _gre(raw, reader, gre, transport_offset[gre], ethernet, raw_ip)
 
     found = []
     for linktype, parts in ((DLT_EN10MB, ethernet), (DLT_RAW, raw_ip)):
@@ -124,6 +123,30 @@ def find_tunnels(raw: RawBatch, reader: ByteReader, status: np.ndarray, proto: n
             inside = starts < raw.caplen[rows]
             found.append(Tunnelled(rows[inside], starts[inside], linktype))
     return found
+
+
+def _gre(raw: RawBatch, reader: ByteReader, gre: np.ndarray, at: np.ndarray, ethernet: Parts, raw_ip: Parts) -> None:
+    """GRE packets `gre` (the header at `at`): what they carry goes to `ethernet` or `raw_ip`."""
+    fits = raw.caplen[gre] >= at + GRE_HEADER
+    gre, at = gre[fits], at[fits]
+    first = reader.u32(raw.offset[gre] + at)
+    flags, ethertype = first >> 16, first & 0xFFFF
+    # Version 0 only (1 is PPTP's enhanced GRE, carrying PPP); no source routing (RFC 1701's
+    # deprecated field, of variable length). Checksum, key and sequence add 4 bytes each.
+    plain = ((flags & GRE_VERSION_MASK) == 0) & ((flags & GRE_ROUTING) == 0)
+    inner = at + GRE_HEADER + 4 * sum(
+        ((flags & bit) != 0).astype(np.int64) for bit in (GRE_CHECKSUM, GRE_KEY, GRE_SEQUENCE))
+    bridged = plain & (ethertype == ETHERTYPE_TEB)
+    ethernet.append((gre[bridged], inner[bridged]))
+    routed = plain & ((ethertype == ETHERTYPE_IPV4) | (ethertype == ETHERTYPE_IPV6))
+    raw_ip.append((gre[routed], inner[routed]))
+    mirrored = plain & (ethertype == ETHERTYPE_ERSPAN_II)  # type I without a sequence number, else II
+    header = np.where((flags[mirrored] & GRE_SEQUENCE) != 0, ERSPAN_II_HEADER, 0)
+    ethernet.append((gre[mirrored], inner[mirrored] + header))
+    mirrored = plain & (ethertype == ETHERTYPE_ERSPAN_III)
+    # A word read past a short packet only moves a start that lies past its end anyway.
+    flags_word = reader.u32(raw.offset[gre[mirrored]] + inner[mirrored] + 8)
+    ethernet.append((gre[mirrored], inner[mirrored] + ERSPAN_III_HEADER + ERSPAN_III_SUBHEADER * (flags_word & 1)))
 
 
 def inner_batch(raw: RawBatch, tunnel: Tunnelled) -> RawBatch:

@@ -26,6 +26,8 @@ from netscope.linktypes import (
     DLT_NULL,
     DLT_RAW,
     DLT_RAW_OPENBSD,
+    ETHERTYPE_ERSPAN_II,
+    ETHERTYPE_ERSPAN_III,
     GENEVE_PORT,
     IPPROTO_GRE,
     IPPROTO_IPIP,
@@ -170,6 +172,8 @@ def _inside_tunnel(record: PacketRecord, outer: object, layers: list[Layer]) -> 
     ports = (getattr(carried, "sport", None), getattr(carried, "dport", None)) if udp else ()
     kind = ("VXLAN" if set(VXLAN_PORTS) & set(ports) else "GENEVE" if GENEVE_PORT in ports
             else {IPPROTO_GRE: "GRE", IPPROTO_IPIP: "IPv4 in IP", IPPROTO_IPV6: "IPv6 in IP"}.get(outer.p))
+    if kind == "GRE" and getattr(carried, "p", None) in (ETHERTYPE_ERSPAN_II, ETHERTYPE_ERSPAN_III):
+        kind = "ERSPAN"  # a switch's port mirror
     data = record.data[record.l3_offset:]
     if kind is None or not data:
         return None

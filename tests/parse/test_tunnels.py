@@ -49,6 +49,16 @@ def gre(protocol: int, payload: bytes, key: int | None = None, sequence: int | N
     return struct.pack(">HH", flags | version, protocol) + extra + payload
 
 
+def erspan(frame: bytes, kind: int, subheader: bool = False) -> bytes:
+    """A port mirror over GRE: type I (no sequence number, no header), II (8 bytes), III (12, +8)."""
+    if kind == 1:
+        return gre(0x88BE, frame)
+    if kind == 2:
+        return gre(0x88BE, struct.pack(">II", (1 << 28) | 10, 0) + frame, sequence=7)
+    header = struct.pack(">III", (2 << 28) | 10, 0x1234_5678, 0x0000_0000 | int(subheader))
+    return gre(0x22EB, header + (bytes(8) if subheader else b"") + frame, sequence=7)
+
+
 def udp(payload: bytes = b"query", sport: int = 5000, dport: int = 53) -> bytes:
     return bytes(dpkt.udp.UDP(sport=sport, dport=dport, ulen=8 + len(payload), data=payload))
 
@@ -74,6 +84,11 @@ TUNNELS = {
                                   14 + 20 + 12),
     "gre with checksum, bridging": (ether(0x0800, outer_ip(47, gre(0x6558, ether(0x0800, INNER_TCP), checksum=True))),
                                     14 + 20 + 8 + 14),
+    "erspan type i": (ether(0x0800, outer_ip(47, erspan(ether(0x0800, INNER_TCP), 1))), 14 + 20 + 4 + 14),
+    "erspan type ii": (ether(0x0800, outer_ip(47, erspan(ether(0x0800, INNER_TCP), 2))), 14 + 20 + 8 + 8 + 14),
+    "erspan type iii": (ether(0x0800, outer_ip(47, erspan(ether(0x0800, INNER_TCP), 3))), 14 + 20 + 8 + 12 + 14),
+    "erspan type iii, subheader": (ether(0x0800, outer_ip(47, erspan(ether(0x0800, INNER_TCP), 3, True))),
+                                   14 + 20 + 8 + 20 + 14),
     "ip in ip": (ether(0x0800, outer_ip(4, INNER_TCP)), 14 + 20),
     "ip in ipv6": (ether(0x86DD, ipv6(INNER_TCP, 4)), 14 + 40),
     "vxlan in gre": (ether(0x0800, outer_ip(47, gre(0x0800, outer_udp(4789, vxlan(ether(0x0800, INNER_TCP)))))),
@@ -163,6 +178,8 @@ def test_mixed_tunnels_equal_tshark_s_inner_flows(tmp_path: Path, require_tool) 
             ether(0x0800, outer_ip(47, gre(0x0800, inner4, key=5))),
             ether(0x0800, outer_ip(47, gre(0x86DD, inner6, sequence=rnd.randrange(1 << 32)))),
             ether(0x0800, outer_ip(47, gre(0x6558, ether(0x0800, inner_udp)))),
+            ether(0x0800, outer_ip(47, erspan(ether(0x0800, inner4), rnd.choice((1, 2, 3))))),
+            ether(0x0800, outer_ip(47, erspan(ether(0x86DD, inner6), 3, subheader=True))),
             ether(0x0800, outer_ip(4, inner4)),
             ether(0x0800, outer_ip(41, inner6)),
             ether(0x86DD, ipv6(inner4, 4)),

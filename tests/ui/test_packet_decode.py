@@ -143,6 +143,8 @@ def test_every_scenario_packet_decodes():
         parse_tunnels.ether(0x0800, inner), vni=79))), "VXLAN tunnel", "79"),
     (lambda inner: parse_tunnels.ether(0x0800, parse_tunnels.outer_ip(47, parse_tunnels.gre(0x0800, inner, key=3))),
      "GRE tunnel", None),
+    (lambda inner: parse_tunnels.ether(0x0800, parse_tunnels.outer_ip(47, parse_tunnels.erspan(
+        parse_tunnels.ether(0x0800, inner), 2))), "ERSPAN tunnel", None),
 ])
 def test_a_tunnelled_packet_shows_its_inner_flow_under_the_tunnel(wrap, layer: str, vni: str | None):
     # Where the parser took the inner packet's flow (its l3_offset), so does the detail view.
