@@ -6,8 +6,9 @@ is all iftop would show; the flows that carry the traffic are inside. tshark dis
 and so does netscope: a packet whose inner headers decode as IP is reported as its inner
 packet (addresses, ports, TCP fields, offsets), still counted with its outer wire length, the
 bytes it took on the captured link. One whose inner headers are not IP (ARP inside VXLAN, say)
-stays the outer packet of the outer flow, and so does one cut by the snaplen before its inner
-IP header is whole. Tunnels inside tunnels are followed MAX_DEPTH deep.
+stays the outer packet of the outer flow, and so does one with a malformed inner IP header or
+one cut by the snaplen before its inner IP header is whole. Tunnels inside tunnels are followed
+MAX_DEPTH deep.
 
 Which packets are tunnels, as tshark decides by default: UDP to or from port 4789 with the
 VXLAN I flag, UDP to or from 6081 (GENEVE version 0), IP protocol 47 (GRE version 0, carrying

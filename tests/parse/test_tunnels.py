@@ -193,3 +193,10 @@ def test_mixed_tunnels_equal_tshark_s_inner_flows(tmp_path: Path, require_tool) 
     protocols = sorted(key[0] for key in expected)
     assert protocols.count("tcp") == 6 and protocols.count("udp") >= 4
     assert np.all([key[2] != 4789 and key[4] != 4789 for key in expected if key[0] == "tcp"])
+
+
+def test_a_malformed_inner_ip_header_leaves_the_outer_flow_s_packet():
+    bad = bytearray(INNER_TCP)
+    bad[0] = 0x43  # IHL 3: no IPv4 header is that short
+    parsed = row(ether(0x0800, outer_udp(4789, vxlan(ether(0x0800, bytes(bad))))))
+    assert (parsed["status"], parsed["ip_proto"], parsed["dst_port"]) == (Status.OK, PROTO_UDP, 4789)
