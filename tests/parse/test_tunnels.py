@@ -9,6 +9,8 @@ from pathlib import Path
 import dpkt
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from netscope.capture.batch import RawBatch
 from netscope.parse.batch_parser import parse_batch
@@ -200,3 +202,26 @@ def test_a_malformed_inner_ip_header_leaves_the_outer_flow_s_packet():
     bad[0] = 0x43  # IHL 3: no IPv4 header is that short
     parsed = row(ether(0x0800, outer_udp(4789, vxlan(ether(0x0800, bytes(bad))))))
     assert (parsed["status"], parsed["ip_proto"], parsed["dst_port"]) == (Status.OK, PROTO_UDP, 4789)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from(["vxlan", "geneve", "gre", "ipip", "erspan3"]), st.binary(max_size=80),
+                          st.integers(0, 200)), min_size=1, max_size=12))
+def test_any_bytes_inside_a_tunnel_parse_without_raising(packets) -> None:
+    """Whatever a tunnel carries (and wherever the snaplen cuts it), each packet gets a status and
+    offsets inside its captured bytes."""
+    wrap = {"vxlan": lambda inner: outer_udp(4789, vxlan(inner)),
+            "geneve": lambda inner: outer_udp(6081, inner),  # the GENEVE header itself is random here
+            "gre": lambda inner: outer_ip(47, inner),
+            "ipip": lambda inner: outer_ip(4, inner),
+            "erspan3": lambda inner: outer_ip(47, gre(0x22EB, inner, sequence=1))}
+    frames = [ether(0x0800, wrap[kind](payload)) for kind, payload, _ in packets]
+    cuts = [min(len(frame), 34 + cut) for frame, (_, _, cut) in zip(frames, packets, strict=True)]
+    raw = RawBatch.from_packets([frame[:cut] for frame, cut in zip(frames, cuts, strict=True)], [0] * len(frames), 1,
+                                [len(frame) for frame in frames])
+    parsed = parse_batch(raw)
+    assert parsed.count == len(frames)
+    assert np.all(parsed.l4_offset < np.maximum(parsed.caplen, 1)) and np.all(parsed.l3_offset < parsed.caplen)
+    assert np.all((parsed.ip_version == 0) | (parsed.l3_offset >= 14))
+    flows = parsed.flow_mask()  # a flow packet's ports (and a TCP segment's flags) were captured
+    assert np.all(parsed.l4_offset[flows] + 8 <= parsed.caplen[flows])
