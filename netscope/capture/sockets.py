@@ -8,14 +8,18 @@ the fd scan only when a socket on screen has an inode not seen before, and then 
 per RESCAN_S, since a socket of another namespace or one already closed stays unknown.
 
 A flow between two local processes (over lo) has an owner at each end; a flow of another host
-(a mirror port, a router) has none. Without root, the processes of other users stay unnamed.
+(a mirror port, a router) has none, even where a local socket listens on its port for any
+address: such a wildcard socket only owns the ends whose address is this host's. Without root,
+the processes of other users stay unnamed.
 Once found, a flow's owners are remembered (the last REMEMBERED flows), so a connection keeps
 its programs after either end closes; one that opens and closes between two ticks is never seen.
 """
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import itertools
 import os
 import time
 from collections.abc import Callable, Iterable
@@ -24,7 +28,7 @@ from pathlib import Path
 Owner = tuple[int, str]  # (pid, command name)
 FlowOwners = tuple[Owner | None, Owner | None]  # of endpoint A, of endpoint B
 FlowKey = tuple[str, str, int, str, int]  # FlowRow.key: (proto, a_ip, a_port, b_ip, b_port)
-Endpoint = tuple[str, int]  # (address text, port)
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 PROC = Path("/proc")
 RESCAN_S = 2.0
@@ -42,12 +46,16 @@ class SocketOwners:
         self._owner_of_inode: dict[int, Owner] = {}
         self._last_scan = float("-inf")
         self._remembered: dict[FlowKey, FlowOwners] = {}  # insertion order: the oldest go first
+        self._local: tuple[Network, ...] = ()  # this host's addresses, read again every RESCAN_S
+        self._local_read = float("-inf")
 
     def owners(self, keys: Iterable[FlowKey]) -> dict[FlowKey, FlowOwners]:
         """Owners of endpoint A and endpoint B of each flow that has at least one on this host."""
         keys = list(keys)
         if not keys:
             return {}
+        if self.clock() - self._local_read >= RESCAN_S:
+            self._local, self._local_read = self._local_addresses(), self.clock()
         sockets = {proto: self._sockets(proto) for proto in TABLES if any(key[0] == proto for key in keys)}
         inodes = {key: (self._inode(sockets, key, a_side=True), self._inode(sockets, key, a_side=False))
                   for key in keys if key[0] in sockets}
@@ -89,8 +97,7 @@ class SocketOwners:
                     table.setdefault((local,), int(fields[9]))
         return table
 
-    @staticmethod
-    def _inode(sockets: dict[str, dict[tuple[str, ...], int]], key: FlowKey, a_side: bool) -> int | None:
+    def _inode(self, sockets: dict[str, dict[tuple[str, ...], int]], key: FlowKey, a_side: bool) -> int | None:
         proto, a_ip, a_port, b_ip, b_port = key
         local, remote = ((a_ip, a_port), (b_ip, b_port)) if a_side else ((b_ip, b_port), (a_ip, a_port))
         table = sockets[proto]
@@ -99,10 +106,39 @@ class SocketOwners:
             for there in remotes:
                 if (inode := table.get((here, there))) is not None:
                     return inode
-        for here in (*locals_, *_forms("0.0.0.0", local[1]), *_forms("::", local[1])):  # unconnected UDP
+        for here in locals_:  # unconnected UDP, bound to this address
             if (inode := table.get((here,))) is not None:
                 return inode
+        if self._is_local(local[0]):  # ... or to any address of this host
+            for here in (*_forms("0.0.0.0", local[1]), *_forms("::", local[1])):
+                if (inode := table.get((here,))) is not None:
+                    return inode
         return None
+
+    def _is_local(self, address: str) -> bool:
+        ip = ipaddress.ip_address(address)
+        return any(ip.version == network.version and ip in network for network in self._local)
+
+    def _local_addresses(self) -> tuple[Network, ...]:
+        """This namespace's addresses: IPv4 from the routing trie's LOCAL entries (127/8 is one),
+        IPv6 from the interface address list."""
+        networks: list[Network] = []
+        try:
+            lines = (self.proc / "net" / "fib_trie").read_text().splitlines()
+        except OSError:
+            lines = []
+        for previous, line in itertools.pairwise(lines):
+            words = line.split()
+            if words[1:] == ["host", "LOCAL"] and previous.strip().startswith("|--"):
+                with contextlib.suppress(ValueError):
+                    networks.append(ipaddress.ip_network(f"{previous.split()[-1]}{words[0]}", strict=False))
+        try:
+            for line in (self.proc / "net" / "if_inet6").read_text().splitlines():
+                with contextlib.suppress(ValueError, IndexError):
+                    networks.append(ipaddress.ip_network(bytes.fromhex(line.split()[0])))
+        except OSError:
+            pass
+        return tuple(dict.fromkeys(networks))
 
     # -- which process holds which socket ----------------------------------------------------
     def _scan_fds(self) -> dict[int, Owner]:

@@ -17,8 +17,21 @@ def _line(local: str, remote: str, state: str, inode: int) -> str:
     return f"   0: {local} {remote} {state} 00000000:00000000 00:00000000 00000000     0        0 {inode} 1 0\n"
 
 
+FIB_TRIE = """Main:
+  +-- 0.0.0.0/0 3 0 5
+     |-- 127.0.0.0
+        /8 host LOCAL
+     |-- 10.0.0.9
+        /32 host LOCAL
+     |-- 10.0.0.255
+        /32 link BROADCAST
+"""
+
+
 def _fake_proc(tmp_path: Path, tables: dict[str, list[str]], processes: dict[int, tuple[str, list[int]]]) -> Path:
     (tmp_path / "net").mkdir()
+    (tmp_path / "net" / "fib_trie").write_text(FIB_TRIE)
+    (tmp_path / "net" / "if_inet6").write_text("00000000000000000000000000000001 01 80 10 80       lo\n")
     for name in ("tcp", "tcp6", "udp", "udp6"):
         (tmp_path / "net" / name).write_text(HEADER + "".join(tables.get(name, [])))
     for pid, (comm, inodes) in processes.items():
@@ -44,18 +57,22 @@ def test_owners_of_connected_unconnected_and_dual_stack_sockets(tmp_path: Path):
                 _line("0100007F:D431", "0100007F:0016", "06", 0)],   # TIME_WAIT: nobody's
         "tcp6": [_line("0000000000000000FFFF00000200000A:01BB", "0000000000000000FFFF00000100000A:9C40", "01", 21)],
         "udp": [_line("00000000:0035", "00000000:0000", "07", 31)],  # 0.0.0.0:53, unconnected
-    }, {100: ("nginx", [11, 13, 21]), 200: ("curl", [12]), 300: ("dnsmasq", [31])})
+        "udp6": [_line("00000000000000000000000000000000:14E9", "00000000000000000000000000000000:0000", "07", 32)],
+    }, {100: ("nginx", [11, 13, 21]), 200: ("curl", [12]), 300: ("dnsmasq", [31]), 400: ("avahi", [32])})
     owners = SocketOwners(proc).owners([
         ("tcp", "127.0.0.1", 8080, "127.0.0.1", 50000),
         ("tcp", "10.0.0.1", 40000, "10.0.0.2", 443),  # a dual-stack server socket in tcp6
-        ("udp", "10.0.0.9", 40001, "192.168.1.1", 53),
+        ("udp", "10.0.0.9", 53, "192.168.1.1", 40001),  # this host's DNS server, on 0.0.0.0
+        ("udp", "10.0.0.5", 40000, "8.8.8.8", 53),  # another host's query, routed through: nobody's here
+        ("udp", "::1", 5353, "::1", 40002),  # [::]:5353
         ("tcp", "127.0.0.1", 22, "127.0.0.1", 54321),  # closed: only a TIME_WAIT entry
         ("tcp", "192.0.2.1", 1, "192.0.2.2", 2),  # another host's flow
     ])
     assert owners == {
         ("tcp", "127.0.0.1", 8080, "127.0.0.1", 50000): ((100, "nginx"), (200, "curl")),
         ("tcp", "10.0.0.1", 40000, "10.0.0.2", 443): (None, (100, "nginx")),
-        ("udp", "10.0.0.9", 40001, "192.168.1.1", 53): (None, (300, "dnsmasq")),
+        ("udp", "10.0.0.9", 53, "192.168.1.1", 40001): ((300, "dnsmasq"), None),
+        ("udp", "::1", 5353, "::1", 40002): ((400, "avahi"), None),
     }
 
 
