@@ -13,6 +13,7 @@ from netscope.analysis.names import NameObserver
 from netscope.analysis.tcp_health import TcpHealthSettings
 from netscope.capture.interfaces import default_interface
 from netscope.capture.live import LiveSource
+from netscope.capture.mixed_links import MixedLinkSource, mixes_link_types
 from netscope.capture.offline import FileSource
 from netscope.capture.source import PacketSource
 from netscope.config import Config, ConfigError, live_snaplen
@@ -59,6 +60,8 @@ def resolve_source(config: Config) -> tuple[Config, str | None]:
 def open_source(config: Config) -> PacketSource:
     c = config.capture
     if c.read_pcap:
+        if mixes_link_types(c.read_pcap):  # a pcapng libpcap would refuse: read without it
+            return MixedLinkSource(c.read_pcap, bpf_filter=c.filter)
         return FileSource(c.read_pcap, bpf_filter=c.filter)
 
     def open_live() -> LiveSource:
@@ -73,9 +76,10 @@ def open_source(config: Config) -> PacketSource:
 
 def source_info(config: Config, source: PacketSource) -> SourceInfo:
     live = not config.capture.read_pcap
+    linktypes = getattr(source, "linktypes", (source.linktype,))  # a pcapng may mix several
     return SourceInfo(name=config.capture.interface if live else config.capture.read_pcap,
                       kind="live" if live else "file",
-                      link=link_name(source.linktype))
+                      link=" + ".join(link_name(linktype) for linktype in linktypes))
 
 
 def build_engine(config: Config, source: PacketSource, *, keep_recent_packets: bool,
@@ -162,6 +166,10 @@ def output_paths(config: Config) -> OutputPaths:
 
 
 def build_outputs(config: Config, source, on_reader_gone: Callable[[bool], None] | None = None) -> RunOutputs:
+    linktypes = getattr(source, "linktypes", (source.linktype,))
+    if config.output.write_pcap and len(linktypes) > 1:
+        raise OutputError(f"--write-pcap writes pcap, which holds one link type, but {config.capture.read_pcap} mixes "
+                          f"{' and '.join(link_name(linktype) for linktype in linktypes)}")
     return RunOutputs(output_paths(config), linktype=source.linktype,
                       snaplen=getattr(source, "snaplen", None) or live_snaplen(config), on_reader_gone=on_reader_gone)
 

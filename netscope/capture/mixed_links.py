@@ -1,0 +1,236 @@
+"""pcapng files whose interfaces have different link types, which libpcap refuses and Wireshark reads.
+
+Wireshark and dumpcap capturing on several interfaces at once (`-i any -i eth0`, a VPN's raw-IP
+tunnel next to an Ethernet card) and `mergecap` joining captures of different links write one
+Interface Description Block per interface; libpcap's reader only takes a file whose interfaces
+share the first one's link type ("an interface has a type ... different from the type of the
+first interface"). When the interfaces described before the first packet differ
+(`mixes_link_types`, as dumpcap and mergecap write them), this source reads the file itself,
+block by block, and hands each run of
+packets of one link type over as a batch of its own (a RawBatch has one link type, and the
+parser dispatches on it), in file order.
+
+It is the slow path: a Python loop over the blocks, about a microsecond a packet, used only for
+the files libpcap refuses this way. It reads Enhanced, Simple and (obsolete) Packet Blocks with
+each interface's timestamp resolution and offset, and exact wire lengths; a BPF filter is run on
+each packet with a program compiled per link type. A file cut short keeps every complete packet
+before the cut, with a warning, as FileSource does.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import stat
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pcapy
+
+from netscope.capture.batch import RawBatch
+from netscope.capture.errors import CaptureError, file_error, filter_error
+from netscope.capture.pcapfile import (
+    MAX_CAPLEN,
+    PCAPNG_BYTE_ORDER_MAGIC,
+    PCAPNG_EPB,
+    PCAPNG_IDB,
+    PCAPNG_MIN_BLOCK_LEN,
+    PCAPNG_PB,
+    PCAPNG_SHB,
+    PCAPNG_SPB,
+)
+from netscope.capture.source import StopSignal, stop_check
+from netscope.linktypes import DLT_RAW, DLT_RAW_OPENBSD
+
+OPTION_END, OPTION_TSRESOL, OPTION_TSOFFSET = 0, 9, 14
+# A file's LINKTYPE_ number -> the DLT_ number libpcap reports for it (pcap-common.c linktype_to_dlt),
+# so batches and BPF programs get what they would from libpcap; the rest are the same number.
+LINKTYPE_TO_DLT = {DLT_RAW_OPENBSD: DLT_RAW}
+MICROSECOND = 1_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class _Interface:
+    linktype: int
+    snaplen: int
+    ticks_per_second: int  # if_tsresol
+    offset_s: int  # if_tsoffset
+
+
+@dataclass(frozen=True, slots=True)
+class _Packet:
+    linktype: int
+    data: bytes
+    ts_us: int
+    wirelen: int
+
+
+def mixes_link_types(path: str | os.PathLike[str]) -> bool:
+    """Whether `path` is a regular pcapng file whose interfaces, described before its first packet
+    (as dumpcap and mergecap write them), have more than one link type. Only those blocks are read."""
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            return False
+        with open(path, "rb") as file:
+            if file.read(4) != struct.pack("<I", PCAPNG_SHB):
+                return False
+    except OSError:
+        return False  # FileSource says why it cannot be read
+    try:
+        with MixedLinkSource(path) as source:
+            return len(source.linktypes) > 1
+    except CaptureError:
+        return False
+
+
+class MixedLinkSource:
+    """A pcapng file of several link types, read without libpcap (see the module docstring)."""
+
+    def __init__(self, path: str | os.PathLike[str], bpf_filter: str | None = None,
+                 batch_packets: int = 32768) -> None:
+        self.path = Path(path)
+        self.bpf_filter = bpf_filter or None
+        self.batch_packets = batch_packets
+        self.packets_read = 0
+        self.wirelen_estimated = 0
+        self.warning: str | None = None
+        self.truncated_at: int | None = None
+        self._position = 0
+        self._programs: dict[int, object] = {}
+        try:
+            with open(self.path, "rb") as file:
+                self.size_bytes = os.fstat(file.fileno()).st_size
+                self._map = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ)
+        except (OSError, ValueError) as exc:
+            raise file_error(self.path, exc if isinstance(exc, OSError) else OSError(str(exc))) from exc
+        interfaces = self._first_interfaces()
+        if not interfaces:
+            self.close()
+            raise CaptureError(f"cannot read {self.path}: no interface is described before its first packet")
+        self.linktype = interfaces[0].linktype  # what the banner and a --write-pcap file name
+        self.snaplen = max(interface.snaplen for interface in interfaces)
+        self.linktypes = tuple(dict.fromkeys(interface.linktype for interface in interfaces))
+        for linktype in self.linktypes:
+            self._program(linktype)  # a filter this file's links cannot take fails now, not mid-run
+
+    # -- reading -------------------------------------------------------------------------
+    def batches(self, stop: StopSignal = None) -> Iterator[RawBatch]:
+        """Batches in file order, each of one link type, until the end or `stop`."""
+        should_stop = stop_check(stop)
+        run: list[_Packet] = []
+        for packet in self._packets():
+            if run and (packet.linktype != run[0].linktype or len(run) >= self.batch_packets):
+                yield self._batch(run)
+                run = []
+                if should_stop():
+                    return
+            program = self._program(packet.linktype)
+            if program is None or program.filter(packet.data):
+                run.append(packet)
+        if run:
+            yield self._batch(run)
+
+    def _batch(self, run: list[_Packet]) -> RawBatch:
+        self.packets_read += len(run)
+        return RawBatch.from_packets([p.data for p in run], [p.ts_us for p in run], run[0].linktype,
+                                     [p.wirelen for p in run])
+
+    def _program(self, linktype: int):
+        if self.bpf_filter is None:
+            return None
+        if linktype not in self._programs:
+            try:
+                self._programs[linktype] = pcapy.compile(linktype, MAX_CAPLEN, self.bpf_filter, 1, 0)
+            except pcapy.PcapError as exc:
+                raise filter_error(self.bpf_filter, str(exc)) from exc
+        return self._programs[linktype]
+
+    # -- blocks --------------------------------------------------------------------------
+    def _blocks(self) -> Iterator[tuple[str, int, int, int]]:
+        """(byte order, block type, body start, body end) of each whole block; a cut one ends the walk."""
+        data, position, order = self._map, 0, "<"
+        while position + PCAPNG_MIN_BLOCK_LEN <= len(data):
+            kind = struct.unpack_from(order + "I", data, position)[0]
+            if kind == PCAPNG_SHB:  # the same bytes in either order; the next field says which
+                magic = struct.unpack_from("<I", data, position + 8)[0]
+                order = "<" if magic == PCAPNG_BYTE_ORDER_MAGIC else ">"
+            length = struct.unpack_from(order + "I", data, position + 4)[0]
+            if length < PCAPNG_MIN_BLOCK_LEN or length % 4 or position + length > len(data):
+                self.truncated_at = position
+                self.warning = (f"{self.path} is truncated or damaged at byte {position:,} of {self.size_bytes:,}; "
+                                f"the packets before it were read")
+                return
+            self._position = position + length
+            yield order, kind, position + 8, position + length - 4
+            position += length
+
+    def _first_interfaces(self) -> list[_Interface]:
+        interfaces = []
+        for order, kind, start, end in self._blocks():
+            if kind == PCAPNG_IDB:
+                interfaces.append(_interface(self._map, order, start, end))
+            elif kind in (PCAPNG_EPB, PCAPNG_SPB, PCAPNG_PB):
+                break
+        self._position, self.warning, self.truncated_at = 0, None, None
+        return interfaces
+
+    def _packets(self) -> Iterator[_Packet]:
+        data = self._map
+        interfaces: list[_Interface] = []
+        last_us = 0
+        for order, kind, start, end in self._blocks():
+            if kind == PCAPNG_SHB:
+                interfaces = []  # a new section describes its interfaces anew
+            elif kind == PCAPNG_IDB:
+                interfaces.append(_interface(data, order, start, end))
+            elif kind in (PCAPNG_EPB, PCAPNG_PB):
+                if kind == PCAPNG_EPB:
+                    index, high, low, caplen, wirelen = struct.unpack_from(order + "5I", data, start)
+                else:
+                    index, _drops, high, low, caplen, wirelen = struct.unpack_from(order + "HH4I", data, start)
+                if index >= len(interfaces) or start + 20 + caplen > end:
+                    continue  # a packet of no described interface, or longer than its block: skipped
+                interface = interfaces[index]
+                ticks = (high << 32) | low
+                last_us = interface.offset_s * MICROSECOND + ticks * MICROSECOND // interface.ticks_per_second
+                yield _Packet(interface.linktype, bytes(data[start + 20:start + 20 + caplen]), last_us, wirelen)
+            elif kind == PCAPNG_SPB and interfaces:
+                wirelen = struct.unpack_from(order + "I", data, start)[0]
+                caplen = min(wirelen, end - start - 4, interfaces[0].snaplen or wirelen)
+                yield _Packet(interfaces[0].linktype, bytes(data[start + 4:start + 4 + caplen]), last_us, wirelen)
+
+    # -- progress and lifetime -----------------------------------------------------------
+    @property
+    def progress(self) -> float | None:
+        return min(self._position / self.size_bytes, 1.0) if self.size_bytes else None
+
+    def close(self) -> None:
+        if self._map is not None:
+            self._map.close()
+            self._map = None
+
+    def __enter__(self) -> MixedLinkSource:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+def _interface(data: mmap.mmap, order: str, start: int, end: int) -> _Interface:
+    linktype, _reserved, snaplen = struct.unpack_from(order + "HHI", data, start)
+    ticks, offset = MICROSECOND, 0
+    position = start + 8
+    while position + 4 <= end:
+        code, length = struct.unpack_from(order + "HH", data, position)
+        if code == OPTION_END:
+            break
+        value = position + 4
+        if code == OPTION_TSRESOL and length >= 1:
+            resolution = data[value]
+            ticks = 2 ** (resolution & 0x7F) if resolution & 0x80 else 10 ** resolution
+        elif code == OPTION_TSOFFSET and length >= 8:
+            offset = struct.unpack_from(order + "q", data, value)[0]
+        position = value + (length + 3) // 4 * 4
+    return _Interface(LINKTYPE_TO_DLT.get(linktype, linktype), snaplen, ticks, offset)
