@@ -386,7 +386,8 @@ class _PcapngWalker(_Walker):
             if self.linktype is None:
                 self.linktype, self.max_caplen = linktype, min(max_caplen(linktype), MAX_RECORD)
             elif linktype != self.linktype:
-                return f"an interface of link type {linktype} after one of link type {self.linktype}"
+                return (f"an interface of link type {linktype} after one of link type {self.linktype}; "
+                        "netscope reads a pcapng of several link types from a regular file")
         elif block_type in (PCAPNG_EPB, PCAPNG_PB):
             if block_type == PCAPNG_EPB:
                 interface = struct.unpack_from(order + "I", buffer, pos + 8)[0]
