@@ -12,7 +12,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from netscope.analysis.names import NameObserver
 from netscope.capture.batch import RawBatch
+from netscope.engine.core import Engine, EngineSettings
+from netscope.engine.snapshot import SourceInfo
 from netscope.parse.batch_parser import parse_batch
 from netscope.parse.columns import PROTO_ICMP, PROTO_TCP, PROTO_UDP, Status
 from netscope.pipeline.routing import shard_ids
@@ -225,3 +228,27 @@ def test_any_bytes_inside_a_tunnel_parse_without_raising(packets) -> None:
     assert np.all((parsed.ip_version == 0) | (parsed.l3_offset >= 14))
     flows = parsed.flow_mask()  # a flow packet's ports (and a TCP segment's flags) were captured
     assert np.all(parsed.l4_offset[flows] + 8 <= parsed.caplen[flows])
+
+
+def test_names_and_tcp_health_work_through_tunnels() -> None:
+    """A DNS answer inside VXLAN names the address a TCP flow inside GRE connects to."""
+    answer = dpkt.dns.DNS(id=1, qr=1, qd=[dpkt.dns.DNS.Q(name="inner.example.org", type=1)],
+                          an=[dpkt.dns.DNS.RR(name="inner.example.org", type=1, cls=1, ttl=60, rlen=4,
+                                              rdata=bytes([10, 1, 2, 3]))])
+    dns = bytes(dpkt.ip.IP(src=bytes([10, 0, 0, 53]), dst=bytes([10, 0, 0, 9]), p=PROTO_UDP,
+                           data=udp(bytes(answer), sport=53, dport=5000)))
+    syn = dpkt.tcp.TCP(sport=40000, dport=443, flags=dpkt.tcp.TH_SYN, seq=1)
+    syn_ack = dpkt.tcp.TCP(sport=443, dport=40000, flags=dpkt.tcp.TH_SYN | dpkt.tcp.TH_ACK, seq=7, ack=2)
+    ack = dpkt.tcp.TCP(sport=40000, dport=443, flags=dpkt.tcp.TH_ACK, seq=2, ack=8)
+    client, server = bytes([10, 0, 0, 9]), bytes([10, 1, 2, 3])
+    frames = [ether(0x0800, outer_udp(4789, vxlan(ether(0x0800, dns)))),
+              ether(0x0800, outer_ip(47, gre(0x0800, bytes(dpkt.ip.IP(src=client, dst=server, p=6, data=syn))))),
+              ether(0x0800, outer_ip(47, gre(0x0800, bytes(dpkt.ip.IP(src=server, dst=client, p=6, data=syn_ack))))),
+              ether(0x0800, outer_ip(47, gre(0x0800, bytes(dpkt.ip.IP(src=client, dst=server, p=6, data=ack)))))]
+    engine = Engine(EngineSettings(), SourceInfo("overlay", "file", "Ethernet"), names=NameObserver())
+    engine.process(RawBatch.from_packets(frames, [1_000_000, 1_100_000, 1_100_500, 1_100_800], 1))
+    snapshot = engine.tick("finished", 0.0, [])
+    web = next(row for row in snapshot.top_flows if row.proto == "tcp")
+    assert snapshot.flow_names[web.key].name_b == "inner.example.org"
+    assert web.tcp_state == "established" and web.client == "a_to_b"
+    assert (web.rtt_handshake_ms, web.rtt_samples) == (pytest.approx(0.8), 2)  # SYN to ACK; both handshake halves
