@@ -173,3 +173,31 @@ def test_a_second_signal_while_the_exports_are_written_does_not_cut_the_report(t
     after = tmux.wait_for("netscope-exited-")
     assert "netscope-exited-0" in after and f"Export (JSON): {fifo}" in after
     assert json.loads(export)
+
+
+def test_a_live_capture_on_lo_names_the_program_of_each_flow(tmux, require_root):
+    """bandwhich's view in a real terminal: the Process column of a live capture."""
+    if shutil.which("iperf3") is None:
+        pytest.skip("needs iperf3")
+    port = 5796
+    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port), "-B", "127.0.0.1"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    client = subprocess.Popen(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "30", "-b", "2M"],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        netscope_cli = shutil.which("netscope")
+        base = [netscope_cli] if netscope_cli else [sys.executable, "-m", "netscope"]
+        # The pane's size, not the COLUMNS/LINES the test process may carry (the tmux server inherits them).
+        tmux.run("new-session", "-d", "-s", "ui", "-x", "120", "-y", "40", "-e", "TERM=xterm-256color",
+                 "-e", "COLUMNS=120", "-e", "LINES=40",
+                 f"{shlex.join([*base, '-i', 'lo', '-f', f'tcp port {port}'])}; echo netscope-exited-$?; sleep 120")
+        screen = tmux.wait_for("Process", f"127.0.0.1:{port}", "iperf3", "● live")
+        row = next(line for line in screen.splitlines() if f"127.0.0.1:{port}" in line)
+        assert "iperf3" in row and "estab" in row
+        tmux.run("send-keys", "-t", "ui", "q")
+        assert "netscope-exited-0" in tmux.wait_for("netscope-exited-")
+    finally:
+        for process in (client, server):
+            process.kill()
+            process.wait()
