@@ -41,6 +41,9 @@ def file_error(path: str | os.PathLike[str], exc: OSError) -> CaptureError:
     return CaptureError(f"cannot read {os.fspath(path)}: {exc.strerror or exc}")
 
 
+MIXED_LINKS_REFUSAL = "different from the type of the first interface"  # libpcap on a pcapng of several links
+
+
 def file_format_error(path: str | os.PathLike[str], libpcap_message: str) -> CaptureError:
     """libpcap refused the file: either not a capture, or one it cannot decode."""
     if any(marker in libpcap_message for marker in _NOT_A_CAPTURE_MARKERS):

@@ -6,7 +6,8 @@ Interface Description Block per interface; libpcap's reader only takes a file wh
 share the first one's link type ("an interface has a type ... different from the type of the
 first interface"). When the interfaces described before the first packet differ
 (`mixes_link_types`, as dumpcap and mergecap write them), this source reads the file itself,
-block by block, and hands each run of
+and when an interface of another link type only comes later FileSource hands the rest of the
+file over to it (`skip`: the packets libpcap has delivered). It reads block by block, and hands each run of
 packets of one link type over as a batch of its own (a RawBatch has one link type, and the
 parser dispatches on it), in file order.
 
@@ -89,8 +90,9 @@ class MixedLinkSource:
     """A pcapng file of several link types, read without libpcap (see the module docstring)."""
 
     def __init__(self, path: str | os.PathLike[str], bpf_filter: str | None = None,
-                 batch_packets: int = 32768) -> None:
+                 batch_packets: int = 32768, skip: int = 0) -> None:
         self.path = Path(path)
+        self._skip = skip  # packets (of those the filter passes) already delivered by libpcap
         self.bpf_filter = bpf_filter or None
         self.batch_packets = batch_packets
         self.packets_read = 0
@@ -128,6 +130,9 @@ class MixedLinkSource:
                     return
             program = self._program(packet.linktype)
             if program is None or program.filter(packet.data):
+                if self._skip:
+                    self._skip -= 1
+                    continue
                 run.append(packet)
         if run:
             yield self._batch(run)

@@ -20,8 +20,9 @@ short) is still read up to the last complete packet: libpcap fails the whole bat
 the damage, so the source reopens the file, skips what it already delivered and collects the
 remaining packets one by one. That slow path runs once, at the end; `warning` then says what
 happened and `truncated_at` where, when the index knows the byte offset. The same path serves a
-file libpcap stops reading for another reason (a pcapng interface of a second link type); if
-that happens before the first packet, the file is unreadable and the source raises instead.
+file libpcap stops reading for another reason; if that happens before the first packet, the
+file is unreadable and the source raises instead. A pcapng interface of a second link type
+after the first packets is not damage: the rest of the file is read by mixed_links.py.
 """
 
 from __future__ import annotations
@@ -39,7 +40,15 @@ import pcapy
 
 from netscope.capture.batch import RawBatch
 from netscope.capture.decompress import Decompressor, compression
-from netscope.capture.errors import CaptureError, file_error, file_format_error, filter_error, stream_format_error
+from netscope.capture.errors import (
+    MIXED_LINKS_REFUSAL,
+    CaptureError,
+    file_error,
+    file_format_error,
+    filter_error,
+    stream_format_error,
+)
+from netscope.capture.mixed_links import MixedLinkSource
 from netscope.capture.pcapfile import MAX_CAPLEN, RecordIndex, open_index, sniff_format
 from netscope.capture.readahead import BatchReadAhead
 from netscope.capture.source import StopSignal, empty_batch, pack_meta, stop_check, unpack_batch
@@ -92,6 +101,7 @@ class FileSource:
         self._relay: StreamRelay | None = None
         self._decompressor: Decompressor | None = None  # a compressed file, read as a stream of its content
         self._stream_filter = None  # a stream's BPF program, applied here (see the module docstring)
+        self._rest: MixedLinkSource | None = None  # reads on past an interface of another link type
         self._mmap = self._map_file()
         try:
             self._handle = self._open_handle()
@@ -194,7 +204,7 @@ class FileSource:
                     columns = next(results)
                 except pcapy.PcapError as exc:
                     self._stop_read_ahead()
-                    yield from self._read_up_to_damage(str(exc))
+                    yield from self._read_up_to_damage(str(exc), should_stop)
                     return
                 if columns is None:
                     self._finished = True
@@ -299,7 +309,7 @@ class FileSource:
             self.wirelen_estimated += estimated
         return RawBatch(columns.data, columns.offset, columns.caplen, wirelen, columns.ts_us, self.linktype)
 
-    def _read_up_to_damage(self, libpcap_message: str) -> Iterator[RawBatch]:
+    def _read_up_to_damage(self, libpcap_message: str, should_stop=lambda: False) -> Iterator[RawBatch]:
         """Deliver the packets of the batch libpcap failed, up to the damaged record, then stop."""
         self._finished = True
         handle = self._open_handle()
@@ -325,9 +335,18 @@ class FileSource:
         caplen = np.array([len(p) for p in packets], dtype=np.int64)
         batch = self._to_batch(self._columns((b"".join(packets), pack_meta(np.array(stamps, dtype=np.int64),
                                                                               caplen))))
+        if MIXED_LINKS_REFUSAL in libpcap_message and self._relay is None:
+            # An interface of another link type after the first packets: the rest is read here.
+            if batch.count:
+                yield batch
+            self._rest = MixedLinkSource(self.path, self.bpf_filter, self.batch_packets, skip=self.packets_read)
+            yield from self._rest.batches(should_stop)
+            self.packets_read += self._rest.packets_read
+            self.warning, self.truncated_at = self._rest.warning, self._rest.truncated_at
+            return
         if not self.packets_read and not _is_truncation(libpcap_message):
-            # Not a cut-off file but one libpcap cannot read at all (say, a pcapng whose
-            # interfaces have different link types): an error, not a warning over an empty run.
+            # Not a cut-off file but one libpcap cannot read at all: an error, not a warning
+            # over an empty run.
             raise file_format_error(self.path, libpcap_message)
         self.truncated_at = self._consumed
         if self._consumed is not None and self._index is not None and _is_truncation(libpcap_message):
@@ -363,6 +382,8 @@ class FileSource:
     @property
     def progress(self) -> float | None:
         """Share of the file read, 0..1; None when the size is unknown (a pipe)."""
+        if self._rest is not None:
+            return self._rest.progress
         if not self.size_bytes:
             return 1.0 if self._finished else None
         return min(self.bytes_consumed / self.size_bytes, 1.0)
@@ -390,6 +411,8 @@ class FileSource:
             self._handle = None
         self._release_map()
         self._close_relay()
+        if self._rest is not None:
+            self._rest.close()
 
     def __enter__(self) -> FileSource:
         return self

@@ -105,6 +105,10 @@ class RunOutputs:
     def write_packets(self, raw: RawBatch) -> None:
         """Raw packets to the pcap file, before any analysis could fail on them."""
         if self.pcap is not None and not self.pcap.given_up:
+            if raw.count and raw.linktype != self.pcap.linktype:  # a pcapng that changes link type part-way
+                raise OutputError(f"--write-pcap writes pcap, which holds one link type, but the capture changes "
+                                  f"from link type {self.pcap.linktype} to {raw.linktype}; {self.paths.write_pcap} "
+                                  "has the packets before")
             try:
                 self.pcap.write(raw)
             except PcapWriteError as exc:

@@ -133,3 +133,32 @@ def test_other_files_go_to_libpcap(tmp_path: Path, sample_pcap: Path, content: s
                       "classic pcap": sample_pcap.read_bytes(), "not a capture": b"hello"}[content])
     assert not mixes_link_types(path)
     assert not mixes_link_types(tmp_path / "missing")
+
+
+def late_interface_capture(path: Path) -> Path:
+    """Ethernet packets, then a raw-IP interface described only after them, then packets of both."""
+    blocks = [shb(), idb(ETHERNET)]
+    blocks += [epb(0, 1_700_000_000_000_000 + i * 1000, ether(ipv4(tcp(b"a" * i, flags=0x18)))) for i in range(30)]
+    blocks.append(idb(RAW))
+    for i in range(30, 60):
+        blocks.append(epb(i % 2, 1_700_000_000_000_000 + i * 1000,
+                          ether(ipv4(tcp(b"b" * i, flags=0x18))) if i % 2 == 0 else udp_ip(6000)))
+    path.write_bytes(b"".join(blocks))
+    return path
+
+
+def test_an_interface_of_another_link_type_after_packets_hands_the_rest_over(tmp_path: Path, require_tool) -> None:
+    require_tool("tshark")
+    capture = late_interface_capture(tmp_path / "late.pcapng")
+    assert not mixes_link_types(capture)  # libpcap opens it and reads the first 30 packets
+    flows = netscope_flows(capture, tmp_path / "flows.json")
+    assert flows == tshark_flows(capture) and sum(a + b for a, b, _, _ in flows.values()) == 60
+    filtered = netscope_flows(capture, tmp_path / "udp.json", "-f", "udp")
+    assert set(filtered) == {key for key in flows if key[0] == "udp"}
+    refused = subprocess.run([sys.executable, "-m", "netscope", "--headless", "--read-pcap", str(capture),
+                              "--write-pcap", str(tmp_path / "out.pcap")], capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert refused.stderr.strip().splitlines()[-1].startswith(
+        "error: --write-pcap writes pcap, which holds one link type, but the capture changes from link type 1 to 12")
+    written = subprocess.run(["tshark", "-r", str(tmp_path / "out.pcap")], capture_output=True, text=True)
+    assert len(written.stdout.splitlines()) >= 30  # what came before the change is kept

@@ -188,26 +188,21 @@ def _mixed_link_types(sample_pcap: Path, tmp_path: Path, interleaved: bool) -> P
     return mixed
 
 
-def test_a_file_libpcap_cannot_read_at_all_is_an_error(sample_pcap, require_tool, tmp_path):
-    """Not cut off but unreadable: libpcap refuses the second interface before the first packet."""
+@pytest.mark.parametrize("interleaved", [True, False], ids=["both announced first", "second section"])
+def test_a_pcapng_of_two_link_types_is_read_whole(sample_pcap, require_tool, tmp_path, interleaved):
+    """libpcap refuses the raw-IP interface (before the first packet, or after the Ethernet
+    section); from there the block walk of mixed_links.py reads on, so nothing is lost."""
     require_tool("editcap")
     require_tool("mergecap")
-    path = _mixed_link_types(sample_pcap, tmp_path, interleaved=True)
-    with FileSource(path) as source, pytest.raises(CaptureError) as err:
-        list(source.batches())
-    assert str(err.value) == (f"cannot read {path}: an interface has a type 101 different from the type of "
-                              "the first interface")
-
-
-def test_packets_before_a_part_libpcap_cannot_read_are_kept(sample_pcap, require_tool, tmp_path):
-    require_tool("editcap")
-    path = _mixed_link_types(sample_pcap, tmp_path, interleaved=False)
-    first_section = (tmp_path / "ethernet.pcapng").stat().st_size
+    path = _mixed_link_types(sample_pcap, tmp_path, interleaved=interleaved)
     with FileSource(path) as source:
-        got = read_source(source)
-        assert source.truncated_at == first_section
-        assert source.warning is not None and "an interface has a type 101" in source.warning
-    assert got.caplen.size == SAMPLE_PACKETS
+        batches = list(source.batches())
+        assert source.warning is None and source.packets_read == 2 * SAMPLE_PACKETS
+    assert {batch.linktype for batch in batches} == {1, 12}
+    by_link = {linktype: sum(b.count for b in batches if b.linktype == linktype) for linktype in (1, 12)}
+    assert by_link == {1: SAMPLE_PACKETS, 12: SAMPLE_PACKETS}
+    if not interleaved:  # libpcap's batches first, then the walk's, in file order
+        assert [b.linktype for b in batches][-1] == 12 and batches[0].linktype == 1
 
 
 def test_snaplen_shortened_by_libpcap(sample_pcap, tmp_path):
