@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
-
 import pytest
 
 from netscope.config import Config
 from netscope.ui.detail import FlowDetailScreen, FlowSummary
 from netscope.ui.flows_table import owner_label
 
+from .live_traffic import iperf_on_lo
 from .test_engine_link import drive, wait_for
 
 PORT = 5795
@@ -20,19 +17,8 @@ PORT = 5795
 @pytest.fixture
 def iperf_pair(require_root):
     """An iperf3 server on lo and a client sending to it for a while: (server pid, client pid)."""
-    if shutil.which("iperf3") is None:
-        pytest.skip("needs iperf3")
-    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(PORT), "-B", "127.0.0.1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    client = subprocess.Popen(["iperf3", "-c", "127.0.0.1", "-p", str(PORT), "-t", "20", "-b", "2M"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        yield server.pid, client.pid
-    finally:
-        for process in (client, server):
-            process.kill()
-            process.wait()
+    with iperf_on_lo(PORT, 20) as pids:
+        yield pids
 
 
 @pytest.mark.parametrize("pipeline", [False, True], ids=["one process", "two workers"])

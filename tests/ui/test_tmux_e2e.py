@@ -17,6 +17,8 @@ import pytest
 
 import netscope
 
+from .live_traffic import iperf_on_lo
+
 SAMPLE = Path(netscope.__file__).parent / "data" / "sample.pcap"
 BUSIEST = ("10.88.0.1:39246", "10.88.0.2:5201")
 POLL_S, POLL_STEPS = 0.25, 160  # bounded: at most 40 s for each thing we wait for
@@ -177,15 +179,8 @@ def test_a_second_signal_while_the_exports_are_written_does_not_cut_the_report(t
 
 def test_a_live_capture_on_lo_names_the_program_of_each_flow(tmux, require_root):
     """bandwhich's view in a real terminal: the Process column of a live capture."""
-    if shutil.which("iperf3") is None:
-        pytest.skip("needs iperf3")
     port = 5796
-    server = subprocess.Popen(["iperf3", "-s", "-1", "-p", str(port), "-B", "127.0.0.1"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    time.sleep(0.5)
-    client = subprocess.Popen(["iperf3", "-c", "127.0.0.1", "-p", str(port), "-t", "30", "-b", "2M"],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
+    with iperf_on_lo(port, 30):
         netscope_cli = shutil.which("netscope")
         base = [netscope_cli] if netscope_cli else [sys.executable, "-m", "netscope"]
         # The pane's size, not the COLUMNS/LINES the test process may carry (the tmux server inherits them).
@@ -197,7 +192,3 @@ def test_a_live_capture_on_lo_names_the_program_of_each_flow(tmux, require_root)
         assert "iperf3" in row and "estab" in row
         tmux.run("send-keys", "-t", "ui", "q")
         assert "netscope-exited-0" in tmux.wait_for("netscope-exited-")
-    finally:
-        for process in (client, server):
-            process.kill()
-            process.wait()
