@@ -81,11 +81,7 @@ class SocketOwners:
         """
         table: dict[tuple[str, ...], int] = {}
         for name in TABLES[proto]:
-            try:
-                lines = (self.proc / "net" / name).read_text().splitlines()[1:]
-            except OSError:
-                continue
-            for line in lines:
+            for line in _lines(self.proc / "net" / name)[1:]:  # under the column names
                 fields = line.split()
                 # inode 0: TIME_WAIT, owned by no one; a listening socket owns no connection
                 if len(fields) < 10 or fields[9] == "0" or (proto == "tcp" and fields[3] == TCP_LISTEN):
@@ -123,21 +119,14 @@ class SocketOwners:
         """This namespace's addresses: IPv4 from the routing trie's LOCAL entries (127/8 is one),
         IPv6 from the interface address list."""
         networks: list[Network] = []
-        try:
-            lines = (self.proc / "net" / "fib_trie").read_text().splitlines()
-        except OSError:
-            lines = []
-        for previous, line in itertools.pairwise(lines):
+        for previous, line in itertools.pairwise(_lines(self.proc / "net" / "fib_trie")):
             words = line.split()
             if words[1:] == ["host", "LOCAL"] and previous.strip().startswith("|--"):
                 with contextlib.suppress(ValueError):
                     networks.append(ipaddress.ip_network(f"{previous.split()[-1]}{words[0]}", strict=False))
-        try:
-            for line in (self.proc / "net" / "if_inet6").read_text().splitlines():
-                with contextlib.suppress(ValueError, IndexError):
-                    networks.append(ipaddress.ip_network(bytes.fromhex(line.split()[0])))
-        except OSError:
-            pass
+        for line in _lines(self.proc / "net" / "if_inet6"):
+            with contextlib.suppress(ValueError, IndexError):
+                networks.append(ipaddress.ip_network(bytes.fromhex(line.split()[0])))
         return tuple(dict.fromkeys(networks))
 
     # -- which process holds which socket ----------------------------------------------------
@@ -164,6 +153,14 @@ class SocketOwners:
             for inode in inodes:
                 owners.setdefault(inode, (int(pid), name))
         return owners
+
+
+def _lines(path: Path) -> list[str]:
+    """A /proc file's lines; none where it is missing (another kernel, no IPv6) or unreadable."""
+    try:
+        return path.read_text().splitlines()
+    except OSError:
+        return []
 
 
 def _link(path: Path) -> str:
