@@ -11,7 +11,7 @@ file over to it (`skip`: the packets libpcap has delivered). It reads block by b
 packets of one link type over as a batch of its own (a RawBatch has one link type, and the
 parser dispatches on it), in file order.
 
-It is the slow path: a Python loop over the blocks, about a microsecond a packet, used only for
+It is the slow path: a Python loop over the blocks, 3–4 µs a packet, used only for
 the files libpcap refuses this way. It reads Enhanced, Simple and (obsolete) Packet Blocks with
 each interface's timestamp resolution and offset, and exact wire lengths; a BPF filter is run on
 each packet with a program compiled per link type. A file cut short keeps every complete packet
