@@ -85,6 +85,17 @@ def main() -> None:
         elapsed_ms = best_ms(lambda b=by: tracker.top(100, b))
         print(f"top(100, by={by!r}) over {tracker.active_flows:,} flows: {elapsed_ms:.2f} ms")
     print(f"snapshot of {tracker.active_flows:,} flows: {best_ms(tracker.snapshot, repeat=1):.0f} ms  | {memory()}")
+    hosts_ms = best_ms(lambda: tracker.hosts().top(100, "rate"), repeat=3)
+    print(f"hosts over {tracker.active_flows:,} flows ({tracker.hosts().count:,} addresses), "
+          f"top 100 by rate: {hosts_ms:.0f} ms  | {memory()}")
+    small = FlowTracker(FlowSettings(timeout_s=0.0, max_flows=0))  # a busy LAN: 29,040 flows, 2,000 addresses
+    ids = np.arange(29_040)
+    packets = flow_batch(ids % 1000, 1_000_000, TCP_SYN)
+    packets.src_port[:] = (1024 + ids % 60_000).astype(np.uint16)
+    small.observe(packets)
+    small.end_tick()
+    print(f"hosts over {small.active_flows:,} flows ({small.hosts().count:,} addresses), top 100 by rate: "
+          f"{best_ms(lambda: small.hosts().top(100, 'rate')):.1f} ms")
 
     elapsed = 0.0
     churn = 8 * batch

@@ -15,6 +15,7 @@ from netscope.analysis.alerts import Alert
 from netscope.analysis.names import NameObserver
 from netscope.analysis.tcp_health import TcpHealth, TcpHealthSettings
 from netscope.capture.batch import RawBatch
+from netscope.engine.hosts_view import host_view
 from netscope.engine.live_screen import LiveScreenExtras
 from netscope.engine.pacing import TickInterval
 from netscope.engine.recent import RecentPackets
@@ -139,9 +140,11 @@ class Engine:
         )
 
     def tick(self, state: str, speed: float, new_alerts: list[Alert], progress: float | None = None,
-             top_n: int | None = None, ranking: str = "rate", query: FlowQuery | None = None) -> TickSnapshot:
+             top_n: int | None = None, ranking: str = "rate", query: FlowQuery | None = None,
+             hosts_by: str | None = None) -> TickSnapshot:
         """Close the current tick: roll per-flow tick counters and report the top flows by
-        `ranking` (see tick_ranking) among those `query` matches."""
+        `ranking` (see tick_ranking) among those `query` matches; with `hosts_by`, the top
+        addresses of those flows too (the Hosts view)."""
         interval = self._interval.close(self.last_packet_us)
         self.tracker.end_tick()
         n = self.settings.top_n if top_n is None else top_n
@@ -150,6 +153,8 @@ class Engine:
         names = self.names.names_for_flows(row.key for row in rows) if self.names is not None else {}
         if self.extras is not None:
             names = self.extras.names(rows, names)
+        hosts = self.tracker.hosts(query) if hosts_by else None
+        top_hosts, host_names = host_view(hosts, hosts_by, n, interval, self.address_names) if hosts else ((), {})
         self._seq += 1
         snapshot = TickSnapshot(
             seq=self._seq,
@@ -170,10 +175,17 @@ class Engine:
             matching_flows=self.tracker.count(query) if query and not query.partial else None,
             ranked_for=query.text if query is not None else "",
             capture_seconds=self.seconds.take(final=state == "finished") if self.seconds is not None else None,
+            hosts_by=hosts_by, top_hosts=top_hosts, host_count=hosts.count if hosts else 0, host_names=host_names,
         )
         self._interval_packets = 0
         self._interval_bytes = 0
         return snapshot
+
+    def address_names(self, addresses: list[str]) -> list[str | None]:
+        """Names of addresses: the latest DNS answer seen for each, else live reverse DNS."""
+        passive = [None if named is None else named[0] for named in self.names.named(addresses)] \
+            if self.names is not None else [None] * len(addresses)
+        return passive if self.extras is None else self.extras.address_names(addresses, passive)
 
     def _with_health(self, flows: FlowColumns) -> FlowColumns:
         return flows if self.health is None else self.health.attach(flows)

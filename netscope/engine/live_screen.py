@@ -29,5 +29,11 @@ class LiveScreenExtras:
     def names(self, rows: Sequence[FlowRow], names: dict[tuple, FlowNames]) -> dict[tuple, FlowNames]:
         return names if self.reverse_dns is None else self.reverse_dns.fill(rows, names)
 
+    def address_names(self, addresses: list[str], passive: list[str | None]) -> list[str | None]:
+        """`passive` names of the addresses, each one they lack asked of reverse DNS."""
+        if self.reverse_dns is None:
+            return passive
+        return [name or self.reverse_dns.name(address) for address, name in zip(addresses, passive, strict=True)]
+
     def owners(self, rows: Sequence[FlowRow]) -> dict[tuple, FlowOwners]:
         return {} if self.sockets is None else self.sockets.owners(row.key for row in rows)

@@ -51,11 +51,20 @@ class SetFilter:
 
 
 @dataclass(frozen=True, slots=True)
+class SetHostView:
+    """The screen's Hosts view: ticks then also report the top N addresses by `by` ("rate",
+    "bytes", "packets" or "flows"; flow/hosts.py), summed over the flows the filter matches.
+    None turns it off: summing a big table is work only an open view should cost."""
+
+    by: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class Stop:
     pass
 
 
-Command = SetPaused | SetSpeed | SetRanking | SetFilter | RequestDetail | Stop
+Command = SetPaused | SetSpeed | SetRanking | SetFilter | SetHostView | RequestDetail | Stop
 
 
 @dataclass(frozen=True, slots=True)

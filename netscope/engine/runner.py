@@ -22,6 +22,7 @@ from netscope.engine.messages import (
     FlowDetail,
     RequestDetail,
     SetFilter,
+    SetHostView,
     SetPaused,
     SetRanking,
     SetSpeed,
@@ -31,6 +32,7 @@ from netscope.engine.outputs import OutputError, RunOutputs
 from netscope.engine.pacing import ReplayClock
 from netscope.engine.snapshot import TickSnapshot
 from netscope.flow.query import FlowQuery, QueryError
+from netscope.flow.records import HOST_RANKINGS
 from netscope.flow.table import RANKINGS
 
 Publish = Callable[[TickSnapshot | FlowDetail], None]
@@ -65,6 +67,7 @@ class Runner:
         self.paused = False
         self.ranking = "rate"  # which flows each tick reports (SetRanking: the screen's sort)
         self.query = FlowQuery()  # ... among those the screen's filter matches (SetFilter)
+        self.hosts_by: str | None = None  # the Hosts view's ranking, None while it is off (SetHostView)
         self._next_tick = time.monotonic() + tick_s
         self._seen = 0
         self._batch_progress = (0.0, 0.0, 1)  # source progress before/after the current batch, its size
@@ -88,6 +91,8 @@ class Runner:
                 self.clock.set_speed(command.speed, self.engine.last_packet_us)
             elif isinstance(command, SetRanking) and command.by in RANKINGS:
                 self.ranking = command.by
+            elif isinstance(command, SetHostView) and (command.by is None or command.by in HOST_RANKINGS):
+                self.hosts_by = command.by
             elif isinstance(command, SetFilter):
                 with contextlib.suppress(QueryError):  # the screen sends only filters it could parse
                     self.query = FlowQuery.parse(command.text)
@@ -108,7 +113,7 @@ class Runner:
             self.outputs.record(self.engine)
         snapshot = self.engine.tick(state or self._state(), self.clock.speed if not self.live else 1.0,
                                     self.engine.take_alerts(), progress=self._progress(), ranking=self.ranking,
-                                    query=self.query)
+                                    query=self.query, hosts_by=self.hosts_by)
         self.publish(snapshot)
         self._next_tick = time.monotonic() + self.tick_s
 

@@ -13,7 +13,7 @@ import numpy as np
 from netscope.analysis.alerts import Alert
 from netscope.analysis.names import FlowNames
 from netscope.capture.sockets import FlowOwners
-from netscope.flow.records import FlowRow
+from netscope.flow.records import FlowRow, HostRow
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +90,13 @@ class TickSnapshot:
     flow_owners: dict[tuple, FlowOwners] = field(default_factory=dict)
     # A replay on a screen: the capture seconds completed since the previous snapshot.
     capture_seconds: CaptureSeconds | None = None
+    # The screen's Hosts view (SetHostView): the ranking it asked for (None: the view is off), the
+    # top N addresses of the flows the engine's filter terms match, how many addresses those
+    # flows have, and a name for each listed address that has one (DNS seen, live reverse DNS).
+    hosts_by: str | None = None
+    top_hosts: tuple[HostRow, ...] = ()
+    host_count: int = 0
+    host_names: dict[str, str] = field(default_factory=dict)
 
     @property
     def pps(self) -> float:

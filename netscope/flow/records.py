@@ -223,3 +223,30 @@ class FlowRow:
     @property
     def duration(self) -> float:
         return max(0.0, self.last_seen - self.first_seen)
+
+
+HOST_RANKINGS = ("rate", "bytes", "packets", "flows")  # how the Hosts view ranks (flow/hosts.py)
+
+
+@dataclass(frozen=True, slots=True)
+class HostRow:
+    """One address's totals as plain Python values: picklable, cheap to send to the UI process."""
+
+    address: str
+    ip_version: int
+    flows: int
+    tx_packets: int
+    rx_packets: int
+    tx_bytes: int
+    rx_bytes: int
+    tick_packets: int = 0
+    tick_bytes: int = 0
+    rate_bps: float = 0.0
+
+    @property
+    def packets_total(self) -> int:
+        return self.tx_packets + self.rx_packets
+
+    @property
+    def bytes_total(self) -> int:
+        return self.tx_bytes + self.rx_bytes

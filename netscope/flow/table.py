@@ -16,6 +16,7 @@ import numpy as np
 from netscope.flow import tcpstate
 from netscope.flow.buffer import Growable, lazy_zeros
 from netscope.flow.hashindex import MAX_LOAD, HashIndex, slots_for
+from netscope.flow.hosts import HostColumns
 from netscope.flow.keys import KeyLayout, as_records, hash_keys, words_of
 from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns, TcpState
@@ -271,10 +272,25 @@ class FlowTable:
 
     def count(self, query: FlowQuery) -> int:
         """How many live flows `query` matches: the screen's "N of M" under a filter."""
+        return int(self.matching_rows(query).shape[0])
+
+    def matching_rows(self, query: FlowQuery | None) -> np.ndarray:
+        """The live rows `query` matches (all of them without one)."""
         rows = self.live_rows()
+        if not query:
+            return rows
         fields = self.layout.unpack(words_of(self._records[rows]))
         fields["tcp_state"] = self.tcp_state[rows]
-        return int(np.count_nonzero(query.mask(fields)))
+        return rows[query.mask(fields)]
+
+    def hosts(self, query: FlowQuery | None) -> HostColumns:
+        """The addresses of the live flows `query` matches, summed; only the columns a sum needs are gathered."""
+        rows = self.matching_rows(query)
+        tick_bytes, tick_packets = self.ticks.values(rows)
+        fields = self.layout.unpack(words_of(self._records[rows]))
+        return HostColumns.of_endpoints(fields["ip_version"], fields["a_hi"], fields["a_lo"], fields["b_hi"],
+                                        fields["b_lo"], self.packets_ab[rows], self.packets_ba[rows],
+                                        self.bytes_ab[rows], self.bytes_ba[rows], tick_packets, tick_bytes)
 
     def ordered(self, by: str) -> FlowColumns:
         """Every live flow, best first by `by`."""

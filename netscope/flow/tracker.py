@@ -16,6 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from netscope.flow.expired import ExpiredFlows, ExpiredLog, ExpiryReason
+from netscope.flow.hosts import HostColumns
 from netscope.flow.keys import LAYOUTS, key_from_text
 from netscope.flow.packets import FlowPackets
 from netscope.flow.passes import PassClock, TimeoutPass
@@ -256,6 +257,10 @@ class FlowTracker:
     def count(self, query: FlowQuery) -> int:
         """How many live flows `query` matches."""
         return sum(table.count(query) for table in self._tables)
+
+    def hosts(self, query: FlowQuery | None = None) -> HostColumns:
+        """Every address of the live flows `query` matches, with those flows summed (flow/hosts.py)."""
+        return HostColumns.concat([table.hosts(query) for table in self._tables])  # tables share no address
 
     def snapshot(self) -> FlowColumns:
         """Every live flow, by bytes_total descending (stable ties as in top), for exports."""

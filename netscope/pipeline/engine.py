@@ -20,12 +20,14 @@ from netscope.analysis.names import FlowNames
 from netscope.capture.batch import RawBatch
 from netscope.capture.source import StopSignal, empty_batch, stop_check
 from netscope.engine.core import Engine, tick_ranking
+from netscope.engine.hosts_view import host_view
 from netscope.engine.live_screen import LiveScreenExtras
 from netscope.engine.messages import FlowKey, PacketRecord
 from netscope.engine.pacing import TickInterval
 from netscope.engine.seconds import SecondCounter
 from netscope.engine.snapshot import SourceInfo, TickSnapshot, Totals
 from netscope.flow.expired import ExpiredFlows
+from netscope.flow.hosts import HostColumns
 from netscope.flow.passes import PassClock, TimeoutPass
 from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns, FlowRow
@@ -34,6 +36,7 @@ from netscope.pipeline.merge import (
     MergedNames,
     empty_flows,
     merge_flow_tables,
+    merge_named,
     merge_table_names,
     merge_top,
     merge_totals,
@@ -41,6 +44,7 @@ from netscope.pipeline.merge import (
 from netscope.pipeline.ring import BatchRing, RingLayout
 from netscope.pipeline.routing import shard_ids
 from netscope.pipeline.worker import (
+    AddressNamesRequest,
     BatchReady,
     LookupRequest,
     NamesRequest,
@@ -202,17 +206,18 @@ class PipelineEngine:
         return []  # alerts arrive with the workers' ticks and go straight into the merged snapshot
 
     def tick(self, state: str, speed: float, new_alerts: list[Alert], progress: float | None = None,
-             top_n: int | None = None, ranking: str = "rate", query: FlowQuery | None = None) -> TickSnapshot:
+             top_n: int | None = None, ranking: str = "rate", query: FlowQuery | None = None,
+             hosts_by: str | None = None) -> TickSnapshot:
         n = self.top_n if top_n is None else top_n
         if not self.workers.processes:  # after finish: the last merged state, unchanged
             parts: list[WorkerTick] = []
         else:
-            parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us, ranking, query))
-        return self._merge_tick(parts, state, speed, new_alerts, progress, n, ranking, query)
+            parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us, ranking, query, hosts_by))
+        return self._merge_tick(parts, state, speed, new_alerts, progress, n, ranking, query, hosts_by)
 
     def _merge_tick(self, parts: list[WorkerTick], state: str, speed: float, new_alerts: list[Alert],
                     progress: float | None, n: int, ranking: str = "rate",
-                    query: FlowQuery | None = None) -> TickSnapshot:
+                    query: FlowQuery | None = None, hosts_by: str | None = None) -> TickSnapshot:
         self.tracker.expire_now_us = None
         alerts = new_alerts + self.anomalies.observe([part.anomaly_input for part in parts])  # packet order
         self.unrecorded_alerts.extend(alerts)
@@ -225,6 +230,9 @@ class PipelineEngine:
         interval = self._interval.close(self.last_packet_us)
         top = merge_top([part.snapshot.top_flows for part in parts], n, tick_ranking(state, ranking)) if n else ()
         names = self._row_names(top)
+        shard_hosts = [part.hosts for part in parts if part.hosts is not None]
+        hosts = HostColumns.concat(shard_hosts).summed() if hosts_by and shard_hosts else None
+        top_hosts, host_names = host_view(hosts, hosts_by, n, interval, self._address_names) if hosts else ((), {})
         self._seq += 1
         return TickSnapshot(
             seq=self._seq, wall_time=time.time(),
@@ -238,7 +246,9 @@ class PipelineEngine:
             new_alerts=tuple(alerts), progress=progress, matching_flows=_sum_known(
                 [part.snapshot.matching_flows for part in parts]),
             ranked_for=query.text if query is not None else "",
-            capture_seconds=self.seconds.take(final=state == "finished") if self.seconds is not None else None)
+            capture_seconds=self.seconds.take(final=state == "finished") if self.seconds is not None else None,
+            hosts_by=hosts_by if hosts else None, top_hosts=top_hosts, host_count=hosts.count if hosts else 0,
+            host_names=host_names)
 
     def _row_names(self, top: tuple[FlowRow, ...]) -> dict[FlowKey, FlowNames]:
         """Names of the merged top rows, asked of every shard: a row's addresses may have been
@@ -248,6 +258,13 @@ class PipelineEngine:
             return {}
         answers = merge_table_names(self.workers.ask_healthy(RowNamesRequest(keys)), len(keys))
         return {key: names for key, names in zip(keys, answers, strict=True) if names is not None}
+
+    def _address_names(self, addresses: list[str]) -> list[str | None]:
+        """Names of the merged Hosts view's addresses, from whichever shard saw the latest answer."""
+        passive: list[str | None] = [None] * len(addresses)
+        if addresses and self._shards_observe_names and self.workers.processes:
+            passive = merge_named(self.workers.ask_healthy(AddressNamesRequest(addresses)), len(addresses))
+        return passive if self.extras is None else self.extras.address_names(addresses, passive)
 
     def _absorb_totals(self, parts: list[Totals]) -> None:
         overrides = {"dispatch_dropped": self.dispatch_dropped, "alerts": self.anomalies.raised}

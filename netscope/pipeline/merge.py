@@ -72,6 +72,11 @@ def merge_table_names(answers: list[NamesAnswer], count: int) -> list[FlowNames 
     return merged
 
 
+def merge_named(answers: list[list[Named | None]], count: int) -> list[str | None]:
+    """Each shard's Named for the same `count` addresses, as one: the latest answer any shard saw."""
+    return [_latest(answer[i] for answer in answers) for i in range(count)]
+
+
 def _latest(candidates: Iterable[Named | None]) -> str | None:
     return max((named for named in candidates if named is not None), key=lambda named: named[1],
                default=(None, 0))[0]

@@ -29,6 +29,7 @@ from netscope.engine.recent import RecentPackets
 from netscope.engine.signals import ignore_stop_signals
 from netscope.engine.snapshot import TickSnapshot
 from netscope.flow.expired import ExpiredFlows
+from netscope.flow.hosts import HostColumns
 from netscope.flow.passes import TimeoutPass
 from netscope.flow.query import FlowQuery
 from netscope.flow.records import FlowColumns
@@ -61,6 +62,7 @@ class TickRequest:
     expire_now_us: int | None  # live: idle expiry against this clock first (files use packet time only)
     ranking: str = "rate"
     query: FlowQuery | None = None
+    hosts_by: str | None = None  # the Hosts view is open: send every address of the shard's flows, summed
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,13 @@ class RowNamesRequest:
 
 
 @dataclass(frozen=True)
+class AddressNamesRequest:
+    """The Named each shard's observer holds for the merged Hosts view's addresses."""
+
+    addresses: list[str]
+
+
+@dataclass(frozen=True)
 class FinishRequest:
     pass
 
@@ -102,6 +111,7 @@ class WorkerTick:
     anomaly_input: AnomalyInput | None
     expired: ExpiredFlows | None
     last_packet_us: int | None
+    hosts: HostColumns | None = None  # all of them: an address's flows may lie on several shards
 
 
 @dataclass(frozen=True)
@@ -161,7 +171,8 @@ class ShardWorker:
                                    query=request.query)
             expired = engine.take_expired() if engine.settings.flow.collect_expired else None
             candidates = self.candidates.take() if self.candidates is not None else None
-            self.conn.send(WorkerTick(snapshot, candidates, expired, engine.last_packet_us))
+            hosts = engine.tracker.hosts(request.query) if request.hosts_by else None
+            self.conn.send(WorkerTick(snapshot, candidates, expired, engine.last_packet_us, hosts))
         elif isinstance(request, LookupRequest):
             self.conn.send(engine.lookup(request.key))
         elif isinstance(request, RecentRequest):
@@ -171,6 +182,8 @@ class ShardWorker:
             self.conn.send(engine.names.answer(request.flows, request.a_ips, request.b_ips))
         elif isinstance(request, RowNamesRequest):
             self.conn.send(engine.names.answer_keys(list(request.keys)))
+        elif isinstance(request, AddressNamesRequest):
+            self.conn.send(engine.names.named(request.addresses))
         elif isinstance(request, ShardOptions):
             self.apply(request)
         elif isinstance(request, FinishRequest):

@@ -272,7 +272,13 @@ class NetscopeApp(App[None]):
             self.push_screen(HelpScreen())
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """Enter (or a click on the highlighted row) in the flows table opens its detail."""
+        """Enter (or a click on the highlighted row) in the flows table opens its detail; in the
+        hosts table it lists the host's flows."""
+        if event.data_table is self.main.hosts:
+            host = self.main.hosts.selected_host
+            if host is not None:
+                self.main.show_flows_of(host.address)
+            return
         if event.data_table is not self.main.table:
             return
         flow = self.main.table.selected_flow

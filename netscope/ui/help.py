@@ -17,6 +17,7 @@ KEYS = (
     ("space", "pause / resume a replay; on live capture, same as p"),
     ("+  -", "replay speed: 1× 2× 10× 100× max"),
     ("s", "sort: rate, total bytes, packets, age (or click a header)"),
+    ("h", "hosts: each address's flows summed; Enter there lists a host's flows"),
     ("/", "filter the table; Enter keeps it, Esc clears it"),
     ("Enter", "flow detail: counters, its rate per tick, recent packets decoded, hex"),
     ("Esc", "back / clear the filter"),
@@ -46,6 +47,7 @@ COLUMNS = (
     ("RTT", "smoothed TCP round-trip time (EWMA); – when not measured"),
     ("Retr", "TCP retransmissions seen; – for UDP"),
     ("Process", "live: the program holding the flow's socket here (a ⇄ b: both ends are local)"),
+    ("Sent  Received", "hosts: bytes the address sent and received, in the flows listed"),
     ("bold endpoint", "the side that opened the connection"),
     ("italic endpoint", "a name (n): seen on the wire, or live by reverse DNS"),
 )

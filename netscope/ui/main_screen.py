@@ -1,4 +1,4 @@
-"""The main screen: header, throughput history, top flows, the filter line, alerts, keys."""
+"""The main screen: header, throughput history, top flows (or hosts), the filter line, alerts, keys."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input
 
-from netscope.engine.messages import SetFilter, SetRanking
+from netscope.engine.messages import SetFilter, SetHostView, SetRanking
 from netscope.engine.snapshot import TickSnapshot
 from netscope.ui.alerts import AlertsPane
 from netscope.ui.filters import NO_FILTER, FilterError, parse_filter
@@ -18,6 +18,7 @@ from netscope.ui.flows_table import FlowsTable, SortKey
 from netscope.ui.formatting import Units
 from netscope.ui.header import DropWatch, HeaderBar, HeaderView
 from netscope.ui.history import HistoryPanel, ThroughputHistory
+from netscope.ui.hosts_table import HostsTable
 
 SHORT_SCREEN = 32  # below this many lines the history and alerts give rows to the table
 TINY_SCREEN = 18  # below this, they give way to it altogether
@@ -26,6 +27,7 @@ TINY_SCREEN = 18  # below this, they give way to it altogether
 class MainScreen(Screen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("s", "cycle_sort", "Sort"),
+        Binding("h", "toggle_hosts", "Hosts"),
         Binding("n", "toggle_names", "Names"),
         Binding("slash", "open_filter", "Filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False),
@@ -38,6 +40,9 @@ class MainScreen(Screen):
     MainScreen.-short HistoryPanel { height: 4; }
     MainScreen.-short AlertsPane { height: 3; }
     MainScreen.-tiny HistoryPanel, MainScreen.-tiny AlertsPane { display: none; }
+    MainScreen #hosts { display: none; }
+    MainScreen.-hosts #hosts { display: block; }
+    MainScreen.-hosts #flows { display: none; }
     MainScreen #filter {
         display: none;
         height: 1;
@@ -55,6 +60,7 @@ class MainScreen(Screen):
         self.header = HeaderBar(drops)
         self.history_panel = HistoryPanel(history, window_s)
         self.table = FlowsTable(id="flows")
+        self.hosts = HostsTable(id="hosts")
         self.alerts = AlertsPane(detecting=detecting_anomalies, id="alerts")
         self.seen_finished = False
 
@@ -62,6 +68,7 @@ class MainScreen(Screen):
         yield self.header
         yield self.history_panel
         yield self.table
+        yield self.hosts
         yield Input(placeholder="host:1.2.3.4 host:example port:443 proto:udp state:estab !port:22"
                                 " · Enter keeps, Esc clears", id="filter")
         yield self.alerts
@@ -69,6 +76,14 @@ class MainScreen(Screen):
 
     def on_mount(self) -> None:
         self.table.focus()
+
+    @property
+    def showing_hosts(self) -> bool:
+        return self.has_class("-hosts")
+
+    @property
+    def active_table(self) -> FlowsTable | HostsTable:
+        return self.hosts if self.showing_hosts else self.table
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.height < SHORT_SCREEN, "-short")
@@ -82,6 +97,8 @@ class MainScreen(Screen):
             self.seen_finished = True  # once: a sort chosen after the end stays chosen
             if self.table.sort_key is SortKey.RATE:
                 self.table.set_sort(SortKey.TOTAL)  # nothing moves any more: the heaviest flows
+            if self.hosts.sort_by == "rate":
+                self.hosts.set_sort("bytes")  # and hosts
         # ages count on the capture's clock: a replay's packet time; live, the wall clock, which
         # keeps running when the network goes quiet (the newest packet's time would stop)
         live_source = snapshot.source.kind == "live"
@@ -89,18 +106,27 @@ class MainScreen(Screen):
         now = snapshot.wall_time if live else snapshot.capture_time
         self.table.show(snapshot.top_flows, now, snapshot.flow_names, snapshot.matching_flows, snapshot.ranked_for,
                         snapshot.flow_owners if live_source else None)
+        if self.showing_hosts:
+            self.hosts.show(snapshot.top_hosts, snapshot.hosts_by, snapshot.host_count, snapshot.host_names,
+                            snapshot.ranked_for)
         self.alerts.redraw()
 
     def set_units(self, units: Units) -> None:
         self.table.set_units(units)
+        self.hosts.set_units(units)
         self.history_panel.refresh_charts(units)
 
     # -- sorting -----------------------------------------------------------------------------------
     def action_cycle_sort(self) -> None:
-        self.table.cycle_sort()
+        self.active_table.cycle_sort()
 
     def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
+        if event.data_table is self.hosts:
+            by = self.hosts.column_sort(event.column_key.value or "")
+            if by is not None:
+                self.hosts.set_sort(by)
+            return
         key = self.table.column_sort(event.column_key.value or "")
         if key is None:
             return
@@ -118,8 +144,29 @@ class MainScreen(Screen):
         """A filtered table shows the top N of the matching flows, not the matches among the top N."""
         self.app.link.send(SetFilter(message.text))
 
+    def on_hosts_table_ranking_changed(self, message: HostsTable.RankingChanged) -> None:
+        if self.showing_hosts:
+            self.app.link.send(SetHostView(message.by))
+
     def action_toggle_names(self) -> None:
         self.table.set_show_names(not self.table.show_names)
+        self.hosts.set_show_names(self.table.show_names)
+
+    # -- the Hosts view ----------------------------------------------------------------------------
+    def action_toggle_hosts(self) -> None:
+        """Flows or hosts: the engine sums its table by address only while the Hosts view is open."""
+        hosts = not self.showing_hosts
+        self.set_class(hosts, "-hosts")
+        self.app.link.send(SetHostView(self.hosts.sort_by if hosts else None))
+        if hosts:
+            self.hosts.show((), None, 0, {}, "")  # "updating…" until the engine's first sums
+        self.active_table.focus()
+
+    def show_flows_of(self, address: str) -> None:
+        """Enter on a host: the flow list, filtered by it (what Wireshark's "Apply as Filter" does)."""
+        self.filter_input.value = f"host:{address}"  # parsed and applied by on_input_changed
+        self.filter_input.remove_class("-active")
+        self.action_toggle_hosts()
 
     # -- filtering ---------------------------------------------------------------------------------
     @property
@@ -136,7 +183,8 @@ class MainScreen(Screen):
         field.remove_class("-active", "-invalid")
         self.table.set_filter_error(None)
         self.table.set_filter(NO_FILTER)
-        self.table.focus()
+        self.hosts.set_filter(NO_FILTER)
+        self.active_table.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
         """Each keystroke applies the text when it parses; while it does not, the last filter that
@@ -153,6 +201,7 @@ class MainScreen(Screen):
         event.input.tooltip = None
         self.table.set_filter_error(None)
         self.table.set_filter(display_filter)
+        self.hosts.set_filter(display_filter)
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter keeps the filter (shown under the table) and gives the keys back to the table;
@@ -168,4 +217,4 @@ class MainScreen(Screen):
             self.table.set_filter_error(str(exc))
             return
         event.input.remove_class("-active")
-        self.table.focus()
+        self.active_table.focus()

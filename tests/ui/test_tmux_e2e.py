@@ -78,7 +78,7 @@ def tmux():
 
 
 def start(tmux: Tmux, *extra: str, speed: str = "max", stderr_to: Path | None = None) -> None:
-    env = {"TERM": "xterm-256color"}
+    env = {"TERM": "xterm-256color", "COLUMNS": "120", "LINES": "40"}  # not pytest's own COLUMNS
     tmux.run("new-session", "-d", "-s", "ui", "-x", "120", "-y", "40",
              *[arg for key, value in env.items() for arg in ("-e", f"{key}={value}")],
              command(*extra, speed=speed, stderr_to=stderr_to))
@@ -118,6 +118,22 @@ def test_detail_of_the_busiest_flow_with_two_workers(tmux):
     assert "449" in detail and "732" in detail
     tmux.run("send-keys", "-t", "ui", "Escape")
     tmux.wait_for("Flows by")
+    tmux.run("send-keys", "-t", "ui", "q")
+    assert "netscope-exited-0" in tmux.wait_for("netscope-exited-")
+
+
+def test_hosts_view_in_a_terminal(tmux):
+    """`h` lists the sample's four addresses with tshark's Tx/Rx bytes; Enter lists one's flows."""
+    start(tmux)
+    tmux.wait_for("finished", *BUSIEST)
+    tmux.run("send-keys", "-t", "ui", "h")
+    screen = tmux.wait_for("Hosts by total bytes", "top 4 of 4")
+    host_line = next(line for line in screen.splitlines() if " 10.88.0.1 " in line)
+    assert host_line.split()[2:8] == ["10.88.0.1", "125", "2,886", "1.29", "MB", "164"]
+    assert "fd00:88::2" in screen
+    tmux.run("send-keys", "-t", "ui", "Down", "Enter")
+    flows = tmux.wait_for("filter host:10.88.0.2", "Flows by")
+    assert BUSIEST[0] in flows
     tmux.run("send-keys", "-t", "ui", "q")
     assert "netscope-exited-0" in tmux.wait_for("netscope-exited-")
 
