@@ -2,7 +2,8 @@
 
 Two stages need the layout: the parser, and the capture side, which reads the IP length of
 packets cut at the snaplen to recover their wire length (capture/wirelen.py). One table serves
-both, so a link type added here is understood by both, with the same VLAN tags. It is plain
+both, so a link type added here is understood by both, with the same VLAN tags (802.11 is read by
+the parser only: a Wi-Fi frame of a 1500-byte MTU is never cut at the default snaplen). It is plain
 data at the top of the package, as paths.py is, so the screen's packet decoder and the report
 name link types from it too without importing capture or parse code.
 """
@@ -18,6 +19,8 @@ DLT_LINUX_SLL = 113
 DLT_IPV4 = 228
 DLT_IPV6 = 229
 DLT_LINUX_SLL2 = 276
+DLT_IEEE802_11 = 105  # 802.11 frames as a monitor-mode interface hands them over, without radio header
+DLT_IEEE802_11_RADIO = 127  # the same behind a radiotap header: what Wi-Fi monitor captures carry
 
 ETHERTYPE_IPV4 = 0x0800
 ETHERTYPE_IPV6 = 0x86DD
@@ -55,6 +58,18 @@ ETHERTYPE_ERSPAN_III = 0x22EB
 JUMBO_OPTION = 0xC2_04  # option type and option data length, as one 16-bit word
 MIN_JUMBO = 1 << 16
 
+# 802.11 (parse/wifi.py): data frames carry an LLC/SNAP header and then an EtherType. Frame
+# control, as its two bytes read big-endian: type and subtype in the high byte, flags in the low.
+WIFI_LINKS = {DLT_IEEE802_11: False, DLT_IEEE802_11_RADIO: True}  # DLT -> behind a radiotap header
+RADIOTAP_MIN_LEN = 8  # version, pad, length (little-endian), the first present word
+WIFI_DATA_TYPE = 2
+WIFI_SUBTYPE_QOS, WIFI_SUBTYPE_NO_DATA = 0x8, 0x4  # subtype bits: QoS control follows; Null, no body
+WIFI_TO_DS, WIFI_FROM_DS, WIFI_PROTECTED, WIFI_ORDER = 0x01, 0x02, 0x40, 0x80
+WIFI_HEADER_LEN, WIFI_ADDR4_LEN, WIFI_QOS_LEN, WIFI_HT_CONTROL_LEN = 24, 6, 2, 4
+WIFI_AMSDU = 0x80  # in the QoS control's first byte: the body is an A-MSDU, not one SNAP frame
+LLC_SNAP = bytes.fromhex("aaaa03000000")  # LLC SNAP with an EtherType (RFC 1042 encapsulation)
+LLC_SNAP_LEN = 8
+
 # DLT -> (link header length, position of the EtherType within it); VLAN tags may follow.
 ETHERTYPE_LINKS = {
     DLT_EN10MB: (14, 12),
@@ -70,7 +85,8 @@ IP_LINKS = frozenset(ETHERTYPE_LINKS) | frozenset(NIBBLE_LINKS) | frozenset(FIXE
 
 LINK_NAMES = {DLT_EN10MB: "Ethernet", DLT_LINUX_SLL: "Linux SLL", DLT_LINUX_SLL2: "Linux SLL2",
               DLT_NULL: "Loopback (NULL)", DLT_LOOP: "Loopback (LOOP)", DLT_RAW: "Raw IP",
-              DLT_RAW_OPENBSD: "Raw IP", DLT_IPV4: "Raw IPv4", DLT_IPV6: "Raw IPv6"}
+              DLT_RAW_OPENBSD: "Raw IP", DLT_IPV4: "Raw IPv4", DLT_IPV6: "Raw IPv6",
+              DLT_IEEE802_11: "IEEE 802.11", DLT_IEEE802_11_RADIO: "802.11 + radiotap"}
 
 
 def link_name(linktype: int) -> str:

@@ -23,9 +23,11 @@ from netscope.linktypes import (
     PPPOE_HEADER_LEN,
     VLAN_TAG_LEN,
     VLAN_TPIDS,
+    WIFI_LINKS,
 )
 from netscope.parse.columns import Status
 from netscope.parse.gather import WORD, ByteReader, bits, field
+from netscope.parse.wifi import wifi_link
 
 IP_HEADER_READ = 40  # what decode_ip reads at the IP header: a whole IPv6 header
 
@@ -55,6 +57,9 @@ def decode_link(raw: RawBatch, reader: ByteReader) -> LinkLayer:
         return _ethertype_link(raw, reader, header_len, ethertype_at)
     if raw.linktype in NIBBLE_LINKS:
         return _nibble_link(raw, reader, NIBBLE_LINKS[raw.linktype])
+    if raw.linktype in WIFI_LINKS:
+        status, ip_version, l3_offset = wifi_link(raw, reader, WIFI_LINKS[raw.linktype])
+        return LinkLayer(status, ip_version, l3_offset, np.zeros(n, dtype=np.uint16))
     if raw.linktype in FIXED_VERSION_LINKS:
         return LinkLayer(
             status=np.full(n, Status.OK, dtype=np.uint8),

@@ -28,13 +28,30 @@ from netscope.linktypes import (
     DLT_RAW_OPENBSD,
     ETHERTYPE_ERSPAN_II,
     ETHERTYPE_ERSPAN_III,
+    ETHERTYPE_IPV4,
+    ETHERTYPE_IPV6,
     GENEVE_PORT,
     IPPROTO_GRE,
     IPPROTO_IPIP,
     IPPROTO_IPV6,
     JUMBO_OPTION,
+    LLC_SNAP,
+    LLC_SNAP_LEN,
     MIN_JUMBO,
+    RADIOTAP_MIN_LEN,
     VXLAN_PORTS,
+    WIFI_ADDR4_LEN,
+    WIFI_DATA_TYPE,
+    WIFI_FROM_DS,
+    WIFI_HEADER_LEN,
+    WIFI_HT_CONTROL_LEN,
+    WIFI_LINKS,
+    WIFI_ORDER,
+    WIFI_PROTECTED,
+    WIFI_QOS_LEN,
+    WIFI_SUBTYPE_NO_DATA,
+    WIFI_SUBTYPE_QOS,
+    WIFI_TO_DS,
 )
 from netscope.ui.formatting import endpoint
 
@@ -138,6 +155,8 @@ def _link_layer(record: PacketRecord, layers: list[Layer]) -> object:
     except (dpkt.UnpackError, struct.error, ValueError) as exc:
         layers.append(Layer("Link", (("Parse note", f"link header did not decode: {exc}"),)))
         return data
+    if linktype in WIFI_LINKS:
+        return _wifi_layers(data, WIFI_LINKS[linktype], layers)
     if linktype in (DLT_RAW, DLT_RAW_OPENBSD, DLT_IPV4, DLT_IPV6) and data:
         layers.append(Layer("Raw IP", (("Encapsulation", "none (IP starts at byte 0)"),)))
         try:
@@ -146,6 +165,50 @@ def _link_layer(record: PacketRecord, layers: list[Layer]) -> object:
             return data
     layers.append(Layer("Link", (("Link type", str(linktype)),)))
     return data
+
+
+WIFI_TYPES = {0: "Management", 1: "Control", 2: "Data", 3: "Extension"}
+WIFI_DIRECTIONS = {0: "within the BSS", WIFI_TO_DS: "to the AP (ToDS)", WIFI_FROM_DS: "from the AP (FromDS)",
+                   WIFI_TO_DS | WIFI_FROM_DS: "between APs (ToDS and FromDS)"}
+
+
+def _wifi_layers(data: bytes, radiotap: bool, layers: list[Layer]) -> object:
+    """Radiotap and the 802.11 MAC header, read as the parser reads them (parse/wifi.py); then LLC/SNAP
+    and what its EtherType names."""
+    at = 0
+    if radiotap:
+        if len(data) < RADIOTAP_MIN_LEN:
+            layers.append(Layer("Radiotap", (("Parse note", "header cut short"),)))
+            return data
+        at = struct.unpack_from("<H", data, 2)[0]
+        layers.append(Layer("Radiotap", (("Header length", f"{at} bytes"),)))
+    if len(data) < at + WIFI_HEADER_LEN:
+        layers.append(Layer("802.11", (("Parse note", "MAC header cut short"),)))
+        return data[at:]
+    kind, flags = data[at], data[at + 1]
+    frame_type, subtype = (kind >> 2) & 0x3, kind >> 4
+    qos = frame_type == WIFI_DATA_TYPE and bool(subtype & WIFI_SUBTYPE_QOS)
+    fields = [("Type", f"{WIFI_TYPES[frame_type]}{' (QoS)' if qos else ''}, subtype {subtype}"),
+              ("Receiver", _mac(data[at + 4 : at + 10])), ("Transmitter", _mac(data[at + 10 : at + 16])),
+              ("Address 3", _mac(data[at + 16 : at + 22])),
+              ("Direction", WIFI_DIRECTIONS[flags & (WIFI_TO_DS | WIFI_FROM_DS)])]
+    if flags & WIFI_PROTECTED:
+        fields.append(("Protected", "yes: the body is encrypted"))
+    layers.append(Layer("802.11", tuple(fields)))
+    if frame_type != WIFI_DATA_TYPE or subtype & WIFI_SUBTYPE_NO_DATA or flags & WIFI_PROTECTED:
+        return b""
+    snap_at = at + WIFI_HEADER_LEN + WIFI_ADDR4_LEN * ((flags & 0x3) == 0x3)
+    snap_at += (WIFI_QOS_LEN + WIFI_HT_CONTROL_LEN * bool(flags & WIFI_ORDER)) if qos else 0
+    if data[snap_at : snap_at + len(LLC_SNAP)] != LLC_SNAP or len(data) < snap_at + LLC_SNAP_LEN:
+        return data[snap_at:]
+    ethertype = struct.unpack_from(">H", data, snap_at + 6)[0]
+    layers.append(Layer("LLC/SNAP", (("EtherType", f"0x{ethertype:04x}"),)))
+    body = data[snap_at + LLC_SNAP_LEN :]
+    decoder = {ETHERTYPE_IPV4: dpkt.ip.IP, ETHERTYPE_IPV6: dpkt.ip6.IP6}.get(ethertype)
+    try:
+        return body if decoder is None else decoder(body)
+    except (dpkt.UnpackError, struct.error, ValueError):
+        return body
 
 
 def _inside_ethernet(frame: dpkt.ethernet.Ethernet, layers: list[Layer]) -> object:

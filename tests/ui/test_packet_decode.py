@@ -164,3 +164,22 @@ def test_arp_inside_vxlan_stays_the_outer_udp_packet():
         parse_tunnels.ether(0x0806, bytes(28)))))
     packet = decode(PacketRecord(ts=1.0, wirelen=len(frame), linktype=1, data=frame, l3_offset=14))
     assert (packet.protocol, packet.dst) == ("UDP", "172.16.0.2:4789")
+
+
+@pytest.mark.parametrize("linktype", [127, 105], ids=["radiotap", "bare 802.11"])
+def test_wifi_frames_show_radiotap_802_11_and_snap_before_the_ip_packet(linktype: int):
+    from tests.parse import test_wifi
+
+    head = test_wifi.radiotap() if linktype == 127 else b""
+    frames = test_wifi.ip_frames()
+    packet = decode(record(head + frames[2], linktype=linktype))  # QoS data with HT control, to the AP
+    names = [layer.name for layer in packet.layers]
+    assert names[: 3 if linktype == 127 else 2] == (["Radiotap"] if linktype == 127 else []) + ["802.11", "LLC/SNAP"]
+    wifi = dict(next(layer for layer in packet.layers if layer.name == "802.11").fields)
+    assert wifi["Direction"] == "to the AP (ToDS)" and wifi["Transmitter"] == "02:00:00:00:00:01"
+    assert wifi["Type"] == "Data (QoS), subtype 8"
+    assert (packet.src, packet.dst, packet.protocol) == ("192.168.1.20:50000", "93.184.216.34:443", "TCP")
+    encrypted = decode(record(head + test_wifi.other_frames()[2], linktype=linktype))
+    assert dict(encrypted.layers[-1].fields)["Protected"] == "yes: the body is encrypted" and encrypted.src == ""
+    v6 = decode(record(head + frames[4], linktype=linktype))  # between access points: four addresses
+    assert v6.src == "[fd00::1]:5000" and v6.protocol == "UDP"
