@@ -40,6 +40,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "headless": ("run", "headless"),
     "export_json": ("output", "export_json"),
     "export_csv": ("output", "export_csv"),
+    "export_hosts": ("output", "export_hosts_csv"),
     "expired_flows_jsonl": ("output", "expired_flows_jsonl"),
     "quiet": ("output", "quiet"),
     "flow_timeout_s": ("flow", "timeout_secs"),
@@ -111,6 +112,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--top-flows", type=int, metavar="N", help="headless: top N flows under each stats line")
     out.add_argument("--export-json", metavar="PATH", help="write the flow table as JSON at exit")
     out.add_argument("--export-csv", metavar="PATH", help="write the flow table as CSV at exit")
+    out.add_argument("--export-hosts", metavar="PATH", help="write per-host totals (as Wireshark's Endpoints) as CSV "
+                     "at exit")
     out.add_argument("--expired-flows-jsonl", metavar="PATH", help="stream expired/evicted flows as JSON lines")
     out.add_argument("--write-pcap", metavar="PATH", help="write every captured packet to a pcap file (- = "
                      "standard output)")
@@ -158,8 +161,8 @@ def merge_flags(config: Config, args: dict[str, Any]) -> Config:
     for dest, (section, key) in FLAG_KEYS.items():
         if dest in args:
             value = args[dest]
-            if dest in ("read_pcap", "interface", "filter", "export_json", "export_csv", "write_pcap",
-                        "expired_flows_jsonl", "alerts_jsonl") and value == "":
+            if dest in ("read_pcap", "interface", "filter", "export_json", "export_csv", "export_hosts",
+                        "write_pcap", "expired_flows_jsonl", "alerts_jsonl") and value == "":
                 value = None
             config = _set(config, section, key, value)
     if args.get("workers"):

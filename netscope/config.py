@@ -80,6 +80,7 @@ class RunConfig:
 class OutputConfig:
     export_json: str | None = None
     export_csv: str | None = None
+    export_hosts_csv: str | None = None
     expired_flows_jsonl: str | None = None
     quiet: bool = False
     write_pcap: str | None = None
@@ -173,7 +174,8 @@ class Config:
 # Path-like keys where "" means "unset", as in the reference (§1.3).
 _EMPTY_MEANS_UNSET = {
     "capture.interface", "capture.read_pcap", "capture.filter", "output.export_json",
-    "output.export_csv", "output.expired_flows_jsonl", "output.write_pcap", "analysis.alerts_jsonl",
+    "output.export_csv", "output.export_hosts_csv", "output.expired_flows_jsonl", "output.write_pcap",
+    "analysis.alerts_jsonl",
 }
 
 
@@ -317,7 +319,8 @@ def output_files(c: Config) -> list[tuple[str, str]]:
     """(key, path) of every file output that is set."""
     return [(key, path) for key, path in (
         ("output.write_pcap", c.output.write_pcap), ("output.export_json", c.output.export_json),
-        ("output.export_csv", c.output.export_csv), ("output.expired_flows_jsonl", c.output.expired_flows_jsonl),
+        ("output.export_csv", c.output.export_csv), ("output.export_hosts_csv", c.output.export_hosts_csv),
+        ("output.expired_flows_jsonl", c.output.expired_flows_jsonl),
         ("analysis.alerts_jsonl", c.analysis.alerts_jsonl),
     ) if path]
 

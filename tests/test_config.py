@@ -135,6 +135,9 @@ def test_zero_buffer_size_means_unset() -> None:
     ({"output": {"export_json": "{link}"}}, "output.export_json {link} is the capture being read"),
     ({"output": {"export_json": "{dir}/flows", "export_csv": "{dir}/flows"}},
      "output.export_csv {dir}/flows is output.export_json as well"),
+    ({"output": {"export_hosts_csv": "{capture}"}}, "output.export_hosts_csv {capture} is the capture being read"),
+    ({"output": {"export_csv": "{dir}/out.csv", "export_hosts_csv": "{dir}/out.csv"}},
+     "output.export_hosts_csv {dir}/out.csv is output.export_csv as well"),
 ])
 def test_an_output_may_not_clobber_the_capture_or_another_output(tmp_path: Path, outputs: dict, message: str) -> None:
     capture = tmp_path / "in.pcap"
@@ -169,6 +172,16 @@ def test_a_rotating_capture_may_not_reach_the_capture_being_read(tmp_path: Path)
 
 def test_devices_may_take_several_outputs() -> None:
     validate(from_dict({"output": {"export_json": "/dev/stdout", "export_csv": "/dev/stdout"}}))
+    validate(from_dict({"output": {"export_csv": "/dev/stdout", "export_hosts_csv": "/dev/stdout"}}))
+
+
+def test_the_host_export_is_a_path_key_like_the_flow_exports() -> None:
+    assert from_dict({"output": {"export_hosts_csv": ""}}).output.export_hosts_csv is None
+    assert merge_flags(Config(), {"export_hosts": "h.csv"}).output.export_hosts_csv == "h.csv"
+    assert merge_flags(Config().replace("output", export_hosts_csv="h.csv"),
+                       {"export_hosts": ""}).output.export_hosts_csv is None
+    with pytest.raises(ConfigError, match=r"^output\.export_hosts_csv: expected a string, got 3$"):
+        from_dict({"output": {"export_hosts_csv": 3}})
 
 
 def test_pcap_rotation_needs_a_file_to_number() -> None:

@@ -12,8 +12,10 @@ for fragmented traffic and ICMP errors, which the shared tool miscounts:
 
 from __future__ import annotations
 
+import csv
 import ipaddress
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +26,8 @@ FIELDS = ["frame.len", "ip.src", "ip.dst", "ipv6.src", "ipv6.dst", "tcp.srcport"
           "udp.srcport", "udp.dstport", "ip.frag_offset", "ipv6.fraghdr.offset", "icmp.type", "icmpv6.type"]
 
 FlowKey = tuple[str, str, int, str, int]
+EndpointCounts = tuple[int, int, int, int, int, int]  # packets, bytes, tx_packets, tx_bytes, rx_packets, rx_bytes
+ENDPOINT_COLUMNS = ["Packets", "Bytes", "Tx Packets", "Tx Bytes", "Rx Packets", "Rx Bytes"]
 
 
 def _endpoint_key(ip: str, port: int) -> tuple[int, bytes, int]:
@@ -88,3 +92,72 @@ def netscope_flows(capture: Path, export: Path, *flags: str) -> dict[FlowKey, tu
                              "--export-json", str(export), *flags], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     return export_flows(json.loads(export.read_text()))
+
+
+def tshark_endpoints(path: Path) -> dict[str, EndpointCounts]:
+    """address -> (packets, bytes, tx_packets, tx_bytes, rx_packets, rx_bytes) over the TCP and
+    UDP frames, as Wireshark's Statistics -> Endpoints counts them (its IPv4 and IPv6 tables).
+
+    A frame from an address to itself counts twice for it, sent and received. The text table is
+    parsed strictly, so that another tshark's layout fails here instead of comparing wrong
+    numbers: both tables must be there, each with exactly these six column titles, and every
+    count a plain integer (some versions print bytes with units, "1455 kB", which is refused).
+    """
+    command = ["tshark", "-r", str(path), "-n", "-q", "-z", "endpoints,ip,tcp or udp",
+               "-z", "endpoints,ipv6,tcp or udp"]
+    return parse_endpoints(subprocess.run(command, capture_output=True, text=True, check=True).stdout)
+
+
+def parse_endpoints(out: str) -> dict[str, EndpointCounts]:
+    """tshark_endpoints' table from the text `tshark -q -z endpoints,...` printed."""
+    endpoints: dict[str, EndpointCounts] = {}
+    tables: list[int] = []
+    header_seen = False
+
+    def refuse(line: str, why: str) -> ValueError:
+        return ValueError(f"tshark endpoints output not understood ({why}): {line!r}\n{out}")
+
+    for line in out.splitlines():
+        text = line.strip()
+        if not text or set(text) == {"="}:
+            continue
+        if title := re.fullmatch(r"IPv([46]) Endpoints", text):
+            tables.append(int(title[1]))
+            header_seen = False
+            continue
+        if text.startswith("Filter:"):
+            if text != "Filter:tcp or udp":
+                raise refuse(line, "another filter")
+            continue
+        if "|" in text:
+            if [cell.strip() for cell in text.split("|") if cell.strip()] != ENDPOINT_COLUMNS:
+                raise refuse(line, "other columns")
+            header_seen = True
+            continue
+        cells = text.split()
+        if not tables or not header_seen:
+            raise refuse(line, "a row outside a table")
+        if len(cells) != 1 + len(ENDPOINT_COLUMNS) or not all(re.fullmatch(r"[0-9]+", cell) for cell in cells[1:]):
+            raise refuse(line, "not an address and six integers")
+        address = ipaddress.ip_address(cells[0])
+        packets, size, tx_packets, tx_bytes, rx_packets, rx_bytes = counts = tuple(int(cell) for cell in cells[1:])
+        if address.version != tables[-1] or str(address) in endpoints:
+            raise refuse(line, "an address in the wrong table, or twice")
+        if packets != tx_packets + rx_packets or size != tx_bytes + rx_bytes:
+            raise refuse(line, "totals that are not sent + received")
+        endpoints[str(address)] = counts
+    if sorted(tables) != [4, 6]:
+        raise ValueError(f"tshark printed tables {tables}, not the IPv4 and IPv6 endpoints:\n{out}")
+    return endpoints
+
+
+def read_hosts_csv(path: Path) -> list[dict[str, str]]:
+    """The rows of a netscope `--export-hosts` file, in file order."""
+    with path.open(newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def export_endpoints(rows: list[dict[str, str]]) -> dict[str, EndpointCounts]:
+    """The tshark_endpoints table from a netscope host export."""
+    fields = ("packets", "bytes", "tx_packets", "tx_bytes", "rx_packets", "rx_bytes")
+    return {row["address"]: tuple(int(row[field]) for field in fields) for row in rows}

@@ -20,6 +20,7 @@ from pathlib import Path
 from netscope.capture.batch import RawBatch
 from netscope.capture.pcapfile import FULL_SNAPLEN
 from netscope.export.flows import write_csv, write_json
+from netscope.export.hosts import write_hosts_csv
 from netscope.export.jsonl import JsonlWriter, alert_objects, expired_flow_objects
 from netscope.export.pcap_writer import PcapWriteError, PcapWriter
 
@@ -64,8 +65,8 @@ def check_outputs(paths: OutputPaths) -> None:
     (the engine process that opens them comes later). A FIFO or device is left to the engine,
     since opening one to try may block until a reader comes."""
     for path, what in ((paths.export_json, "flow export"), (paths.export_csv, "flow export"),
-                       (paths.expired_flows_jsonl, "expired-flows file"), (paths.alerts_jsonl, "alerts file"),
-                       (paths.write_pcap, "pcap output")):
+                       (paths.export_hosts_csv, "host export"), (paths.expired_flows_jsonl, "expired-flows file"),
+                       (paths.alerts_jsonl, "alerts file"), (paths.write_pcap, "pcap output")):
         if path and (not os.path.exists(path) or os.path.isfile(path)):
             _check_writable(path, what)
 
@@ -74,6 +75,7 @@ def check_outputs(paths: OutputPaths) -> None:
 class OutputPaths:
     export_json: str | None = None
     export_csv: str | None = None
+    export_hosts_csv: str | None = None
     expired_flows_jsonl: str | None = None
     alerts_jsonl: str | None = None
     write_pcap: str | None = None
@@ -149,7 +151,7 @@ class RunOutputs:
         if self.on_reader_gone is not None:
             streams = (self.expired, self.alerts, self.pcap)
             others = any(s is not None and not s.given_up for s in streams) or bool(
-                self.paths.export_json or self.paths.export_csv)
+                self.paths.export_json or self.paths.export_csv or self.paths.export_hosts_csv)
             self.on_reader_gone(others)
 
     def finish(self, engine) -> tuple[list[tuple[str, str]], str | None]:
@@ -157,13 +159,17 @@ class RunOutputs:
         and what failed as one line (None when nothing did).
 
         Every output is finished even when another fails (a full disk, a directory removed
-        meanwhile), so one bad path never costs the others.
+        meanwhile), so one bad path never costs the others. The host export is summed from the
+        same table the flow exports write (taken once: a pipeline's shards hand theirs over
+        only once), so the files of one run agree.
         """
         written, failed = [], []
-        wanted = [("JSON", self.paths.export_json, write_json), ("CSV", self.paths.export_csv, write_csv)]
-        if any(path for _, path, _ in wanted):
+        wanted = [("JSON", self.paths.export_json, write_json, "JSON flow export"),
+                  ("CSV", self.paths.export_csv, write_csv, "CSV flow export"),
+                  ("hosts CSV", self.paths.export_hosts_csv, write_hosts_csv, "host export")]
+        if any(path for _, path, _, _ in wanted):
             table = engine.flow_table()
-            for label, path, writer in wanted:
+            for label, path, writer, what in wanted:
                 if not path:
                     continue
                 try:
@@ -172,7 +178,7 @@ class RunOutputs:
                     if _reader_went(exc):
                         written.append((f"{label}, incomplete", path))
                     else:
-                        failed.append(f"cannot write {label} flow export {path}: {exc.strerror or exc}")
+                        failed.append(f"cannot write {what} {path}: {exc.strerror or exc}")
                     continue
                 written.append((label, path))
         for label, stream in (("expired flows", self.expired), ("alerts", self.alerts)):

@@ -160,7 +160,8 @@ def build_detectors(config: Config) -> list[AnomalyDetector]:
 
 def output_paths(config: Config) -> OutputPaths:
     o = config.output
-    return OutputPaths(export_json=o.export_json, export_csv=o.export_csv, expired_flows_jsonl=o.expired_flows_jsonl,
+    return OutputPaths(export_json=o.export_json, export_csv=o.export_csv, export_hosts_csv=o.export_hosts_csv,
+                       expired_flows_jsonl=o.expired_flows_jsonl,
                        alerts_jsonl=config.analysis.alerts_jsonl, write_pcap=o.write_pcap,
                        write_pcap_rotate_mb=o.write_pcap_rotate_mb, write_pcap_max_files=o.write_pcap_max_files)
 
