@@ -146,11 +146,13 @@ def _group(version: np.ndarray, hi: np.ndarray, lo: np.ndarray) -> tuple[np.ndar
     third of the time of one argsort of the 64-bit words.
     """
     order = np.arange(version.shape[0])
-    v6 = bool(hi.any())  # an IPv4 table's high halves are all 0
+    # An IPv4 table's high halves are all 0 and its versions all 4; ::1 has a zero high half too,
+    # so the version is a digit as soon as two versions meet.
+    v6 = bool(hi.any()) or bool((version != version[0]).any())
     words = [lo, hi, version.astype(np.uint64)] if v6 else [lo]
     for word in words:
         for shift in (0, 16, 32, 48):
-            # the 16-bit digit, read as a uint16 view of the little-endian word: no shifted copy
+            # the 16-bit digit, read through a uint16 view of the word: no shifted copy
             digit = np.ascontiguousarray(word).view(np.uint16)[_DIGIT[shift] :: 4]
             if digit.shape[0] and digit.min() != digit.max():
                 order = order[np.argsort(digit[order], kind="stable")]  # a 2-byte gather, not the word's

@@ -105,3 +105,13 @@ def test_sums_of_shards_are_the_sums_of_one_table():
     merged = HostColumns.concat([shard.hosts() for shard in shards]).summed()
     assert table_of(merged) == table_of(whole.hosts())
     assert merged.count == 3 + 5 + 2
+
+
+def test_ipv6_addresses_with_a_zero_high_half_stay_apart_from_ipv4_ones():
+    """::1 and ::10.0.0.1 are stored with hi = 0, like IPv4's 0.0.0.1 and 10.0.0.1."""
+    packets = [Packet("0.0.0.1", 1, "10.0.0.1", 2, proto=PROTO_UDP), Packet("::1", 1, "::10.0.0.1", 2, proto=PROTO_UDP)]
+    shards = [FlowTracker(FlowSettings(timeout_s=0)) for _ in range(2)]
+    for shard, packet in zip(shards, packets, strict=True):
+        shard.observe(make_batch([packet]))
+    merged = HostColumns.concat([shard.hosts() for shard in shards]).summed()
+    assert sorted(table_of(merged)) == ["0.0.0.1", "10.0.0.1", "::1", "::a00:1"]
