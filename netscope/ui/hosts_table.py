@@ -232,6 +232,8 @@ class HostsTable(DataTable):
             self.border_subtitle = "updating…"
         elif self.display_filter:
             found = f"{len(self.shown)} of {self.host_count:,} hosts" if self.host_count else "no host matches"
+            if any(term.key == "proc" for term in self.display_filter.terms):
+                found += " · proc: narrows the flow list only"  # a host has no one program
             self.border_subtitle = f"filter [b]{self.display_filter.text}[/b] · {found}"
         else:
             self.border_subtitle = f"top {len(self.shown)} of {self.host_count:,}" if self.host_count \

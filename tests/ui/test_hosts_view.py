@@ -60,6 +60,18 @@ def test_h_lists_hosts_and_enter_lists_the_flows_of_one(workers: int):
     drive(0.0, check, cfg)
 
 
+def test_a_program_term_says_it_does_not_narrow_hosts():
+    async def check(pilot, app):
+        await wait_for(pilot, lambda: app.snapshot is not None and app.snapshot.state == "finished")
+        await pilot.press("h", "slash", *"proc:curl", "enter")
+        await wait_for(pilot, lambda: not app.main.hosts.awaiting_engine and app.main.hosts.shown)
+        assert app.main.hosts.display_filter.text == "proc:curl" and len(app.main.hosts.shown) == 4
+        assert str(app.main.hosts.border_subtitle).endswith("proc: narrows the flow list only")
+        await pilot.press("q")
+
+    drive(0.0, check)
+
+
 def test_the_host_column_takes_the_room_and_counts_give_way_on_narrow_terminals():
     wide, narrow = plan_columns(116), plan_columns(50)
     assert [c.key for c in wide] == ["rank", "host", "flows", "packets", "sent", "received", "rate", "total"]
