@@ -150,11 +150,12 @@ def test_a_stream_cut_mid_record_or_stopped_keeps_every_complete_packet(sample_p
     assert re.search(rb"warning: - ended or was damaged inside a record at byte 99,950; the 692 complete", cut.stderr)
     assert re.search(rb"Packets captured +692\b", cut.stdout)
     # a writer that keeps the pipe open (tcpdump -U -w -): Ctrl-C ends the run with what arrived
-    exported = tmp_path / "flows.json"
+    exported, hosts = tmp_path / "flows.json", tmp_path / "hosts.csv"
     writer = subprocess.Popen(["sh", "-c", f'cat "{sample_pcap}"; sleep 30'], stdout=subprocess.PIPE)
     try:
         reader = subprocess.Popen([sys.executable, "-m", "netscope", "--read-pcap", "-", "--export-json", str(exported),
-                                   "--stats", "--stats-interval-ms", "100"], stdin=writer.stdout,
+                                   "--export-hosts", str(hosts), "--stats", "--stats-interval-ms", "100"],
+                                  stdin=writer.stdout,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         stats = reader.stdout.readline() + reader.stdout.readline() + reader.stdout.readline()
         while "[stats]" not in stats or " 0 flows" in stats.splitlines()[-1]:  # the packets are being processed
@@ -165,8 +166,13 @@ def test_a_stream_cut_mid_record_or_stopped_keeps_every_complete_packet(sample_p
         writer.kill()
         writer.wait()
     assert reader.returncode == 0, err
-    assert re.search(r"Packets captured +3,413\b", out) and "error" not in err
+    assert re.search(r"Packets captured +3,413\b", out) and "error" not in err and "Export (hosts CSV)" in out
     assert len(json.loads(exported.read_text())) == 165
+    with hosts.open(newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [row["address"] for row in rows] == ["10.88.0.1", "10.88.0.2", "fd00:88::1", "fd00:88::2"]
+    assert sum(int(row["flows"]) for row in rows) == 2 * 165
+    assert sum(int(row["bytes"]) for row in rows) == 2 * (1455830 + 71640)
 
 
 def test_stdin_that_is_not_a_terminal_means_headless_even_on_a_terminal(sample_pcap: Path) -> None:

@@ -15,12 +15,9 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import Enum
-from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable
 
 from netscope.analysis.names import FlowNames
 from netscope.engine.snapshot import FlowOwners
@@ -29,6 +26,7 @@ from netscope.ui import formatting
 from netscope.ui.filters import NO_FILTER, DisplayFilter
 from netscope.ui.formatting import Units
 from netscope.ui.names import endpoint_names
+from netscope.ui.top_table import CELL_PADDING, TopTable
 
 FlowKey = tuple[str, str, int, str, int]
 
@@ -107,7 +105,6 @@ DROP_ORDER = ("tick", "retr", "rtt", "age", "packets", "state")  # first to go w
 LIVE_DROP_ORDER = ("tick", "retr", "age", "packets", "rtt", "process", "state")
 # then these; neither list drops the column sorted by, nor the rank (rows are ordered by it)
 LAST_RESORT = ("rate", "total", "proto")
-CELL_PADDING = 1
 SORT_MARK = " ▼"
 
 
@@ -155,34 +152,11 @@ def row_key(key: FlowKey) -> str:
     return "|".join(map(str, key))
 
 
-class FlowsTable(DataTable):
+class FlowsTable(TopTable):
     """Shows the latest top-N rows; sort, filter and units are display-side choices."""
 
-    DEFAULT_CSS = """
-    FlowsTable {
-        height: 1fr;
-        max-height: 100%;
-        border: round $primary 40%;
-        border-title-color: $text;
-        border-subtitle-color: $text-muted;
-        scrollbar-size-vertical: 1;
-        overflow-x: hidden;
-        scrollbar-gutter: stable;  /* the column plan's width must not change when rows outgrow the height */
-    }
-    FlowsTable:focus {
-        border: round $primary;
-    }
-    """
-
-    # A row table has nothing to the side (columns are planned to fit): Home and End go to the
-    # first and last flow, as in htop, instead of DataTable's sideways scroll.
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("home", "scroll_top", "First", show=False),
-        Binding("end", "scroll_bottom", "Last", show=False),
-    ]
-
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING)
+        super().__init__(id=id)
         self.rows_in: Sequence[FlowRow] = ()
         self.matching: int | None = None
         self.ranked_for = ""  # the filter the engine picked rows_in by

@@ -11,22 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar
 
 from rich.text import Text
-from textual.binding import Binding, BindingType
 from textual.message import Message
-from textual.widgets import DataTable
 
 from netscope.flow.query import host_network
 from netscope.flow.records import HOST_RANKINGS, HostRow
 from netscope.ui import formatting
 from netscope.ui.filters import NO_FILTER, DisplayFilter
 from netscope.ui.formatting import Units
+from netscope.ui.top_table import CELL_PADDING, TopTable
 
 SORT_LABELS = {"rate": "rate", "bytes": "total bytes", "packets": "packets", "flows": "flows"}
 HOST_MIN = 15  # a whole IPv4 address; the host takes whatever else is left (names can be long)
-CELL_PADDING = 1
 
 
 @dataclass(frozen=True)
@@ -74,32 +71,11 @@ def text_terms_match(display_filter: DisplayFilter, row: HostRow, name: str | No
     return True
 
 
-class HostsTable(DataTable):
+class HostsTable(TopTable):
     """The latest top-N hosts; rows keyed by address, updated in place from tick to tick."""
 
-    DEFAULT_CSS = """
-    HostsTable {
-        height: 1fr;
-        max-height: 100%;
-        border: round $primary 40%;
-        border-title-color: $text;
-        border-subtitle-color: $text-muted;
-        scrollbar-size-vertical: 1;
-        overflow-x: hidden;
-        scrollbar-gutter: stable;
-    }
-    HostsTable:focus {
-        border: round $primary;
-    }
-    """
-
-    BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("home", "scroll_top", "First", show=False),
-        Binding("end", "scroll_bottom", "Last", show=False),
-    ]
-
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True, cell_padding=CELL_PADDING)
+        super().__init__(id=id)
         self.sort_by = "rate"
         self.rows_in: Sequence[HostRow] = ()
         self.ranked_by: str | None = None  # the ranking the engine sent rows_in by
