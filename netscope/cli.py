@@ -48,6 +48,7 @@ FLAG_KEYS: dict[str, tuple[str, str]] = {
     "stats": ("stats", "enabled"),
     "stats_interval_ms": ("stats", "interval_ms"),
     "top_flows": ("stats", "top_flows"),
+    "top_hosts": ("stats", "top_hosts"),
     "write_pcap": ("output", "write_pcap"),
     "write_pcap_rotate_mb": ("output", "write_pcap_rotate_mb"),
     "write_pcap_max_files": ("output", "write_pcap_max_files"),
@@ -110,6 +111,8 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--stats", action=flag, help="headless: print a [stats] line every interval")
     out.add_argument("--stats-interval-ms", type=int, metavar="MS", help="stats interval (default 1000)")
     out.add_argument("--top-flows", type=int, metavar="N", help="headless: top N flows under each stats line")
+    out.add_argument("--top-hosts", type=int, metavar="N", help="headless: top N hosts (flows summed by address) "
+                     "under each stats line")
     out.add_argument("--export-json", metavar="PATH", help="write the flow table as JSON at exit")
     out.add_argument("--export-csv", metavar="PATH", help="write the flow table as CSV at exit")
     out.add_argument("--export-hosts", metavar="PATH", help="write per-host totals (as Wireshark's Endpoints) as CSV "

@@ -99,6 +99,7 @@ class StatsConfig:
     enabled: bool = False
     interval_ms: int = 1000
     top_flows: int = 0
+    top_hosts: int = 0  # headless: the busiest addresses under each stats line (flow/hosts.py)
 
 
 @dataclass(frozen=True)
@@ -273,6 +274,7 @@ def validate(config: Config) -> Config:
         ("flow.max_flows", 0 <= c.flow.max_flows <= MAX_FLOWS, f"must be between 0 and {MAX_FLOWS} (0 = no cap)"),
         ("stats.interval_ms", c.stats.interval_ms > 0, "must be > 0"),
         ("stats.top_flows", c.stats.top_flows >= 0, "must be >= 0"),
+        ("stats.top_hosts", c.stats.top_hosts >= 0, "must be >= 0"),
         ("tui.tick_ms", c.tui.tick_ms >= 16, "must be >= 16"),
         ("output.write_pcap_rotate_mb", c.output.write_pcap_rotate_mb >= 0, "must be >= 0"),
         ("output.write_pcap_max_files", c.output.write_pcap_max_files >= 0, "must be >= 0"),

@@ -41,9 +41,16 @@ def stats_line(snapshot: TickSnapshot, since: Totals, pipeline: bool) -> str:
             f"{dispatch}{drops('kdrop', 'kernel_dropped')} {drops('ifdrop', 'if_dropped')}")
 
 
-def top_flow_lines(snapshot: TickSnapshot) -> list[str]:
+def top_flow_lines(snapshot: TickSnapshot, n: int) -> list[str]:
     return [f"  {rank}. {f.proto} {f.a_ip}:{f.a_port} <-> {f.b_ip}:{f.b_port} {f.rate_bps / 1e6:.2f} Mbps"
-            for rank, f in enumerate(snapshot.top_flows, 1) if f.tick_bytes]
+            for rank, f in enumerate(snapshot.top_flows[:n], 1) if f.tick_bytes]
+
+
+def top_host_lines(snapshot: TickSnapshot, n: int) -> list[str]:
+    """The addresses that moved most in the interval, both ways, with how many flows they have:
+    iftop's and bandwhich's per-host lines (the Hosts view's sums, flow/hosts.py)."""
+    return [f"  host {rank}. {h.address} {h.rate_bps / 1e6:.2f} Mbps ({h.flows} flows)"
+            for rank, h in enumerate(snapshot.top_hosts[:n], 1) if h.tick_bytes]
 
 
 class HeadlessPrinter:
@@ -69,7 +76,8 @@ class HeadlessPrinter:
             out.print(stats_line(message, self.last_line_totals, self.config.pipeline.enabled), markup=False,
                       highlight=False)
             self.last_line_totals = message.totals
-            for line in top_flow_lines(message):
+            stats = self.config.stats
+            for line in top_flow_lines(message, stats.top_flows) + top_host_lines(message, stats.top_hosts):
                 out.print(line, markup=False, highlight=False)
 
 
@@ -172,7 +180,10 @@ def run_headless(config: Config) -> int:
         if live or not others_left:
             stop.set()
 
-    console = ReportConsole(reader_gone, highlight=False, file=sys.stderr if writes_to_stdout(config) else sys.stdout)
+    # soft_wrap: a [stats], alert or header line is one line however narrow the terminal or pipe
+    # (rich wraps at 80 columns when stdout is no terminal, which cut `grep '^\[stats\]'` lines in two)
+    console = ReportConsole(reader_gone, highlight=False, soft_wrap=True,
+                            file=sys.stderr if writes_to_stdout(config) else sys.stdout)
     source = open_source(config)
     with _interrupt_sets(stop):  # from here a stop signal is a stop: what was opened gets closed
         try:
@@ -181,7 +192,8 @@ def run_headless(config: Config) -> int:
             source.close()
             raise
         try:
-            engine = build_engine(config, source, keep_recent_packets=False, top_n=config.stats.top_flows)
+            engine = build_engine(config, source, keep_recent_packets=False,
+                                  top_n=max(config.stats.top_flows, config.stats.top_hosts))
         except ConfigError:  # a flow table too big to reserve: the outputs opened so far are closed, empty
             outputs.close()
             source.close()
@@ -193,6 +205,8 @@ def run_headless(config: Config) -> int:
         printer = HeadlessPrinter(config, console, progress)
         runner = Runner(engine, source, outputs, tick_s=config.stats.interval_ms / 1000, replay_speed=0.0,
                         count=config.run.count, publish=printer, stop_event=stop, live=live)
+        if config.stats.enabled and config.stats.top_hosts:
+            runner.hosts_by = "rate"  # the engine sums hosts each tick only when they are printed
         error: str | None = None
         result: RunResult | None = None
         written: list[tuple[str, str]] = []

@@ -6,6 +6,8 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
+import selectors
 import signal
 import socket
 import struct
@@ -140,3 +142,36 @@ def test_ctrl_c_right_after_traffic_keeps_what_the_kernel_already_captured(requi
     if write_pcap:
         assert len(subprocess.run(["tcpdump", "-r", str(pcap), "-n"], capture_output=True, text=True,
                                   check=True).stdout.splitlines()) == 50
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_top_hosts_lines_follow_each_stats_line_on_a_live_capture(require_root, workers: str) -> None:
+    """`--top-hosts`: the addresses that moved most in the interval; 127.0.0.1 to itself is one host, one flow.
+    Each line stays one line in a pipe narrower than it (rich wrapped them at the width)."""
+    flags = ["--pipeline", "--workers", workers] if workers != "0" else []
+    process = subprocess.Popen([sys.executable, "-m", "netscope", "--headless", "-i", "lo", "-f", "udp port 9",
+                                "--stats", "--stats-interval-ms", "200", "--top-flows", "1", "--top-hosts", "2",
+                                *flags], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "COLUMNS": "60"})  # narrower than a [stats] line: not cut
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    lines: list[str] = []
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + 30
+    try:
+        while not any(line.startswith("  host 1. ") for line in lines):
+            assert time.monotonic() < deadline, lines
+            sender.sendto(b"x" * 958, ("127.0.0.1", 9))  # 1,000 bytes on the wire
+            if selector.select(timeout=0.01):
+                lines.append(process.stdout.readline().rstrip("\n"))
+    finally:
+        sender.close()
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=20)
+    assert process.returncode == 0, err
+    at = next(i for i, line in enumerate(lines) if line.startswith("  host 1. "))
+    assert re.fullmatch(r"  host 1\. 127\.0\.0\.1 \d+\.\d\d Mbps \(1 flows\)", lines[at])
+    assert re.fullmatch(r"  1\. udp 127\.0\.0\.1:9 <-> 127\.0\.0\.1:\d+ \d+\.\d\d Mbps", lines[at - 1])
+    assert lines[at - 2].startswith("[stats] ")
+    assert not any(line.startswith("  host 2. ") for line in lines)  # one address moved
