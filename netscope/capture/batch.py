@@ -32,6 +32,11 @@ class RawBatch:
         return RawBatch(self.data, self.offset[start:stop], self.caplen[start:stop], self.wirelen[start:stop],
                         self.ts_us[start:stop], self.linktype)
 
+    def where(self, keep: np.ndarray) -> RawBatch:
+        """The packets where `keep` (bool per packet) holds, over the same buffer."""
+        return RawBatch(self.data, self.offset[keep], self.caplen[keep], self.wirelen[keep], self.ts_us[keep],
+                        self.linktype)
+
     def packet(self, i: int) -> bytes:
         """One packet's captured bytes, for inspection views (never on the hot path)."""
         start = int(self.offset[i])

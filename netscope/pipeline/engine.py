@@ -46,6 +46,7 @@ from netscope.pipeline.routing import shard_ids
 from netscope.pipeline.worker import (
     AddressNamesRequest,
     BatchReady,
+    CaptureFrom,
     LookupRequest,
     NamesRequest,
     RecentRequest,
@@ -212,8 +213,13 @@ class PipelineEngine:
         if not self.workers.processes:  # after finish: the last merged state, unchanged
             parts: list[WorkerTick] = []
         else:
-            parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us, ranking, query, hosts_by))
+            parts = self.workers.ask_all(TickRequest(state, n, self.tracker.expire_now_us, ranking, query, hosts_by,
+                                                     self._capture_until(state)))
         return self._merge_tick(parts, state, speed, new_alerts, progress, n, ranking, query, hosts_by)
+
+    def _capture_until(self, state: str) -> int | None:
+        """Live workers' common stop (CaptureWindow), taken when the run finishes."""
+        return time.time_ns() // 1000 if state == "finished" and self._ring is None else None
 
     def _merge_tick(self, parts: list[WorkerTick], state: str, speed: float, new_alerts: list[Alert],
                     progress: float | None, n: int, ranking: str = "rate",
@@ -309,7 +315,8 @@ class PipelineEngine:
         """
         try:
             if self.workers.processes:
-                parts = self.workers.ask_healthy(TickRequest("finished", self.top_n, self.tracker.expire_now_us))
+                parts = self.workers.ask_healthy(TickRequest("finished", self.top_n, self.tracker.expire_now_us,
+                                                             capture_until_us=self._capture_until("finished")))
                 self._merge_tick(parts, "finished", 0.0, [], None, self.top_n)
             finals = self.workers.finish()
         finally:
@@ -352,6 +359,9 @@ class LivePipelineSource:
             if failed is not False:
                 raise PipelineError(failed.error if isinstance(failed, WorkerFailed) else
                                    "a pipeline worker did not open its capture in time")
+            start_us = time.time_ns() // 1000  # all have joined; the kernel stamps packets on this clock
+            for index in range(len(self.workers.conns)):
+                self.workers.send(index, CaptureFrom(start_us))
         except BaseException:
             self.close()
             raise

@@ -63,6 +63,7 @@ class TickRequest:
     ranking: str = "rate"
     query: FlowQuery | None = None
     hosts_by: str | None = None  # the Hosts view is open: send every address of the shard's flows, summed
+    capture_until_us: int | None = None  # live, finishing: the stop, the end of CaptureWindow
 
 
 @dataclass(frozen=True)
@@ -124,6 +125,37 @@ class WorkerFinal:
 class WorkerReady:
     linktype: int
     snaplen: int
+
+
+@dataclass(frozen=True)
+class CaptureFrom:
+    """A live worker's go, sent once every worker has joined the fanout group: the start of its CaptureWindow."""
+    start_us: int
+
+
+class CaptureWindow:
+    """The packets a live worker keeps: stamped from the common start to the common stop.
+
+    Outside that time the fanout group's membership changes and a flow's packets can reach two
+    shards: until its handle joins, a socket gets every packet; until the last joins, and once
+    the first leaves at the end, the kernel hashes flows over fewer handles. One process counts
+    nothing after its stop either.
+    """
+
+    def __init__(self, start_us: int) -> None:
+        self.start_us: int | None = start_us
+        self.until_us: int | None = None
+
+    def within(self, raw: RawBatch) -> RawBatch:
+        if self.until_us is not None:
+            raw = raw.where(raw.ts_us <= self.until_us)
+        if raw.count and self.start_us is not None:
+            keep = raw.ts_us >= self.start_us
+            if keep.all():
+                self.start_us = None  # past the start (a packet stamped earlier would be a batch late)
+            else:
+                raw = raw.where(keep)
+        return raw
 
 
 @dataclass(frozen=True)
@@ -242,9 +274,14 @@ def live_worker_main(conn: Connection, open_capture: Callable[[], object], make_
         source = open_capture()
         try:
             conn.send(WorkerReady(source.linktype, source.snaplen))
+            go = conn.recv()
+            if not isinstance(go, CaptureFrom):
+                return  # the reader gave up on the start (another worker failed)
+            window = CaptureWindow(go.start_us)
             worker = ShardWorker(make_engine(source), conn, options)
 
             def take(raw: RawBatch) -> None:
+                raw = window.within(raw)
                 if raw.count:
                     with budget.get_lock():
                         if budget.value >= 0:
@@ -263,6 +300,7 @@ def live_worker_main(conn: Connection, open_capture: Callable[[], object], make_
                     request = conn.recv()
                     if isinstance(request, TickRequest) and request.state == "finished" and not drained:
                         drained = True  # the run stops: first keep what the kernel holds
+                        window.until_us = request.capture_until_us
                         for held in source.drain():
                             take(held)
                     worker.handle(request)

@@ -1,9 +1,11 @@
 """Live pipeline: worker handles in one fanout group see every datagram once; a lost interface is one error."""
 
 import json
+import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import uuid
 
@@ -39,6 +41,44 @@ def test_fanout_workers_count_every_datagram_once(require_root, tmp_path):
     flows = json.loads(out.read_text())
     assert len(flows) == SOURCES
     assert sum(f["packets_total"] for f in flows) == DATAGRAMS
+
+
+def test_traffic_already_flowing_when_the_workers_start_is_one_flow_on_one_shard(require_root, tmp_path):
+    """Until a handle joins the fanout group it gets every packet, and until the last one joins the
+    kernel spreads flows over fewer handles: packets of that time could reach two shards, one flow
+    became two rows and more packets were counted than were sent. The workers drop them."""
+    out = tmp_path / "flows.json"
+    sent = 0
+    stop = threading.Event()
+
+    def send() -> None:
+        nonlocal sent
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sender:  # one source port: one flow
+            while not stop.is_set():
+                sender.sendto(b"x" * 32, ("127.0.0.1", PORT))
+                sent += 1
+                time.sleep(0.0002)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    process = None
+    try:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "netscope", "--headless", "-i", "lo", "-f", f"udp port {PORT}", "--workers", "4",
+             "--export-json", str(out)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        assert process.stdout.readline().startswith("netscope")  # printed once the workers capture
+        time.sleep(0.5)
+        process.send_signal(signal.SIGINT)
+        _, stderr = process.communicate(timeout=60)
+    finally:
+        stop.set()
+        thread.join()
+        if process is not None and process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, stderr
+    flows = json.loads(out.read_text())
+    assert len(flows) == 1, flows
+    assert 0 < flows[0]["packets_total"] <= sent
 
 
 def test_an_interface_that_goes_away_is_the_workers_one_line_error(require_root, tmp_path):
