@@ -18,6 +18,8 @@ Fixtures:
                       "truncated"   the first half of the file, cut mid-record (head -c)
     require_tool    require_tool(name) -> path: skips the test when the program is not on PATH.
     require_root    skips the test unless it runs as root (live capture, namespaces).
+    veth_namespace  (namespace, host interface, host address, namespace address): a veth pair
+                    into a network namespace of the test's own (MTU 1500), removed afterwards.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from importlib import resources
 from pathlib import Path
 
@@ -83,3 +85,31 @@ def make_variant(tmp_path: Path) -> Callable[..., Path]:
 def require_root() -> None:
     if os.geteuid() != 0:
         pytest.skip("needs root (live capture / network namespaces)")
+
+
+def _ip(*args: str) -> None:
+    subprocess.run(["ip", *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def veth_namespace(require_root, require_tool) -> Iterator[tuple[str, str, str, str]]:
+    """(namespace, host-side interface, host address, namespace address); removed afterwards."""
+    require_tool("ip")
+    tag = f"{os.getpid() % 100000}"
+    namespace, host_if, peer_if = f"nscap{tag}", f"nsh{tag}", f"nsp{tag}"
+    host_ip, peer_ip = "10.231.77.1", "10.231.77.2"
+    try:
+        _ip("netns", "add", namespace)
+    except subprocess.CalledProcessError as exc:
+        pytest.skip(f"cannot create a network namespace: {exc.stderr.decode().strip()}")
+    try:
+        _ip("link", "add", host_if, "type", "veth", "peer", "name", peer_if)
+        _ip("link", "set", peer_if, "netns", namespace)
+        _ip("addr", "add", f"{host_ip}/30", "dev", host_if)
+        _ip("link", "set", host_if, "up")
+        _ip("netns", "exec", namespace, "ip", "addr", "add", f"{peer_ip}/30", "dev", peer_if)
+        _ip("netns", "exec", namespace, "ip", "link", "set", peer_if, "up")
+        yield namespace, host_if, host_ip, peer_ip
+    finally:
+        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
+        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)

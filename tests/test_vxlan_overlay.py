@@ -121,14 +121,18 @@ def _started(process: subprocess.Popen, marker: str, stream: str) -> None:
 
 
 @pytest.mark.timeout(120)
-def test_flows_inside_a_vxlan_overlay_equal_tshark_s_inner_flows(overlay, tmp_path: Path) -> None:
+@pytest.mark.parametrize("workers", ["0", "2"])
+def test_flows_inside_a_vxlan_overlay_equal_tshark_s_inner_flows(overlay, tmp_path: Path, workers: str) -> None:
+    """With two workers the kernel's fanout shards the live capture: an inner flow's two directions
+    travel with other outer ports, so its program hashes tunnel packets by address."""
     client, server, underlay = overlay
+    pipeline = ["--workers", workers] if workers != "0" else []
     capture, replayed, live = tmp_path / "underlay.pcap", tmp_path / "replay.json", tmp_path / "live.json"
     tcpdump = subprocess.Popen(["ip", "netns", "exec", server, "tcpdump", "-i", underlay, "-s", "256", "-n", "-U",
                                 "--immediate-mode", "-w", str(capture)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     netscope = subprocess.Popen(["ip", "netns", "exec", server, sys.executable, "-m", "netscope", "--headless",
-                                 "-i", underlay, "--stats", "--export-json", str(live)],
+                                 "-i", underlay, "--stats", "--export-json", str(live), *pipeline],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])})
     try:

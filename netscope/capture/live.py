@@ -30,6 +30,7 @@ import pcapy
 
 from netscope.capture.batch import RawBatch
 from netscope.capture.errors import CaptureError, activate_error, filter_error
+from netscope.capture.fanout import PACKET_FANOUT_CBPF, set_fanout_program
 from netscope.capture.interfaces import default_interface
 from netscope.capture.pcapfile import FULL_SNAPLEN
 from netscope.capture.source import StopSignal, empty_batch, stop_check, unpack_batch
@@ -167,15 +168,13 @@ class LiveSource:
             except pcapy.PcapError as exc:
                 raise CaptureError(f"cannot read capture statistics on {self.interface}: {exc}") from exc
 
-    def fanout(self, group_id: int, mode: int = pcapy.PACKET_FANOUT_HASH) -> None:
-        """Join a kernel PACKET_FANOUT group: handles in one group share the interface's packets.
-
-        With the default hash mode both directions of a flow land on the same handle, which is
-        what per-shard flow tables need.
-        """
+    def fanout(self, group_id: int) -> None:
+        """Join a kernel PACKET_FANOUT group: handles in one group share the interface's packets,
+        each flow's, both ways, on one handle (capture/fanout.py chooses)."""
         try:
-            self._handle.set_fanout(group_id, mode)
-        except pcapy.PcapError as exc:
+            self._handle.set_fanout(group_id, PACKET_FANOUT_CBPF)
+            set_fanout_program(self._fd)
+        except (pcapy.PcapError, OSError) as exc:
             raise CaptureError(f"cannot join fanout group {group_id} on {self.interface}: {exc}") from exc
 
     def close(self) -> None:

@@ -15,7 +15,7 @@ from netscope.pipeline.workers import worker_count
 
 def open_live_pipeline(config: Config, open_live: Callable[[], LiveSource],
                        make_engine: Callable[[object], Engine]) -> LivePipelineSource:
-    """Workers that each open their own handle and join one PACKET_FANOUT_HASH group.
+    """Workers that each open their own handle and join one kernel fanout group (capture/fanout.py).
 
     The group id only has to be unique among the groups on the host at the time: our pid is.
     """

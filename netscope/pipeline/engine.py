@@ -337,7 +337,7 @@ class PipelineEngine:
 
 
 class LivePipelineSource:
-    """Live capture in the workers, one handle each in a PACKET_FANOUT_HASH group.
+    """Live capture in the workers, one handle each in a kernel fanout group (capture/fanout.py).
 
     The reader captures nothing itself; to the Runner this source yields idle batches so its
     loop keeps ticking, and ends once a packet count (-c), shared by all workers, is used up.

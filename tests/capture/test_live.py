@@ -156,34 +156,6 @@ class TestLoopback:
         assert str(err.value) == "invalid BPF filter 'tcp prt 80': can't parse filter expression: syntax error"
 
 
-def _ip(*args: str) -> None:
-    subprocess.run(["ip", *args], check=True, capture_output=True)
-
-
-@pytest.fixture
-def veth_namespace(require_root, require_tool) -> Iterator[tuple[str, str, str, str]]:
-    """(namespace, host-side interface, host address, namespace address); removed afterwards."""
-    require_tool("ip")
-    tag = f"{os.getpid() % 100000}"
-    namespace, host_if, peer_if = f"nscap{tag}", f"nsh{tag}", f"nsp{tag}"
-    host_ip, peer_ip = "10.231.77.1", "10.231.77.2"
-    try:
-        _ip("netns", "add", namespace)
-    except subprocess.CalledProcessError as exc:
-        pytest.skip(f"cannot create a network namespace: {exc.stderr.decode().strip()}")
-    try:
-        _ip("link", "add", host_if, "type", "veth", "peer", "name", peer_if)
-        _ip("link", "set", peer_if, "netns", namespace)
-        _ip("addr", "add", f"{host_ip}/30", "dev", host_if)
-        _ip("link", "set", host_if, "up")
-        _ip("netns", "exec", namespace, "ip", "addr", "add", f"{peer_ip}/30", "dev", peer_if)
-        _ip("netns", "exec", namespace, "ip", "link", "set", peer_if, "up")
-        yield namespace, host_if, host_ip, peer_ip
-    finally:
-        subprocess.run(["ip", "link", "del", host_if], capture_output=True)
-        subprocess.run(["ip", "netns", "del", namespace], capture_output=True)
-
-
 def test_veth_capture_sees_traffic_from_namespace(veth_namespace):
     namespace, host_if, host_ip, peer_ip = veth_namespace
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as receiver:
