@@ -204,9 +204,8 @@ def run_headless(config: Config) -> int:
                             console=console, transient=True) if show_progress else None
         printer = HeadlessPrinter(config, console, progress)
         runner = Runner(engine, source, outputs, tick_s=config.stats.interval_ms / 1000, replay_speed=0.0,
-                        count=config.run.count, publish=printer, stop_event=stop, live=live)
-        if config.stats.enabled and config.stats.top_hosts:
-            runner.hosts_by = "rate"  # the engine sums hosts each tick only when they are printed
+                        count=config.run.count, publish=printer, stop_event=stop, live=live,
+                        hosts_by="rate" if config.stats.enabled and config.stats.top_hosts else None)
         error: str | None = None
         result: RunResult | None = None
         written: list[tuple[str, str]] = []

@@ -53,7 +53,7 @@ class Runner:
 
     def __init__(self, engine: Engine, source: PacketSource, outputs: RunOutputs, *, tick_s: float, replay_speed: float,
                  count: int = 0, publish: Publish | None = None, poll_commands: PollCommands | None = None,
-                 stop_event: threading.Event | None = None, live: bool = False) -> None:
+                 stop_event: threading.Event | None = None, live: bool = False, hosts_by: str | None = None) -> None:
         self.engine = engine
         self.source = source
         self.outputs = outputs
@@ -67,7 +67,7 @@ class Runner:
         self.paused = False
         self.ranking = "rate"  # which flows each tick reports (SetRanking: the screen's sort)
         self.query = FlowQuery()  # ... among those the screen's filter matches (SetFilter)
-        self.hosts_by: str | None = None  # the Hosts view's ranking, None while it is off (SetHostView)
+        self.hosts_by = hosts_by  # the hosts' ranking, None while no one reads them (SetHostView, --top-hosts)
         self._next_tick = time.monotonic() + tick_s
         self._seen = 0
         self._batch_progress = (0.0, 0.0, 1)  # source progress before/after the current batch, its size
