@@ -69,6 +69,7 @@ class Runner:
         self.query = FlowQuery()  # ... among those the screen's filter matches (SetFilter)
         self.hosts_by = hosts_by  # the hosts' ranking, None while no one reads them (SetHostView, --top-hosts)
         self._next_tick = time.monotonic() + tick_s
+        self._tick_span_s = tick_s  # what the last tick covered: a detail's rate is over it, as the rows' are
         self._seen = 0
         self._batch_progress = (0.0, 0.0, 1)  # source progress before/after the current batch, its size
         self._fed_in_batch = 0
@@ -101,7 +102,7 @@ class Runner:
 
     def _detail(self, request: RequestDetail) -> FlowDetail:
         flow = self.engine.lookup(request.key)
-        rows = flow.rows()[0] if flow is not None and flow.count else None
+        rows = flow.rows(self._tick_span_s)[0] if flow is not None and flow.count else None
         packets = self.engine.recent.detail(request.key) if self.engine.recent is not None else ()
         names = self.engine.names.flow_names(request.key) if self.engine.names is not None else None
         return FlowDetail(key=request.key, flow=rows, packets=packets, names=names)
@@ -115,6 +116,7 @@ class Runner:
                                     self.engine.take_alerts(), progress=self._progress(), ranking=self.ranking,
                                     query=self.query, hosts_by=self.hosts_by)
         self.publish(snapshot)
+        self._tick_span_s = snapshot.interval_s
         self._next_tick = time.monotonic() + self.tick_s
 
     def _progress(self) -> float | None:

@@ -190,6 +190,25 @@ def test_detail_request_returns_counters_and_recent_packets(sample_pcap: Path) -
     assert detail.packets and all(p.linktype == 1 and len(p.data) >= 54 for p in detail.packets)
 
 
+def test_a_detail_s_rate_is_over_the_last_tick_s_span_as_the_tick_s_rows_are(sample_pcap: Path) -> None:
+    """One tick covers the whole replay, 5.27 s of capture time; the detail divided the flow's tick
+    bytes by one second, so the screen's rate jumped between two values while a detail was open."""
+    config = Config().replace("capture", read_pcap=str(sample_pcap))
+    source = open_source(config)
+    engine = build_engine(config, source, keep_recent_packets=True, top_n=10)
+    published: list = []
+    commands: list = []
+    runner = Runner(engine, source, RunOutputs(OutputPaths()), tick_s=3600, replay_speed=0.0,
+                    publish=published.append, poll_commands=lambda: [commands.pop()] if commands else [])
+    runner.run()
+    commands.append(RequestDetail(BUSIEST))
+    runner._handle_commands()
+    tick, detail = published[-2], published[-1]
+    row = next(row for row in tick.top_flows if row.key == BUSIEST)
+    assert tick.interval_s == pytest.approx(5.265829, abs=0.01) and row.tick_bytes == row.bytes_total > 0
+    assert detail.flow.rate_bps == pytest.approx(row.rate_bps)
+
+
 @pytest.mark.parametrize("workers", [0, 2])
 def test_a_replay_as_fast_as_possible_reports_the_capture_s_rates_not_the_replay_s(sample_pcap: Path,
                                                                                    workers: int) -> None:
